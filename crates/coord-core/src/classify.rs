@@ -1,0 +1,291 @@
+//! [`classify()`]: the one place a session's state is decided.
+//!
+//! The rules are tried in order; the first that holds decides. Each verdict names its rule and
+//! says why in words a person reads in `coord ps` ("no progress for 12m; process alive").
+//!
+//! | order | state     | when |
+//! |-------|-----------|------|
+//! | 1     | `ended`   | the session ended cleanly |
+//! | 2     | `dead`    | its process is known to have exited |
+//! | 3     | `dead`    | every source silent past `ttl`, while its host was heard from after that |
+//! | 3     | `unknown` | every source silent past `ttl`, and its host silent too |
+//! | 4     | `in-tool` | a tool call runs, for less than `tool_timeout` |
+//! | 5     | `stale`   | supposed to work (working, or a tool past `tool_timeout`), no progress for `stale_after` |
+//! | 6     | `idle`    | the turn is over, waiting for a prompt |
+//! | 7     | `active`  | working, with a recent signal or recent progress |
+//!
+//! Death needs evidence: a silent session is only `dead` when something else on its host is
+//! still heard (the classifier itself, for a local session); otherwise coord cannot tell a dead
+//! agent from a silent host or an outage of its own, and says `unknown`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::Policy;
+use crate::session::{ExitStatus, Phase, ProcessFact, Session};
+use crate::time::{Compact, Timestamp};
+
+/// What a session is doing, as decided by [`classify()`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Working, with recent signs of it.
+    Active,
+    /// Inside a tool call that has not run too long.
+    InTool,
+    /// The turn is over; it waits for a prompt.
+    Idle,
+    /// Alive (or not known to be dead) but making no progress while it should: hung.
+    Stale,
+    /// Nothing can be judged: its host, its watcher or the store went silent.
+    Unknown,
+    /// Known dead: its process exited, or it fell silent while its host was still heard.
+    Dead,
+    /// Ended cleanly.
+    Ended,
+}
+
+impl State {
+    /// Every state, from the most alive to the least.
+    pub const ALL: [State; 7] = [
+        State::Active,
+        State::InTool,
+        State::Idle,
+        State::Stale,
+        State::Unknown,
+        State::Dead,
+        State::Ended,
+    ];
+
+    /// The state's name as shown and parsed.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            State::Active => "active",
+            State::InTool => "in-tool",
+            State::Idle => "idle",
+            State::Stale => "stale",
+            State::Unknown => "unknown",
+            State::Dead => "dead",
+            State::Ended => "ended",
+        }
+    }
+
+    /// Whether the sweep may remove a session in this state (after the grace period).
+    #[must_use]
+    pub const fn is_evictable(self) -> bool {
+        matches!(self, State::Dead | State::Ended)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A name that is not one of [`State::ALL`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unknown state `{0}` (expected one of: active, in-tool, idle, stale, unknown, dead, ended)"
+)]
+pub struct UnknownState(String);
+
+impl FromStr for State {
+    type Err = UnknownState;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        State::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| UnknownState(s.to_owned()))
+    }
+}
+
+/// The rule that decided a verdict, for `coord explain` and for tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// Rule 1: the session ended cleanly.
+    EndedCleanly,
+    /// Rule 2: the process is known to have exited.
+    ProcessExited,
+    /// Rule 3: silent past the TTL while the host was heard after it.
+    SilentPastTtl,
+    /// Rule 3: silent past the TTL, and the host silent too.
+    HostSilent,
+    /// Rule 4: a tool call within the tool timeout.
+    ToolRunning,
+    /// Rule 5: no progress while it should work.
+    NoProgress,
+    /// Rule 6: the turn is over.
+    TurnOver,
+    /// Rule 7: working, recently heard.
+    Working,
+}
+
+impl Rule {
+    /// The rule as a sentence.
+    #[must_use]
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Rule::EndedCleanly => "ended: the session unregistered or its agent said it ended",
+            Rule::ProcessExited => "dead: its process is known to have exited (pid + start time)",
+            Rule::SilentPastTtl => {
+                "dead: every source silent longer than the ttl while its host was still heard"
+            }
+            Rule::HostSilent => {
+                "unknown: silent longer than the ttl, but its host is silent too (no evidence)"
+            }
+            Rule::ToolRunning => "in-tool: a tool call runs for less than the tool timeout",
+            Rule::NoProgress => {
+                "stale: supposed to work, but no progress for longer than stale_after"
+            }
+            Rule::TurnOver => "idle: the turn is over and it waits for a prompt",
+            Rule::Working => "active: working, heard from within stale_after",
+        }
+    }
+}
+
+/// The outcome of [`classify()`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The state.
+    pub state: State,
+    /// The rule that decided it.
+    pub rule: Rule,
+    /// Why, in a few words.
+    pub reason: String,
+    /// Since when the state has held, as far as the signals tell.
+    pub since: Timestamp,
+}
+
+/// Decides the state of `session` at `now` under `policy` (with the session's own overrides).
+///
+/// `host_heard` is the last time anything was heard from the session's host: any session or
+/// watcher there, or `now` when the caller runs on that host itself. It is what lets a silent
+/// session be called `dead` rather than `unknown`.
+#[must_use]
+pub fn classify(
+    session: &Session,
+    host_heard: Option<Timestamp>,
+    policy: &Policy,
+    now: Timestamp,
+) -> Verdict {
+    let p = policy.with(&session.policy);
+    let ago = |t: Timestamp| Compact(now.since(t));
+    let verdict = |state, rule, reason: String, since| Verdict {
+        state,
+        rule,
+        reason,
+        since,
+    };
+
+    if session.phase == Phase::Ended {
+        let at = session.phase_at;
+        return verdict(
+            State::Ended,
+            Rule::EndedCleanly,
+            format!("ended {} ago", ago(at)),
+            at,
+        );
+    }
+    if let ProcessFact::Exited { status, at } = session.process {
+        let reason = match status {
+            ExitStatus::Gone => format!("process gone, seen {} ago", ago(at)),
+            other => format!("process exited ({other}) {} ago", ago(at)),
+        };
+        return verdict(State::Dead, Rule::ProcessExited, reason, at);
+    }
+
+    let silent = now.since(session.last_seen);
+    if silent > p.ttl {
+        let deadline = session.last_seen.plus(p.ttl);
+        return match host_heard {
+            Some(h) if h > deadline => verdict(
+                State::Dead,
+                Rule::SilentPastTtl,
+                format!(
+                    "no signal for {} (ttl {}); host still heard",
+                    Compact(silent),
+                    Compact(p.ttl)
+                ),
+                deadline,
+            ),
+            _ => verdict(
+                State::Unknown,
+                Rule::HostSilent,
+                format!("no signal for {}; host silent too", Compact(silent)),
+                deadline,
+            ),
+        };
+    }
+
+    let progress_at = session.progress_at();
+    let quiet = now.since(progress_at);
+    let process = match session.process {
+        ProcessFact::Alive { .. } => "process alive",
+        _ => "process not watched",
+    };
+    match &session.phase {
+        Phase::InTool { tool, since } if now.since(*since) < p.tool_timeout => verdict(
+            State::InTool,
+            Rule::ToolRunning,
+            format!("running {tool} for {}", ago(*since)),
+            *since,
+        ),
+        Phase::InTool { tool, since } if quiet > p.stale_after => verdict(
+            State::Stale,
+            Rule::NoProgress,
+            format!(
+                "{tool} running {}, past the tool timeout; no progress for {}; {process}",
+                ago(*since),
+                Compact(quiet)
+            ),
+            since
+                .plus(p.tool_timeout)
+                .max(progress_at.plus(p.stale_after)),
+        ),
+        Phase::Working if quiet > p.stale_after => verdict(
+            State::Stale,
+            Rule::NoProgress,
+            format!("no progress for {}; {process}", Compact(quiet)),
+            progress_at.plus(p.stale_after),
+        ),
+        Phase::Waiting => verdict(
+            State::Idle,
+            Rule::TurnOver,
+            format!(
+                "turn over {} ago; waiting for a prompt",
+                ago(session.phase_at)
+            ),
+            session.phase_at,
+        ),
+        _ if silent <= p.active_window => verdict(
+            State::Active,
+            Rule::Working,
+            format!("{} {} ago", last_source(session), Compact(silent)),
+            session.phase_at,
+        ),
+        _ => verdict(
+            State::Active,
+            Rule::Working,
+            format!("working; quiet for {}", Compact(silent)),
+            session.phase_at,
+        ),
+    }
+}
+
+/// The name of the source heard from last.
+fn last_source(session: &Session) -> &'static str {
+    session
+        .signals
+        .iter()
+        .max_by_key(|(_, t)| **t)
+        .map_or("signal", |(s, _)| s.as_str())
+}
+
+#[cfg(test)]
+mod tests;

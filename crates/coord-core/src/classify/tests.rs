@@ -1,0 +1,285 @@
+//! Scenario tests and property tests for `classify`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::policy::PolicyOverrides;
+use crate::session::{Runtime, Source};
+
+const MIN: i64 = 60_000;
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+fn session(last_seen: i64) -> Session {
+    Session {
+        id: "s".into(),
+        incarnation: 1,
+        revision: 1,
+        host: "h".into(),
+        pid: Some(10),
+        pid_start: Some(99),
+        boot_id: Some("b".into()),
+        runtime: Runtime::Claude,
+        task: "session".into(),
+        cwd: None,
+        labels: BTreeMap::new(),
+        registered_at: t(0),
+        last_seen: t(last_seen),
+        last_activity: Some(t(last_seen)),
+        last_progress: Some(t(last_seen)),
+        phase: Phase::Working,
+        phase_at: t(0),
+        process: ProcessFact::Unknown,
+        log_path: None,
+        log_mtime: None,
+        beats: 1,
+        progress: None,
+        signals: BTreeMap::from([(Source::Hook, t(last_seen))]),
+        policy: PolicyOverrides::default(),
+    }
+}
+
+fn state_at(s: &Session, now: i64) -> Verdict {
+    classify(s, Some(t(now)), &Policy::default(), t(now))
+}
+
+#[test]
+fn a_recent_heartbeat_is_active() {
+    let v = state_at(&session(100 * MIN), 100 * MIN + 3_000);
+    assert_eq!((v.state, v.rule), (State::Active, Rule::Working));
+    assert_eq!(v.reason, "hook 3s ago");
+}
+
+#[test]
+fn a_long_thought_within_stale_after_is_still_active() {
+    let v = state_at(&session(100 * MIN), 105 * MIN);
+    assert_eq!(v.state, State::Active);
+    assert_eq!(v.reason, "working; quiet for 5m");
+}
+
+#[test]
+fn no_progress_past_stale_after_is_stale_with_a_reason() {
+    let mut s = session(100 * MIN);
+    s.process = ProcessFact::Alive {
+        checked_at: t(112 * MIN),
+    };
+    s.last_seen = t(112 * MIN);
+    let v = state_at(&s, 112 * MIN);
+    assert_eq!((v.state, v.rule), (State::Stale, Rule::NoProgress));
+    assert_eq!(v.reason, "no progress for 12m; process alive");
+    assert_eq!(v.since, t(110 * MIN));
+}
+
+#[test]
+fn a_growing_log_is_progress() {
+    let mut s = session(100 * MIN);
+    s.log_mtime = Some(t(111 * MIN));
+    assert_eq!(state_at(&s, 112 * MIN).state, State::Active);
+}
+
+#[test]
+fn a_tool_within_its_timeout_is_in_tool_and_past_it_stale() {
+    let mut s = session(100 * MIN);
+    s.phase = Phase::InTool {
+        tool: "Bash".into(),
+        since: t(100 * MIN),
+    };
+    let v = state_at(&s, 120 * MIN);
+    assert_eq!(
+        (v.state, v.reason.as_str()),
+        (State::InTool, "running Bash for 20m")
+    );
+    let v = state_at(&s, 129 * MIN);
+    assert_eq!(v.state, State::InTool, "a long tool call is not a hang");
+    let v = state_at(&s, 131 * MIN);
+    assert_eq!(
+        v.state,
+        State::Dead,
+        "silent past the 30m ttl with the host heard"
+    );
+    s.last_seen = t(130 * MIN);
+    let v = state_at(&s, 131 * MIN);
+    assert_eq!(v.state, State::Stale);
+    assert!(
+        v.reason
+            .starts_with("Bash running 31m, past the tool timeout"),
+        "{}",
+        v.reason
+    );
+}
+
+#[test]
+fn waiting_is_idle_until_the_ttl() {
+    let mut s = session(100 * MIN);
+    s.phase = Phase::Waiting;
+    s.phase_at = t(100 * MIN);
+    let v = state_at(&s, 125 * MIN);
+    assert_eq!(
+        (v.state, v.reason.as_str()),
+        (State::Idle, "turn over 25m ago; waiting for a prompt")
+    );
+    assert_eq!(state_at(&s, 131 * MIN).state, State::Dead);
+}
+
+#[test]
+fn an_exited_process_is_dead_at_once() {
+    let mut s = session(100 * MIN);
+    s.process = ProcessFact::Exited {
+        status: ExitStatus::Signal(9),
+        at: t(100 * MIN + 500),
+    };
+    let v = state_at(&s, 100 * MIN + 2_500);
+    assert_eq!((v.state, v.rule), (State::Dead, Rule::ProcessExited));
+    assert_eq!(v.reason, "process exited (killed by signal 9) 2s ago");
+}
+
+#[test]
+fn silence_without_word_from_the_host_is_unknown_not_dead() {
+    let s = session(100 * MIN);
+    let now = t(200 * MIN);
+    let silent_host = classify(&s, Some(t(100 * MIN)), &Policy::default(), now);
+    assert_eq!(
+        (silent_host.state, silent_host.rule),
+        (State::Unknown, Rule::HostSilent)
+    );
+    let no_host = classify(&s, None, &Policy::default(), now);
+    assert_eq!(no_host.state, State::Unknown);
+    let heard = classify(&s, Some(t(150 * MIN)), &Policy::default(), now);
+    assert_eq!(
+        (heard.state, heard.rule),
+        (State::Dead, Rule::SilentPastTtl)
+    );
+    assert_eq!(heard.since, t(130 * MIN));
+}
+
+#[test]
+fn per_session_overrides_apply() {
+    let mut s = session(100 * MIN);
+    s.policy.ttl = Some(30_000);
+    assert_eq!(state_at(&s, 100 * MIN + 29_000).state, State::Active);
+    assert_eq!(state_at(&s, 100 * MIN + 31_000).state, State::Dead);
+}
+
+#[test]
+fn states_parse_and_print_alike() {
+    for st in State::ALL {
+        assert_eq!(st.as_str().parse::<State>().unwrap(), st);
+        assert_eq!(serde_json::to_string(&st).unwrap(), format!("\"{st}\""));
+    }
+    assert!("alive".parse::<State>().is_err());
+}
+
+/// How alive a state says the session is; time alone may only lower it.
+fn liveliness(s: State) -> u8 {
+    match s {
+        State::Active | State::InTool => 4,
+        State::Idle => 3,
+        State::Stale => 2,
+        State::Unknown => 1,
+        State::Dead | State::Ended => 0,
+    }
+}
+
+prop_compose! {
+    fn any_time()(ms in 0i64..(6 * 60 * MIN)) -> Timestamp { t(ms) }
+}
+
+fn any_phase() -> impl Strategy<Value = Phase> {
+    prop_oneof![
+        Just(Phase::Working),
+        Just(Phase::Waiting),
+        Just(Phase::Ended),
+        (any_time(), "[A-Z][a-z]{1,6}").prop_map(|(since, tool)| Phase::InTool { tool, since }),
+    ]
+}
+
+fn any_process() -> impl Strategy<Value = ProcessFact> {
+    prop_oneof![
+        Just(ProcessFact::Unknown),
+        any_time().prop_map(|checked_at| ProcessFact::Alive { checked_at }),
+        (any_time(), -2i32..3).prop_map(|(at, c)| ProcessFact::Exited {
+            status: if c < 0 {
+                ExitStatus::Gone
+            } else {
+                ExitStatus::Code(c)
+            },
+            at
+        }),
+    ]
+}
+
+fn any_duration() -> impl Strategy<Value = Duration> {
+    (1u64..(90 * 60_000)).prop_map(Duration::from_millis)
+}
+
+prop_compose! {
+    fn any_policy()(a in any_duration(), s in any_duration(), tt in any_duration(),
+                    ttl in any_duration(), g in any_duration()) -> Policy {
+        Policy { active_window: a, stale_after: s, tool_timeout: tt, ttl, evict_grace: g }
+    }
+}
+
+prop_compose! {
+    fn any_session()(seen in any_time(), act in proptest::option::of(any_time()),
+                     prog in proptest::option::of(any_time()), log in proptest::option::of(any_time()),
+                     phase in any_phase(), phase_at in any_time(), process in any_process()) -> Session {
+        let mut s = session(seen.as_millis());
+        s.last_activity = act;
+        s.last_progress = prog;
+        s.log_mtime = log;
+        s.phase = phase;
+        s.phase_at = phase_at;
+        s.process = process;
+        s
+    }
+}
+
+proptest! {
+    #[test]
+    fn an_exited_process_is_never_alive(s in any_session(), p in any_policy(), now in any_time(),
+                                        host in proptest::option::of(any_time())) {
+        let v = classify(&s, host, &p, now);
+        if matches!(s.process, ProcessFact::Exited { .. }) {
+            prop_assert!(matches!(v.state, State::Dead | State::Ended), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn more_time_without_a_signal_never_makes_a_session_more_alive(
+        s in any_session(), p in any_policy(), a in any_time(), b in any_time(),
+        host in proptest::option::of(any_time())) {
+        let (early, late) = (a.min(b), a.max(b));
+        let v1 = classify(&s, host, &p, early);
+        let v2 = classify(&s, host, &p, late);
+        prop_assert!(liveliness(v2.state) <= liveliness(v1.state), "{v1:?} then {v2:?}");
+    }
+
+    #[test]
+    fn dead_only_on_evidence(s in any_session(), p in any_policy(), now in any_time(),
+                             host in proptest::option::of(any_time())) {
+        let v = classify(&s, host, &p, now);
+        if v.state == State::Dead {
+            let exited = matches!(s.process, ProcessFact::Exited { .. });
+            let silent_while_host_heard = now.since(s.last_seen) > p.ttl
+                && host.is_some_and(|h| h > s.last_seen.plus(p.ttl));
+            prop_assert!(exited || silent_while_host_heard, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn waiting_for_a_prompt_is_never_stale(s in any_session(), p in any_policy(), now in any_time()) {
+        let mut s = s;
+        s.phase = Phase::Waiting;
+        prop_assert_ne!(classify(&s, Some(now), &p, now).state, State::Stale);
+    }
+
+    #[test]
+    fn the_verdict_is_a_function_of_its_inputs(s in any_session(), p in any_policy(), now in any_time()) {
+        prop_assert_eq!(classify(&s, Some(now), &p, now), classify(&s, Some(now), &p, now));
+    }
+}

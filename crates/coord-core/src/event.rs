@@ -1,0 +1,87 @@
+//! The event log: every stored change to a session, numbered.
+//!
+//! Backends give each event a sequence number that only grows, so a reader resumes where it
+//! stopped (`coord events --since SEQ`, the server's subscriptions).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::session::{ExitStatus, Runtime};
+use crate::time::Timestamp;
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A new incarnation registered (the first, or a restart of the same id).
+    Registered {
+        /// The kind of agent.
+        runtime: Runtime,
+        /// `host:pid` or the host.
+        location: String,
+    },
+    /// The agent reported a new phase.
+    Phase {
+        /// The phase before.
+        from: String,
+        /// The phase now.
+        to: String,
+    },
+    /// The session's process was seen to end.
+    Exited {
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// The session ended cleanly.
+    Ended,
+    /// The sweep removed the session.
+    Evicted {
+        /// Why: the verdict that made it evictable.
+        reason: String,
+    },
+}
+
+impl EventKind {
+    /// The kind's name, as stored and shown.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Registered { .. } => "registered",
+            EventKind::Phase { .. } => "phase",
+            EventKind::Exited { .. } => "exited",
+            EventKind::Ended => "ended",
+            EventKind::Evicted { .. } => "evicted",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventKind::Registered { runtime, location } => {
+                write!(f, "registered {runtime} at {location}")
+            }
+            EventKind::Phase { from, to } => write!(f, "phase {from} -> {to}"),
+            EventKind::Exited { status } => write!(f, "process exited: {status}"),
+            EventKind::Ended => f.write_str("ended"),
+            EventKind::Evicted { reason } => write!(f, "evicted: {reason}"),
+        }
+    }
+}
+
+/// One entry of the event log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Its place in the log; only grows.
+    pub seq: u64,
+    /// When it was stored.
+    pub at: Timestamp,
+    /// The session it concerns.
+    pub session: String,
+    /// The session's incarnation at the time.
+    pub incarnation: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}

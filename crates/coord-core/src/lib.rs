@@ -1,0 +1,29 @@
+//! The pure core of coord: what a session is, the signals that prove it lives, the policy that
+//! judges them, and the one function that turns all of it into a state.
+//!
+//! Nothing here does I/O or reads a clock: every function that needs the time takes it as a
+//! parameter. That keeps the rules testable without processes, files or sleeps, and lets every
+//! adapter (the CLI, the hooks, the sidecar, the server) and every storage backend agree on one
+//! meaning of "alive".
+//!
+//! - [`time`]: timestamps in epoch milliseconds and compact human durations.
+//! - [`session`]: the [`Session`] record and its parts (phase, process fact, runtime).
+//! - [`signal`]: what can happen to a session ([`Registration`], [`Beat`], exit, unregister)
+//!   and how each changes the record; the events each change produces.
+//! - [`policy`]: the time limits that judge a session, with per-session overrides.
+//! - [`classify`]: [`classify()`], the only place a state is decided.
+//! - [`event`]: the entries of the event log.
+
+pub mod classify;
+pub mod event;
+pub mod policy;
+pub mod session;
+pub mod signal;
+pub mod time;
+
+pub use classify::{Rule, State, Verdict, classify};
+pub use event::{Event, EventKind};
+pub use policy::{Policy, PolicyOverrides};
+pub use session::{ExitStatus, Phase, ProcessFact, Runtime, Session, Source};
+pub use signal::{Beat, BeatKind, Registration};
+pub use time::{Compact, Timestamp};

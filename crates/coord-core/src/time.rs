@@ -1,0 +1,124 @@
+//! Time as coord counts it: milliseconds since the Unix epoch, always passed in.
+//!
+//! The core never reads a clock. The embedded store reads the host's clock, the Redis backend
+//! the server's, and tests choose their own; all of them hand the result to the core as a
+//! [`Timestamp`].
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A point in time, in milliseconds since the Unix epoch.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The timestamp `ms` milliseconds after the epoch.
+    #[must_use]
+    pub const fn from_millis(ms: i64) -> Self {
+        Self(ms)
+    }
+
+    /// Milliseconds since the epoch.
+    #[must_use]
+    pub const fn as_millis(self) -> i64 {
+        self.0
+    }
+
+    /// How long after `earlier` this is; zero when `earlier` is not earlier.
+    #[must_use]
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
+    }
+
+    /// This time plus `d` (saturating).
+    #[must_use]
+    pub fn plus(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(millis(d)))
+    }
+
+    /// This time minus `d` (saturating).
+    #[must_use]
+    pub fn minus(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_sub(millis(d)))
+    }
+}
+
+/// A duration in whole milliseconds, saturating at `i64::MAX`.
+#[must_use]
+pub fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A duration written the way people read it in a table: `850ms`, `12s`, `4m10s`, `3h5m`, `2d4h`.
+///
+/// Two units at most, so a column stays narrow and the figure stays meaningful.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compact(pub Duration);
+
+impl fmt::Display for Compact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        let s = ms / 1000;
+        let (m, h, d) = (s / 60, s / 3600, s / 86_400);
+        if ms < 1000 {
+            write!(f, "{ms}ms")
+        } else if s < 60 {
+            write!(f, "{s}s")
+        } else if m < 60 {
+            write_pair(f, m, "m", s % 60, "s")
+        } else if h < 24 {
+            write_pair(f, h, "h", m % 60, "m")
+        } else {
+            write_pair(f, d, "d", h % 24, "h")
+        }
+    }
+}
+
+fn write_pair(f: &mut fmt::Formatter<'_>, a: u128, ua: &str, b: u128, ub: &str) -> fmt::Result {
+    if b == 0 {
+        write!(f, "{a}{ua}")
+    } else {
+        write!(f, "{a}{ua}{b}{ub}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_uses_at_most_two_units() {
+        let cases = [
+            (0, "0ms"),
+            (850, "850ms"),
+            (12_000, "12s"),
+            (60_000, "1m"),
+            (250_000, "4m10s"),
+            (3_600_000, "1h"),
+            (11_100_000, "3h5m"),
+            (86_400_000 * 2 + 3_600_000 * 4 + 59_000, "2d4h"),
+        ];
+        for (ms, want) in cases {
+            assert_eq!(
+                Compact(Duration::from_millis(ms)).to_string(),
+                want,
+                "{ms} ms"
+            );
+        }
+    }
+
+    #[test]
+    fn since_never_goes_negative() {
+        let a = Timestamp::from_millis(1_000);
+        let b = Timestamp::from_millis(4_000);
+        assert_eq!(b.since(a), Duration::from_secs(3));
+        assert_eq!(a.since(b), Duration::ZERO);
+        assert_eq!(a.plus(Duration::from_secs(3)), b);
+        assert_eq!(b.minus(Duration::from_secs(3)), a);
+    }
+}
