@@ -1,1 +1,111 @@
-//! x
+//! Where coord keeps the fleet: the [`Store`] trait and its backends.
+//!
+//! Every backend stores the same records ([`coord_core::Session`], [`coord_core::Event`]) and
+//! answers the same small set of operations; the service above never names the backend. A
+//! backend makes each operation atomic on its own (one write transaction in SQLite), reads the
+//! time from its own clock ([`Store::now`]), and appends an event with a growing sequence number
+//! for every change. The shared conformance suite (`tests/conformance/`) holds every backend to
+//! the same behaviour.
+//!
+//! What this crate does not do: decide states (that is [`coord_core::classify()`]), look at
+//! processes or files, or choose policy.
+//!
+//! - [`url`]: parses `COORD_URL` and finds the default store path.
+//! - [`sqlite`]: the embedded store (SQLite in WAL mode), the default.
+//! - [`error`]: [`StoreError`].
+
+pub mod error;
+pub mod sqlite;
+pub mod url;
+
+use std::time::Duration;
+
+use coord_core::{Beat, Event, ExitStatus, Registration, Session, Source, Timestamp};
+
+pub use error::StoreError;
+pub use url::StoreUrl;
+
+/// The result of a store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How to open a store.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The fleet this handle sees (`COORD_NAMESPACE`); namespaces sharing one store never mix.
+    pub namespace: String,
+    /// How long one operation may wait for a store that another writer holds.
+    pub busy_timeout: Duration,
+}
+
+impl Config {
+    /// The defaults for the namespace: a 5 s wait on a busy store.
+    #[must_use]
+    pub fn new(namespace: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The operations coord needs from a store, each atomic.
+///
+/// Handles are cheap to open and are used from one thread at a time; open one per thread.
+pub trait Store: Send {
+    /// The store's clock: the host's for the embedded store, the server's for a shared one.
+    fn now(&self) -> Result<Timestamp>;
+
+    /// Registers (or re-registers) a session and returns the stored record.
+    fn register(&self, registration: &Registration) -> Result<Session>;
+
+    /// Applies a heartbeat. `None` when the id is not registered, has ended, or its process is
+    /// known to have exited: the caller answers "not alive" and may register afresh.
+    fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Option<Session>>;
+
+    /// Ends a session cleanly. `None` when the id is not registered.
+    fn unregister(&self, id: &str, source: Source) -> Result<Option<Session>>;
+
+    /// Records that the process of incarnation `incarnation` of `id` ended. False when the
+    /// session is gone, is another incarnation now, or an exit was already recorded.
+    fn record_exit(
+        &self,
+        id: &str,
+        incarnation: u64,
+        status: ExitStatus,
+        source: Source,
+    ) -> Result<bool>;
+
+    /// One session.
+    fn session(&self, id: &str) -> Result<Option<Session>>;
+
+    /// Every session of the namespace, ordered by id.
+    fn sessions(&self) -> Result<Vec<Session>>;
+
+    /// Up to `limit` sessions last seen before `before`, the longest silent first. Reads an
+    /// index, so its cost grows with the number returned, not with the fleet.
+    fn quiet_since(&self, before: Timestamp, limit: usize) -> Result<Vec<Session>>;
+
+    /// The last time any session on `host` was heard from.
+    fn host_heard(&self, host: &str) -> Result<Option<Timestamp>>;
+
+    /// Removes a session, only if its stored revision is still `revision` (nothing happened to
+    /// it since the caller judged it), and logs an `evicted` event with `reason`.
+    fn evict(&self, id: &str, revision: u64, reason: &str) -> Result<bool>;
+
+    /// Up to `limit` events with a sequence number above `after`, oldest first.
+    fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>>;
+
+    /// The last `limit` events of one session, oldest first.
+    fn session_events(&self, id: &str, limit: usize) -> Result<Vec<Event>>;
+
+    /// Housekeeping that must never run on the hook path: flush the write-ahead log, trim the
+    /// event log to its retention. Bounded in time.
+    fn tidy(&self) -> Result<()>;
+}
+
+/// Opens the store `url` names.
+pub fn open(url: &StoreUrl, config: &Config) -> Result<Box<dyn Store>> {
+    match url {
+        StoreUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open(path, config)?)),
+    }
+}

@@ -1,0 +1,64 @@
+//! Errors of the storage layer, typed so the service and the CLI can tell a busy store from a
+//! broken one.
+
+use std::path::PathBuf;
+
+/// What went wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `COORD_URL` could not be understood.
+    #[error("invalid store URL `{url}`: {why}")]
+    Url {
+        /// The URL as given (with any password masked).
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// No default location: neither `XDG_STATE_HOME` nor `HOME` is set.
+    #[error("cannot find a place for the store: set COORD_URL, XDG_STATE_HOME or HOME")]
+    NoHome,
+    /// The store's file or directory could not be created or opened.
+    #[error("cannot prepare {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Another writer held the store longer than the busy timeout.
+    #[error("the store is busy (locked by another writer past the timeout)")]
+    Busy,
+    /// The store was written by a newer coord.
+    #[error(
+        "the store has schema version {found}; this coord knows up to {supported}: upgrade coord"
+    )]
+    SchemaTooNew {
+        /// The version in the store.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// A stored value could not be read back.
+    #[error("corrupt record in the store: {0}")]
+    Corrupt(String),
+    /// An error from SQLite.
+    #[error(transparent)]
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy
+            }
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}

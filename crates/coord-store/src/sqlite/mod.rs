@@ -1,0 +1,305 @@
+//! The embedded store: one SQLite file in WAL mode that many processes write at once.
+//!
+//! Each change is one `BEGIN IMMEDIATE` transaction that reads the record, applies the core's
+//! rule for the signal ([`coord_core::signal`]) and writes the record and its events back, so
+//! concurrent writers never lose an update. `synchronous=NORMAL` in WAL mode keeps every
+//! committed write across a crash of the writer; a busy timeout bounds the wait for the lock.
+//!
+//! The hook path opens this store on every tool call of every agent, so opening is lean: no
+//! schema work once migrated, and no WAL checkpoint when a connection closes
+//! (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`): the WAL is flushed by SQLite's own auto-checkpoint
+//! every ~1000 pages and by [`Store::tidy`], which the longer-running commands call.
+
+mod rows;
+mod schema;
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use coord_core::{Beat, Event, EventKind, ExitStatus, Registration, Session, Source, Timestamp};
+use rusqlite::config::DbConfig;
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+
+use crate::{Config, Result, Store, StoreError};
+use rows::{EVENT_COLUMNS, SESSION_COLUMNS, SESSION_PLACEHOLDERS};
+
+/// How many events a namespace keeps; [`Store::tidy`] trims older ones.
+const EVENT_RETENTION: i64 = 100_000;
+
+/// The embedded store.
+pub struct SqliteStore {
+    conn: Connection,
+    ns: String,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating when needed) the store at `path`.
+    ///
+    /// A missing file is created with mode 0600 in a directory created with mode 0700.
+    pub fn open(path: &Path, config: &Config) -> Result<Self> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match Connection::open_with_flags(path, flags) {
+            Ok(conn) => conn,
+            Err(_) if !path.exists() => {
+                create_private_file(path)?;
+                Connection::open_with_flags(path, flags)?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        conn.busy_timeout(config.busy_timeout)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        conn.pragma_update(None, "synchronous", "normal")?;
+        schema::migrate(&conn)?;
+        Ok(Self {
+            conn,
+            ns: config.namespace.clone(),
+            path: path.to_owned(),
+        })
+    }
+
+    /// The file this store lives in.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`): it sees and changes a
+    /// consistent store, and nothing of it lands unless all of it does.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>, Timestamp) -> Result<T>) -> Result<T> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let out = f(&tx, self.now()?)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn load(&self, tx: &Connection, id: &str) -> Result<Option<Session>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE ns = ?1 AND id = ?2");
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![self.ns, id])?;
+        rows.next()?.map(rows::session_from_row).transpose()
+    }
+
+    fn save(
+        &self,
+        tx: &Connection,
+        s: &Session,
+        events: &[EventKind],
+        now: Timestamp,
+    ) -> Result<()> {
+        let sql = format!(
+            "INSERT OR REPLACE INTO sessions (ns, {SESSION_COLUMNS}) VALUES (?1, {SESSION_PLACEHOLDERS})"
+        );
+        let values = rows::session_params(&self.ns, s)?;
+        tx.prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(values.iter()))?;
+        self.log(tx, &s.id, s.incarnation, events, now)
+    }
+
+    fn log(
+        &self,
+        tx: &Connection,
+        id: &str,
+        incarnation: u64,
+        events: &[EventKind],
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO events (ns, at, session, incarnation, kind, data) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for e in events {
+            let data = serde_json::to_string(e)?;
+            stmt.execute(params![
+                self.ns,
+                now.as_millis(),
+                id,
+                incarnation,
+                e.name(),
+                data
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn select_sessions(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Session>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE ns = ?1 {filter}");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(rows::session_from_row(row)?);
+        }
+        Ok(out)
+    }
+
+    fn select_events(&self, sql_filter: &str, params: impl rusqlite::Params) -> Result<Vec<Event>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE ns = ?1 {sql_filter}");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(rows::event_from_row(row)?);
+        }
+        Ok(out)
+    }
+}
+
+fn create_private_file(path: &Path) -> Result<()> {
+    let io = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io)?;
+    }
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io(e)),
+    }
+}
+
+impl Store for SqliteStore {
+    fn now(&self) -> Result<Timestamp> {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, coord_core::time::millis);
+        Ok(Timestamp::from_millis(ms))
+    }
+
+    fn register(&self, registration: &Registration) -> Result<Session> {
+        self.write(|tx, now| {
+            let previous = self.load(tx, &registration.id)?;
+            let (session, events) = registration.apply(previous.as_ref(), now);
+            self.save(tx, &session, &events, now)?;
+            Ok(session)
+        })
+    }
+
+    fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Option<Session>> {
+        self.write(|tx, now| {
+            let Some(mut s) = self.load(tx, id)? else {
+                return Ok(None);
+            };
+            let Some(events) = beat.apply(&mut s, now) else {
+                return Ok(None);
+            };
+            self.save(tx, &s, &events, now)?;
+            Ok(Some(s))
+        })
+    }
+
+    fn unregister(&self, id: &str, source: Source) -> Result<Option<Session>> {
+        self.write(|tx, now| {
+            let Some(mut s) = self.load(tx, id)? else {
+                return Ok(None);
+            };
+            let events = s.end(source, now);
+            self.save(tx, &s, &events, now)?;
+            Ok(Some(s))
+        })
+    }
+
+    fn record_exit(
+        &self,
+        id: &str,
+        incarnation: u64,
+        status: ExitStatus,
+        source: Source,
+    ) -> Result<bool> {
+        self.write(|tx, now| {
+            let Some(mut s) = self.load(tx, id)?.filter(|s| s.incarnation == incarnation) else {
+                return Ok(false);
+            };
+            let events = s.exited(status, source, now);
+            if events.is_empty() {
+                return Ok(false);
+            }
+            self.save(tx, &s, &events, now)?;
+            Ok(true)
+        })
+    }
+
+    fn session(&self, id: &str) -> Result<Option<Session>> {
+        self.load(&self.conn, id)
+    }
+
+    fn sessions(&self) -> Result<Vec<Session>> {
+        self.select_sessions("ORDER BY id", params![self.ns])
+    }
+
+    fn quiet_since(&self, before: Timestamp, limit: usize) -> Result<Vec<Session>> {
+        self.select_sessions(
+            "AND last_seen < ?2 ORDER BY last_seen LIMIT ?3",
+            params![self.ns, before.as_millis(), limit as i64],
+        )
+    }
+
+    fn host_heard(&self, host: &str) -> Result<Option<Timestamp>> {
+        let ms: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT MAX(last_seen) FROM sessions WHERE ns = ?1 AND host = ?2")?
+            .query_row(params![self.ns, host], |r| r.get(0))
+            .optional()?
+            .flatten();
+        Ok(ms.map(Timestamp::from_millis))
+    }
+
+    fn evict(&self, id: &str, revision: u64, reason: &str) -> Result<bool> {
+        self.write(|tx, now| {
+            let Some(s) = self.load(tx, id)?.filter(|s| s.revision == revision) else {
+                return Ok(false);
+            };
+            tx.prepare_cached("DELETE FROM sessions WHERE ns = ?1 AND id = ?2")?
+                .execute(params![self.ns, id])?;
+            let event = EventKind::Evicted {
+                reason: reason.to_owned(),
+            };
+            self.log(tx, id, s.incarnation, &[event], now)?;
+            Ok(true)
+        })
+    }
+
+    fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        self.select_events(
+            "AND seq > ?2 ORDER BY seq LIMIT ?3",
+            params![self.ns, after, limit as i64],
+        )
+    }
+
+    fn session_events(&self, id: &str, limit: usize) -> Result<Vec<Event>> {
+        let mut events = self.select_events(
+            "AND session = ?2 ORDER BY seq DESC LIMIT ?3",
+            params![self.ns, id, limit as i64],
+        )?;
+        events.reverse();
+        Ok(events)
+    }
+
+    fn tidy(&self) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM events WHERE ns = ?1 AND seq <= \
+                 (SELECT MAX(seq) FROM events WHERE ns = ?1) - ?2",
+            )?
+            .execute(params![self.ns, EVENT_RETENTION])?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,85 @@
+//! The embedded store's schema and its migrations, versioned with `PRAGMA user_version`.
+//!
+//! Each entry of [`MIGRATIONS`] moves the schema one version up; a store is migrated inside one
+//! `BEGIN IMMEDIATE` transaction, so concurrent first opens do the work once. Never edit a
+//! shipped migration: add the next one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::{Result, StoreError};
+
+/// The migrations, in order; the schema version is their count.
+const MIGRATIONS: &[&str] = &[
+    // 1: sessions keyed by namespace and id, an index for the sweep and one for "host heard",
+    //    and the event log.
+    "CREATE TABLE sessions (
+        ns            TEXT    NOT NULL,
+        id            TEXT    NOT NULL,
+        incarnation   INTEGER NOT NULL,
+        revision      INTEGER NOT NULL,
+        host          TEXT    NOT NULL,
+        pid           INTEGER,
+        pid_start     INTEGER,
+        boot_id       TEXT,
+        runtime       TEXT    NOT NULL,
+        task          TEXT    NOT NULL,
+        cwd           TEXT,
+        labels        TEXT    NOT NULL,
+        registered_at INTEGER NOT NULL,
+        last_seen     INTEGER NOT NULL,
+        last_activity INTEGER,
+        last_progress INTEGER,
+        phase         TEXT    NOT NULL,
+        phase_at      INTEGER NOT NULL,
+        process       TEXT    NOT NULL,
+        log_path      TEXT,
+        log_mtime     INTEGER,
+        beats         INTEGER NOT NULL,
+        progress      TEXT,
+        signals       TEXT    NOT NULL,
+        policy        TEXT    NOT NULL,
+        PRIMARY KEY (ns, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_by_last_seen ON sessions (ns, last_seen);
+    CREATE INDEX sessions_by_host ON sessions (ns, host, last_seen);
+    CREATE TABLE events (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        ns          TEXT    NOT NULL,
+        at          INTEGER NOT NULL,
+        session     TEXT    NOT NULL,
+        incarnation INTEGER NOT NULL,
+        kind        TEXT    NOT NULL,
+        data        TEXT    NOT NULL
+    );
+    CREATE INDEX events_by_session ON events (ns, session, seq);",
+];
+
+/// The schema version this build writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+/// Brings the store up to [`VERSION`]; refuses a store from a newer coord.
+pub fn migrate(conn: &Connection) -> Result<()> {
+    let found = version(conn)?;
+    if found == VERSION {
+        return Ok(());
+    }
+    if found > VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: VERSION,
+        });
+    }
+    conn.pragma_update(None, "journal_mode", "wal")?;
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let found = version(&tx)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}

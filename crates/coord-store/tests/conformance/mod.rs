@@ -1,0 +1,468 @@
+//! The conformance suite every [`Store`] backend must pass, with the same test names for each.
+//!
+//! A backend's test file implements [`Backend`] (open a fresh handle on one private store) and
+//! calls [`conformance_suite!`]. Times are compared to the store's own clock, never the host's,
+//! so a backend with a server clock passes the same checks.
+
+use std::collections::BTreeMap;
+use std::thread;
+
+use coord_core::{
+    Beat, EventKind, ExitStatus, Phase, PolicyOverrides, ProcessFact, Registration, Runtime,
+    Source, Timestamp,
+};
+use coord_store::Store;
+
+/// A private store that the suite may open as many handles on as it likes.
+pub trait Backend: Sync {
+    /// A new handle on the store, seeing `namespace`.
+    fn open(&self, namespace: &str) -> Box<dyn Store>;
+}
+
+/// Generates one `#[test]` per conformance check for a backend built by `$make`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@tests $make;
+            registration_round_trips,
+            registering_again_is_idempotent_on_host_pid_and_id,
+            another_pid_or_a_restart_starts_a_new_incarnation,
+            a_heartbeat_for_an_unknown_id_is_not_alive,
+            heartbeats_count_and_renew,
+            phase_changes_are_logged_and_older_reports_ignored,
+            an_unregistered_session_ends_and_refuses_heartbeats,
+            exits_are_recorded_once_and_only_for_the_current_incarnation,
+            events_have_growing_sequence_numbers_and_resume_after_one,
+            namespaces_never_mix,
+            quiet_since_returns_the_longest_silent_first_and_is_bounded,
+            eviction_is_refused_when_the_session_changed_since_it_was_judged,
+            host_heard_is_the_latest_signal_of_any_session_on_the_host,
+            concurrent_heartbeats_from_many_handles_lose_nothing,
+            progress_details_are_kept,
+            tidy_keeps_every_session_and_recent_event,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let backend = $make;
+                conformance::$name(&backend);
+            }
+        )*
+    };
+}
+
+fn registration(id: &str) -> Registration {
+    Registration {
+        id: id.to_owned(),
+        host: "host-a".to_owned(),
+        pid: Some(4242),
+        pid_start: Some(123_456),
+        boot_id: Some("boot-1".to_owned()),
+        runtime: Runtime::Claude,
+        task: "fix the build".to_owned(),
+        cwd: Some("/work".to_owned()),
+        labels: BTreeMap::from([("team".to_owned(), "infra".to_owned())]),
+        log_path: Some("/tmp/s.log".to_owned()),
+        policy: PolicyOverrides {
+            ttl: Some(30_000),
+            ..PolicyOverrides::default()
+        },
+        source: Source::Cli,
+        restart: false,
+    }
+}
+
+fn beat(store: &dyn Store) -> Beat {
+    Beat::activity(Source::Cli, store.now().unwrap())
+}
+
+pub fn registration_round_trips(b: &dyn Backend) {
+    let store = b.open("default");
+    let before = store.now().unwrap();
+    let reg = registration("s1");
+    let stored = store.register(&reg).unwrap();
+    let read = store
+        .session("s1")
+        .unwrap()
+        .expect("registered session is found");
+    assert_eq!(stored, read);
+    assert_eq!(read.host, "host-a");
+    assert_eq!((read.pid, read.pid_start), (Some(4242), Some(123_456)));
+    assert_eq!(read.boot_id.as_deref(), Some("boot-1"));
+    assert_eq!(read.runtime, Runtime::Claude);
+    assert_eq!(read.task, "fix the build");
+    assert_eq!(read.cwd.as_deref(), Some("/work"));
+    assert_eq!(read.labels["team"], "infra");
+    assert_eq!(read.log_path.as_deref(), Some("/tmp/s.log"));
+    assert_eq!(read.policy.ttl, Some(30_000));
+    assert_eq!(read.incarnation, 1);
+    assert_eq!(read.phase, Phase::Working);
+    assert_eq!(read.process, ProcessFact::Unknown);
+    assert!(read.registered_at >= before && read.last_seen >= before);
+    assert!(store.session("nobody").unwrap().is_none());
+    let events = store.events(0, 100).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].session, "s1");
+    assert!(matches!(events[0].kind, EventKind::Registered { .. }));
+}
+
+pub fn registering_again_is_idempotent_on_host_pid_and_id(b: &dyn Backend) {
+    let store = b.open("default");
+    let first = store.register(&registration("s1")).unwrap();
+    let again = store
+        .register(&Registration {
+            task: "another task".into(),
+            ..registration("s1")
+        })
+        .unwrap();
+    assert_eq!(again.incarnation, first.incarnation);
+    assert_eq!(again.registered_at, first.registered_at);
+    assert!(again.last_seen >= first.last_seen);
+    assert_eq!(again.task, "another task");
+    assert_eq!(store.events(0, 100).unwrap().len(), 1, "no new event");
+    assert_eq!(store.sessions().unwrap().len(), 1);
+}
+
+pub fn another_pid_or_a_restart_starts_a_new_incarnation(b: &dyn Backend) {
+    let store = b.open("default");
+    store.register(&registration("s1")).unwrap();
+    store.heartbeat("s1", &beat(&*store)).unwrap();
+    let moved = store
+        .register(&Registration {
+            pid: Some(5000),
+            ..registration("s1")
+        })
+        .unwrap();
+    assert_eq!(moved.incarnation, 2);
+    assert_eq!(moved.beats, 0, "a new incarnation starts afresh");
+    let restarted = store
+        .register(&Registration {
+            pid: Some(5000),
+            restart: true,
+            ..registration("s1")
+        })
+        .unwrap();
+    assert_eq!(restarted.incarnation, 3);
+    let kinds: Vec<_> = store
+        .events(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind.name())
+        .collect();
+    assert_eq!(kinds, ["registered", "registered", "registered"]);
+}
+
+pub fn a_heartbeat_for_an_unknown_id_is_not_alive(b: &dyn Backend) {
+    let store = b.open("default");
+    assert!(store.heartbeat("ghost", &beat(&*store)).unwrap().is_none());
+    assert!(
+        store.sessions().unwrap().is_empty(),
+        "a heartbeat never creates a session"
+    );
+    assert!(store.events(0, 10).unwrap().is_empty());
+}
+
+pub fn heartbeats_count_and_renew(b: &dyn Backend) {
+    let store = b.open("default");
+    let first = store.register(&registration("s1")).unwrap();
+    for _ in 0..5 {
+        store
+            .heartbeat("s1", &beat(&*store))
+            .unwrap()
+            .expect("alive");
+    }
+    let alive = store
+        .heartbeat("s1", &Beat::alive(Source::Watch, store.now().unwrap()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(alive.beats, 6);
+    assert!(alive.last_seen >= first.last_seen);
+    assert!(
+        alive
+            .last_activity
+            .is_some_and(|t| t >= first.registered_at)
+    );
+    assert!(matches!(alive.process, ProcessFact::Alive { .. }));
+    assert!(alive.signals.contains_key(&Source::Watch) && alive.signals.contains_key(&Source::Cli));
+    assert!(alive.revision > first.revision);
+    assert_eq!(store.session("s1").unwrap().unwrap(), alive);
+}
+
+pub fn phase_changes_are_logged_and_older_reports_ignored(b: &dyn Backend) {
+    let store = b.open("default");
+    store.register(&registration("s1")).unwrap();
+    let now = store.now().unwrap();
+    let in_tool = Phase::InTool {
+        tool: "Bash".into(),
+        since: now,
+    };
+    let report = |phase: Phase, at: Timestamp| Beat {
+        phase: Some(phase),
+        ..Beat::activity(Source::Hook, at)
+    };
+    store
+        .heartbeat(
+            "s1",
+            &report(
+                in_tool.clone(),
+                now.plus(std::time::Duration::from_millis(10)),
+            ),
+        )
+        .unwrap();
+    let s = store
+        .heartbeat("s1", &report(Phase::Working, now))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.phase, in_tool,
+        "an older report does not override a newer phase"
+    );
+    store
+        .heartbeat(
+            "s1",
+            &report(
+                in_tool.clone(),
+                now.plus(std::time::Duration::from_millis(20)),
+            ),
+        )
+        .unwrap();
+    let phases: Vec<_> = store
+        .session_events("s1", 10)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Phase { from, to } => Some((from, to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [("working".to_owned(), "in-tool".to_owned())],
+        "one change, one event"
+    );
+}
+
+pub fn an_unregistered_session_ends_and_refuses_heartbeats(b: &dyn Backend) {
+    let store = b.open("default");
+    store.register(&registration("s1")).unwrap();
+    let ended = store.unregister("s1", Source::Cli).unwrap().unwrap();
+    assert_eq!(ended.phase, Phase::Ended);
+    assert!(store.heartbeat("s1", &beat(&*store)).unwrap().is_none());
+    assert!(store.unregister("nobody", Source::Cli).unwrap().is_none());
+    let again = store.register(&registration("s1")).unwrap();
+    assert_eq!(
+        again.incarnation, 2,
+        "registering after the end starts afresh"
+    );
+    assert_eq!(again.phase, Phase::Working);
+}
+
+pub fn exits_are_recorded_once_and_only_for_the_current_incarnation(b: &dyn Backend) {
+    let store = b.open("default");
+    store.register(&registration("s1")).unwrap();
+    assert!(
+        !store
+            .record_exit("s1", 7, ExitStatus::Gone, Source::Probe)
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_exit("s1", 1, ExitStatus::Signal(9), Source::Watch)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_exit("s1", 1, ExitStatus::Gone, Source::Probe)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_exit("ghost", 1, ExitStatus::Gone, Source::Probe)
+            .unwrap()
+    );
+    let s = store.session("s1").unwrap().unwrap();
+    assert!(matches!(
+        s.process,
+        ProcessFact::Exited {
+            status: ExitStatus::Signal(9),
+            ..
+        }
+    ));
+    assert!(
+        store.heartbeat("s1", &beat(&*store)).unwrap().is_none(),
+        "a dead process beats no more"
+    );
+    let exits = store
+        .session_events("s1", 10)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind.name() == "exited")
+        .count();
+    assert_eq!(exits, 1);
+}
+
+pub fn events_have_growing_sequence_numbers_and_resume_after_one(b: &dyn Backend) {
+    let store = b.open("default");
+    for i in 0..5 {
+        store.register(&registration(&format!("s{i}"))).unwrap();
+        store.unregister(&format!("s{i}"), Source::Cli).unwrap();
+    }
+    let all = store.events(0, 100).unwrap();
+    assert_eq!(all.len(), 10);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    let after = all[3].seq;
+    let rest = store.events(after, 100).unwrap();
+    assert_eq!(rest, all[4..].to_vec());
+    assert_eq!(store.events(after, 2).unwrap(), all[4..6].to_vec());
+    let of_s2 = store.session_events("s2", 10).unwrap();
+    assert_eq!(
+        of_s2.iter().map(|e| e.kind.name()).collect::<Vec<_>>(),
+        ["registered", "ended"]
+    );
+    assert_eq!(store.session_events("s2", 1).unwrap(), of_s2[1..].to_vec());
+}
+
+pub fn namespaces_never_mix(b: &dyn Backend) {
+    let a = b.open("team-a");
+    let other = b.open("team-b");
+    a.register(&registration("s1")).unwrap();
+    assert!(other.session("s1").unwrap().is_none());
+    assert!(other.sessions().unwrap().is_empty());
+    assert!(other.events(0, 10).unwrap().is_empty());
+    assert!(other.heartbeat("s1", &beat(&*other)).unwrap().is_none());
+    assert!(other.host_heard("host-a").unwrap().is_none());
+    other.register(&registration("s1")).unwrap();
+    other.unregister("s1", Source::Cli).unwrap();
+    assert_eq!(a.session("s1").unwrap().unwrap().phase, Phase::Working);
+}
+
+pub fn quiet_since_returns_the_longest_silent_first_and_is_bounded(b: &dyn Backend) {
+    let store = b.open("default");
+    for id in ["s1", "s2", "s3"] {
+        store.register(&registration(id)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    store.heartbeat("s1", &beat(&*store)).unwrap();
+    let later = store
+        .now()
+        .unwrap()
+        .plus(std::time::Duration::from_millis(1));
+    let quiet: Vec<_> = store
+        .quiet_since(later, 10)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(quiet, ["s2", "s3", "s1"]);
+    let two: Vec<_> = store
+        .quiet_since(later, 2)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(two, ["s2", "s3"]);
+    let s3 = store.session("s3").unwrap().unwrap();
+    let before_s3: Vec<_> = store
+        .quiet_since(s3.last_seen, 10)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(before_s3, ["s2"]);
+}
+
+pub fn eviction_is_refused_when_the_session_changed_since_it_was_judged(b: &dyn Backend) {
+    let store = b.open("default");
+    let judged = store.register(&registration("s1")).unwrap();
+    store.heartbeat("s1", &beat(&*store)).unwrap();
+    assert!(
+        !store.evict("s1", judged.revision, "dead").unwrap(),
+        "it beat since"
+    );
+    assert!(store.session("s1").unwrap().is_some());
+    let current = store.session("s1").unwrap().unwrap();
+    assert!(store.evict("s1", current.revision, "process gone").unwrap());
+    assert!(store.session("s1").unwrap().is_none());
+    assert!(!store.evict("s1", current.revision, "again").unwrap());
+    let last = store.events(0, 100).unwrap().pop().unwrap();
+    assert_eq!(last.session, "s1");
+    assert_eq!(
+        last.kind,
+        EventKind::Evicted {
+            reason: "process gone".into()
+        }
+    );
+}
+
+pub fn host_heard_is_the_latest_signal_of_any_session_on_the_host(b: &dyn Backend) {
+    let store = b.open("default");
+    store.register(&registration("s1")).unwrap();
+    let s2 = store
+        .register(&Registration {
+            pid: Some(77),
+            ..registration("s2")
+        })
+        .unwrap();
+    store
+        .register(&Registration {
+            host: "host-b".into(),
+            ..registration("s3")
+        })
+        .unwrap();
+    let heard = store.host_heard("host-a").unwrap().unwrap();
+    assert!(heard >= s2.last_seen);
+    let s1 = store.heartbeat("s1", &beat(&*store)).unwrap().unwrap();
+    assert_eq!(
+        store.host_heard("host-a").unwrap(),
+        Some(s1.last_seen.max(heard))
+    );
+    assert!(store.host_heard("host-c").unwrap().is_none());
+}
+
+pub fn concurrent_heartbeats_from_many_handles_lose_nothing(b: &dyn Backend) {
+    const THREADS: usize = 8;
+    const BEATS: usize = 50;
+    b.open("default").register(&registration("shared")).unwrap();
+    thread::scope(|scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                let store = b.open("default");
+                for _ in 0..BEATS {
+                    store
+                        .heartbeat("shared", &beat(&*store))
+                        .unwrap()
+                        .expect("alive");
+                }
+            });
+        }
+    });
+    let s = b.open("default").session("shared").unwrap().unwrap();
+    assert_eq!(s.beats, (THREADS * BEATS) as u64);
+}
+
+pub fn progress_details_are_kept(b: &dyn Backend) {
+    let store = b.open("default");
+    store.register(&registration("s1")).unwrap();
+    let details = serde_json::json!({"step": 3, "of": 7, "note": "tests pass"});
+    let with_progress = Beat {
+        progress: Some(details.clone()),
+        ..beat(&*store)
+    };
+    store.heartbeat("s1", &with_progress).unwrap();
+    store.heartbeat("s1", &beat(&*store)).unwrap();
+    assert_eq!(
+        store.session("s1").unwrap().unwrap().progress,
+        Some(details)
+    );
+}
+
+pub fn tidy_keeps_every_session_and_recent_event(b: &dyn Backend) {
+    let store = b.open("default");
+    store.register(&registration("s1")).unwrap();
+    let events = store.events(0, 10).unwrap();
+    store.tidy().unwrap();
+    assert!(store.session("s1").unwrap().is_some());
+    assert_eq!(store.events(0, 10).unwrap(), events);
+}

@@ -1,0 +1,72 @@
+//! The conformance suite on the embedded SQLite store, plus what only that store promises.
+
+mod conformance;
+
+use coord_store::sqlite::SqliteStore;
+use coord_store::{Config, Store, StoreError};
+
+struct Sqlite {
+    dir: tempfile::TempDir,
+}
+
+impl Sqlite {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("state/coord/coord.db")
+    }
+}
+
+impl conformance::Backend for Sqlite {
+    fn open(&self, namespace: &str) -> Box<dyn Store> {
+        Box::new(SqliteStore::open(&self.path(), &Config::new(namespace)).unwrap())
+    }
+}
+
+conformance_suite!(Sqlite::new());
+
+#[test]
+fn a_new_store_is_private_and_in_wal_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let backend = Sqlite::new();
+    let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(store.path()), 0o600);
+    assert_eq!(mode(store.path().parent().unwrap()), 0o700);
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let journal: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal");
+}
+
+#[test]
+fn a_store_from_a_newer_coord_is_refused() {
+    let backend = Sqlite::new();
+    drop(SqliteStore::open(&backend.path(), &Config::new("default")).unwrap());
+    let conn = rusqlite::Connection::open(backend.path()).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&backend.path(), &Config::new("default"))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_an_error_and_left_alone() {
+    let backend = Sqlite::new();
+    let path = backend.path();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let garbage = b"this is not an sqlite database, and it must stay as it is\n".repeat(100);
+    std::fs::write(&path, &garbage).unwrap();
+    assert!(SqliteStore::open(&path, &Config::new("default")).is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+}
