@@ -54,9 +54,9 @@ pub fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// A duration written the way people read it in a table: `850ms`, `12s`, `4m10s`, `3h5m`, `2d4h`.
+/// A duration written the way people read it in a table: `0s`, `12s`, `4m10s`, `3h5m`, `2d4h`.
 ///
-/// Two units at most, so a column stays narrow and the figure stays meaningful.
+/// Whole seconds, two units at most, so a column stays narrow and the figure meaningful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Compact(pub Duration);
 
@@ -65,9 +65,7 @@ impl fmt::Display for Compact {
         let ms = self.0.as_millis();
         let s = ms / 1000;
         let (m, h, d) = (s / 60, s / 3600, s / 86_400);
-        if ms < 1000 {
-            write!(f, "{ms}ms")
-        } else if s < 60 {
+        if s < 60 {
             write!(f, "{s}s")
         } else if m < 60 {
             write_pair(f, m, "m", s % 60, "s")
@@ -94,8 +92,8 @@ mod tests {
     #[test]
     fn compact_uses_at_most_two_units() {
         let cases = [
-            (0, "0ms"),
-            (850, "850ms"),
+            (0, "0s"),
+            (850, "0s"),
             (12_000, "12s"),
             (60_000, "1m"),
             (250_000, "4m10s"),

@@ -1,1 +1,223 @@
-//! x
+//! The one service under every adapter: the CLI today, the server and the watchers later.
+//!
+//! [`Service`] turns requests into store operations and store records into verdicts. It owns
+//! what the core must not do (read the process table, the host's identity, files) and what the
+//! store should not know (defaults, the local probe, the sweep's decisions). Adapters parse and
+//! print; they never reach into the store themselves.
+//!
+//! - [`host`]: this machine's identity and the process probe (`/proc`, start time, boot id).
+//! - [`workdir`]: the task label a working directory declares (`.claude-task`).
+//! - [`fleet`]: the classified view of the fleet behind `coord ps` and `coord show`.
+//! - [`sweep`]: finding the dead and evicting them, bounded.
+
+pub mod fleet;
+pub mod host;
+pub mod observe;
+pub mod sweep;
+pub mod workdir;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use coord_core::{Beat, Event, Policy, PolicyOverrides, Registration, Runtime, Session, Source};
+use coord_store::{Config, Store, StoreError, StoreUrl};
+
+pub use fleet::{Entry, Fleet};
+pub use host::HostInfo;
+pub use sweep::SweepReport;
+
+/// What went wrong in a service call.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A PID was given that no running process has.
+    #[error("no running process with pid {0}")]
+    NoSuchProcess(u32),
+    /// The session is not registered (or no longer takes signals).
+    #[error("session `{0}` is not registered (register it first: coord register --id {0})")]
+    NotRegistered(String),
+    /// An id that cannot name a session.
+    #[error("invalid session id `{0}`: use 1 to 200 printable characters without spaces")]
+    InvalidId(String),
+}
+
+/// The result of a service call.
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// A registration as an adapter receives it; the service fills in what is missing.
+#[derive(Clone, Debug, Default)]
+pub struct RegisterRequest {
+    /// The id; default `<host>-<pid>`.
+    pub id: Option<String>,
+    /// The process; its start time is read from `/proc`, and it must be running.
+    pub pid: Option<u32>,
+    /// The runtime; default guessed from the process name.
+    pub runtime: Option<Runtime>,
+    /// The task label; default from `.claude-task` above `cwd`, else `session`.
+    pub task: Option<String>,
+    /// Where the session works.
+    pub cwd: Option<PathBuf>,
+    /// Free labels.
+    pub labels: BTreeMap<String, String>,
+    /// A file whose modification time is a passive signal.
+    pub log_path: Option<PathBuf>,
+    /// Limits for this session alone.
+    pub policy: PolicyOverrides,
+    /// Who registers.
+    pub source: Option<Source>,
+    /// Start a new incarnation even if the same process registered before.
+    pub restart: bool,
+}
+
+/// How many evictions a command other than `coord sweep` may do in passing.
+pub const PASSING_SWEEP_LIMIT: usize = 32;
+
+/// The service: one store, this host, one policy.
+pub struct Service {
+    store: Box<dyn Store>,
+    host: HostInfo,
+    policy: Policy,
+}
+
+impl Service {
+    /// A service over `store`, judging with `policy`, running on `host`.
+    #[must_use]
+    pub fn new(store: Box<dyn Store>, host: HostInfo, policy: Policy) -> Self {
+        Self {
+            store,
+            host,
+            policy,
+        }
+    }
+
+    /// Opens the store `url` names, on this host, with the default policy.
+    pub fn open(url: &StoreUrl, config: &Config) -> Result<Self> {
+        Ok(Self::new(
+            coord_store::open(url, config)?,
+            HostInfo::current(),
+            Policy::default(),
+        ))
+    }
+
+    /// This host.
+    #[must_use]
+    pub fn host(&self) -> &HostInfo {
+        &self.host
+    }
+
+    /// The policy in force.
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The default id of a session whose process is `pid`: `<host>-<pid>`.
+    #[must_use]
+    pub fn default_id(&self, pid: u32) -> String {
+        format!("{}-{pid}", self.host.name)
+    }
+
+    /// Registers a session, filling in the host, the process start time, the runtime and the
+    /// task label; then sweeps in passing.
+    pub fn register(&self, req: RegisterRequest) -> Result<Session> {
+        let session = self.store.register(&self.registration(req)?)?;
+        self.sweep(PASSING_SWEEP_LIMIT)?;
+        Ok(session)
+    }
+
+    /// Applies a heartbeat; when the session does not take it (never registered, ended, or
+    /// the store lost it), registers it from `fallback` and applies the heartbeat again. This
+    /// is the hook path: a store that was wiped heals on the next tool call.
+    pub fn heartbeat_or_register(
+        &self,
+        id: &str,
+        beat: &Beat,
+        fallback: RegisterRequest,
+    ) -> Result<Session> {
+        if let Some(s) = self.store.heartbeat(id, beat)? {
+            return Ok(s);
+        }
+        let req = RegisterRequest {
+            id: Some(id.to_owned()),
+            ..fallback
+        };
+        self.store.register(&self.registration(req)?)?;
+        self.heartbeat(id, beat)
+    }
+
+    fn registration(&self, req: RegisterRequest) -> Result<Registration> {
+        let pid_start = match req.pid {
+            Some(pid) => Some(host::start_time(pid).ok_or(ServiceError::NoSuchProcess(pid))?),
+            None => None,
+        };
+        let id = match req.id {
+            Some(id) => validate_id(id)?,
+            None => self.default_id(req.pid.unwrap_or_else(host::parent_pid)),
+        };
+        let runtime = req
+            .runtime
+            .or_else(|| req.pid.map(host::guess_runtime))
+            .unwrap_or_default();
+        let task = req
+            .task
+            .or_else(|| req.cwd.as_deref().and_then(workdir::task_label))
+            .unwrap_or_else(|| "session".to_owned());
+        Ok(Registration {
+            id,
+            host: self.host.name.clone(),
+            pid: req.pid,
+            pid_start,
+            boot_id: self.host.boot_id.clone(),
+            runtime,
+            task,
+            cwd: req.cwd.map(|p| p.display().to_string()),
+            labels: req.labels,
+            log_path: req.log_path.map(|p| p.display().to_string()),
+            policy: req.policy,
+            source: req.source.unwrap_or(Source::Cli),
+            restart: req.restart,
+        })
+    }
+
+    /// Applies a heartbeat; [`ServiceError::NotRegistered`] when the session does not take it.
+    pub fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Session> {
+        self.store
+            .heartbeat(id, beat)?
+            .ok_or_else(|| ServiceError::NotRegistered(id.to_owned()))
+    }
+
+    /// Ends a session cleanly.
+    pub fn unregister(&self, id: &str, source: Source) -> Result<Session> {
+        self.store
+            .unregister(id, source)?
+            .ok_or_else(|| ServiceError::NotRegistered(id.to_owned()))
+    }
+
+    /// Events after `after`, at most `limit`.
+    pub fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        Ok(self.store.events(after, limit)?)
+    }
+
+    /// The store's clock.
+    pub fn now(&self) -> Result<coord_core::Timestamp> {
+        Ok(self.store.now()?)
+    }
+
+    /// Housekeeping for commands that are not on the hook path.
+    pub fn tidy(&self) -> Result<()> {
+        Ok(self.store.tidy()?)
+    }
+}
+
+fn validate_id(id: String) -> Result<String> {
+    let ok = !id.is_empty()
+        && id.len() <= 200
+        && id.chars().all(|c| !c.is_whitespace() && !c.is_control());
+    if ok {
+        Ok(id)
+    } else {
+        Err(ServiceError::InvalidId(id))
+    }
+}

@@ -1,1 +1,40 @@
-fn main() {}
+//! `coord`: which of your agent sessions are alive, working, idle, hung or dead.
+//!
+//! The binary is a thin adapter: [`cli`] parses the command line, [`commands`] runs one module
+//! per command over [`coord_service::Service`], [`render`] prints for people and scripts. This
+//! file only maps the outcome to an exit code: 0 success, 1 operational error, 2 usage error.
+//! When called from an agent hook (`--hook`), it exits 0 silently whatever happens: coord must
+//! never block or disturb an agent.
+
+mod cli;
+mod commands;
+mod hook_input;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    if std::env::args_os().any(|a| a == "--hook") {
+        return commands::heartbeat::run_as_hook();
+    }
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("coord: {e:#}");
+            ExitCode::from(if e.is::<commands::UsageError>() { 2 } else { 1 })
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The fleet as people and scripts see it: every session with its verdict.
+
+use std::collections::HashMap;
+
+use coord_core::{Event, Session, Timestamp, Verdict, classify};
+
+use crate::{PASSING_SWEEP_LIMIT, Result, Service};
+
+/// One session and what coord concludes about it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The record, with what this host observed of it.
+    pub session: Session,
+    /// Its state and why.
+    pub verdict: Verdict,
+}
+
+/// The whole fleet at one moment.
+#[derive(Clone, Debug)]
+pub struct Fleet {
+    /// The store's time when it was judged.
+    pub now: Timestamp,
+    /// Every session, ordered by id.
+    pub entries: Vec<Entry>,
+}
+
+/// One session in detail: its entry and its latest events.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The session and its verdict.
+    pub entry: Entry,
+    /// Its latest events, oldest first.
+    pub events: Vec<Event>,
+    /// The store's time when it was judged.
+    pub now: Timestamp,
+}
+
+/// How many events `coord show` lists.
+const REPORT_EVENTS: usize = 20;
+
+impl Service {
+    /// Every session, observed from this host and classified; evicts what is due in passing.
+    pub fn fleet(&self) -> Result<Fleet> {
+        self.sweep(PASSING_SWEEP_LIMIT)?;
+        let now = self.store.now()?;
+        let mut sessions = self.store.sessions()?;
+        for s in &mut sessions {
+            self.observe(s, now)?;
+        }
+        let mut heard: HashMap<&str, Timestamp> = HashMap::new();
+        for s in &sessions {
+            let h = heard.entry(&s.host).or_insert(s.last_seen);
+            *h = (*h).max(s.last_seen);
+        }
+        let entries = sessions
+            .iter()
+            .map(|s| Entry {
+                verdict: classify(
+                    s,
+                    self.host_heard(s, heard.get(s.host.as_str()).copied(), now),
+                    &self.policy,
+                    now,
+                ),
+                session: s.clone(),
+            })
+            .collect();
+        Ok(Fleet { now, entries })
+    }
+
+    /// One session, observed and classified, with its latest events.
+    pub fn report(&self, id: &str) -> Result<Option<Report>> {
+        let now = self.store.now()?;
+        let Some(mut session) = self.store.session(id)? else {
+            return Ok(None);
+        };
+        self.observe(&mut session, now)?;
+        let heard = self.store.host_heard(&session.host)?;
+        let verdict = classify(
+            &session,
+            self.host_heard(&session, heard, now),
+            &self.policy,
+            now,
+        );
+        let events = self.store.session_events(id, REPORT_EVENTS)?;
+        Ok(Some(Report {
+            entry: Entry { session, verdict },
+            events,
+            now,
+        }))
+    }
+
+    /// When the session's host was last heard: now, for this host (the caller runs here);
+    /// else the latest signal of any session there.
+    pub(crate) fn host_heard(
+        &self,
+        session: &Session,
+        latest_there: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Option<Timestamp> {
+        if session.host == self.host.name {
+            Some(now)
+        } else {
+            latest_there
+        }
+    }
+}

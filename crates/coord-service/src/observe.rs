@@ -1,0 +1,87 @@
+//! What a coord command on a session's own host can see for itself, and records.
+//!
+//! Before it judges a session, a command running where the session runs looks its process up
+//! (and records an exit or a proof of life) and reads its log's modification time. This is how
+//! a session with no watcher still gets exact death detection: any `coord ps` on its host finds
+//! the PID gone or reused.
+
+use std::fs;
+use std::time::{Duration, UNIX_EPOCH};
+
+use coord_core::{Beat, ExitStatus, ProcessFact, Session, Source, Timestamp};
+
+use crate::host::Liveness;
+use crate::{Result, Service};
+
+/// A proof of life is written at most this often per session; more would only cost writes.
+const RENEW_EVERY: Duration = Duration::from_secs(10);
+
+/// What an observation changed in the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Observed {
+    /// Nothing to record (another host's session, no PID, or recently renewed).
+    Nothing,
+    /// The process was running; its proof of life was recorded.
+    Renewed,
+    /// The process was gone; its exit was recorded.
+    Exited,
+}
+
+impl Service {
+    /// Observes `session` from this host at `now`, records what it finds, and updates the
+    /// record in place (including the log's modification time, which is read, not stored).
+    pub fn observe(&self, session: &mut Session, now: Timestamp) -> Result<Observed> {
+        if session.host == self.host.name {
+            if let Some(mtime) = session.log_path.as_deref().and_then(log_mtime) {
+                session.log_mtime = Some(session.log_mtime.map_or(mtime, |m| m.max(mtime)));
+            }
+        }
+        if matches!(session.process, ProcessFact::Exited { .. }) {
+            return Ok(Observed::Nothing);
+        }
+        match self.host.probe(session) {
+            None => Ok(Observed::Nothing),
+            Some(Liveness::Gone) => {
+                let store = &self.store;
+                store.record_exit(
+                    &session.id,
+                    session.incarnation,
+                    ExitStatus::Gone,
+                    Source::Probe,
+                )?;
+                session.exited(ExitStatus::Gone, Source::Probe, now);
+                Ok(Observed::Exited)
+            }
+            Some(Liveness::Running) => {
+                let fresh = match session.process {
+                    ProcessFact::Alive { checked_at } => now.since(checked_at) < RENEW_EVERY,
+                    _ => false,
+                };
+                if fresh {
+                    return Ok(Observed::Nothing);
+                }
+                let beat = Beat {
+                    log_mtime: session.log_mtime,
+                    ..Beat::alive(Source::Probe, now)
+                };
+                match self.store.heartbeat(&session.id, &beat)? {
+                    Some(updated) => {
+                        let log_mtime = session.log_mtime;
+                        *session = updated;
+                        session.log_mtime = log_mtime;
+                        Ok(Observed::Renewed)
+                    }
+                    None => Ok(Observed::Nothing),
+                }
+            }
+        }
+    }
+}
+
+fn log_mtime(path: &str) -> Option<Timestamp> {
+    let modified = fs::metadata(path).ok()?.modified().ok()?;
+    let since_epoch = modified.duration_since(UNIX_EPOCH).ok()?;
+    Some(Timestamp::from_millis(coord_core::time::millis(
+        since_epoch,
+    )))
+}

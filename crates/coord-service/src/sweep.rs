@@ -1,0 +1,62 @@
+//! The sweep: find the sessions that are dead (or ended) past the grace period and evict them.
+//!
+//! It reads only the sessions silent for longer than `evict_grace` (an index scan, so its cost
+//! grows with the number expired, not with the fleet), observes the local ones (a process
+//! found running renews them, which takes them out of the next scan), judges each with
+//! [`classify()`](coord_core::classify) and evicts with a compare-and-set on the revision it
+//! judged, so a session that signalled meanwhile is never evicted.
+
+use std::collections::HashMap;
+
+use coord_core::{Timestamp, classify};
+
+use crate::observe::Observed;
+use crate::{Result, Service};
+
+/// What one sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// How many quiet sessions it looked at.
+    pub examined: usize,
+    /// Sessions whose process it found gone (their exit is now recorded).
+    pub exited: Vec<String>,
+    /// Sessions it evicted, with the reason.
+    pub evicted: Vec<(String, String)>,
+}
+
+impl Service {
+    /// Sweeps at most `limit` quiet sessions.
+    pub fn sweep(&self, limit: usize) -> Result<SweepReport> {
+        let now = self.store.now()?;
+        let grace = self.policy.evict_grace;
+        let mut report = SweepReport::default();
+        let mut heard: HashMap<String, Option<Timestamp>> = HashMap::new();
+        for mut s in self.store.quiet_since(now.minus(grace), limit)? {
+            report.examined += 1;
+            if self.observe(&mut s, now)? == Observed::Exited {
+                report.exited.push(s.id.clone());
+            }
+            let latest_there = match heard.get(&s.host) {
+                Some(h) => *h,
+                None => {
+                    let h = self.store.host_heard(&s.host)?;
+                    heard.insert(s.host.clone(), h);
+                    h
+                }
+            };
+            let verdict = classify(
+                &s,
+                self.host_heard(&s, latest_there, now),
+                &self.policy,
+                now,
+            );
+            if verdict.state.is_evictable() && now.since(verdict.since) >= grace {
+                let reason = format!("{}: {}", verdict.state, verdict.reason);
+                if self.store.evict(&s.id, s.revision, &reason)? {
+                    report.evicted.push((s.id, reason));
+                }
+            }
+        }
+        Ok(report)
+    }
+}

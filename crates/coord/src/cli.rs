@@ -1,0 +1,231 @@
+//! The command line, declared with clap. Parsing only: every command's work is in
+//! [`crate::commands`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use coord_core::{Runtime, State};
+
+/// Which of your agent sessions are alive, working, idle, hung or dead.
+#[derive(Debug, Parser)]
+#[command(name = "coord", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The store: unset for the embedded default, or sqlite:///path/to/coord.db.
+    #[arg(long, env = "COORD_URL", global = true, hide_env_values = true)]
+    pub url: Option<String>,
+
+    /// The fleet to work on; fleets sharing a store never mix.
+    #[arg(
+        long,
+        env = "COORD_NAMESPACE",
+        default_value = "default",
+        global = true
+    )]
+    pub namespace: String,
+
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register (or re-register) a session; prints its id.
+    Register(RegisterArgs),
+    /// Renew a session: the call agent hooks make on every tool call.
+    Heartbeat(HeartbeatArgs),
+    /// End a session cleanly.
+    Unregister(UnregisterArgs),
+    /// Show the fleet: every session, its state and why.
+    Ps(PsArgs),
+    /// Show one session in detail: its signals, its verdict, its events.
+    Show(ShowArgs),
+    /// Show the event log.
+    Events(EventsArgs),
+    /// Evict sessions dead (or ended) for longer than the grace period.
+    Sweep(SweepArgs),
+    /// Watch coord track a few real processes that work, hang, crash and end (about 20 s).
+    Demo(DemoArgs),
+}
+
+/// Limits a session sets for itself.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Dead after this long with every source silent (default 30m).
+    #[arg(long, value_parser = parse_duration)]
+    pub ttl: Option<Duration>,
+    /// Stale (hung) after this long without progress while working (default 10m).
+    #[arg(long, value_parser = parse_duration)]
+    pub stale_after: Option<Duration>,
+    /// Active while a signal is this recent (default 60s).
+    #[arg(long, value_parser = parse_duration)]
+    pub active_window: Option<Duration>,
+    /// A tool call longer than this no longer excuses a lack of progress (default 30m).
+    #[arg(long, value_parser = parse_duration)]
+    pub tool_timeout: Option<Duration>,
+}
+
+/// `coord register`.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// The session id [default: <host>-<pid>].
+    #[arg(long, env = "COORD_ID")]
+    pub id: Option<String>,
+    /// What it works on [default: the .claude-task file above the working directory, else "session"].
+    #[arg(long)]
+    pub task: Option<String>,
+    /// The process that proves it lives [default: the caller, coord's parent process].
+    #[arg(long)]
+    pub pid: Option<u32>,
+    /// The kind of agent [default: guessed from the process name].
+    #[arg(long)]
+    pub runtime: Option<Runtime>,
+    /// A file whose modification time shows progress (a log, a transcript).
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// A free label, key=value; repeat for more.
+    #[arg(long = "label", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Start a new incarnation even if the same process registered before.
+    #[arg(long)]
+    pub restart: bool,
+    /// The session's limits.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+impl RegisterArgs {
+    /// The labels as a map.
+    pub fn label_map(&self) -> BTreeMap<String, String> {
+        self.labels.iter().cloned().collect()
+    }
+}
+
+/// The phase a heartbeat reports.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum PhaseArg {
+    /// Working on a turn.
+    Working,
+    /// Inside a tool call (name it with --tool).
+    InTool,
+    /// The turn is over; waiting for a prompt.
+    Waiting,
+}
+
+/// `coord heartbeat`.
+#[derive(Debug, Args)]
+pub struct HeartbeatArgs {
+    /// The session id [default: the hook event's session_id, else <host>-<parent pid>].
+    #[arg(long, env = "COORD_ID")]
+    pub id: Option<String>,
+    /// Progress details to keep for whoever takes the work over (JSON).
+    #[arg(long, value_parser = parse_json)]
+    pub progress: Option<serde_json::Value>,
+    /// The phase the session is in.
+    #[arg(long)]
+    pub phase: Option<PhaseArg>,
+    /// The tool that runs (with --phase in-tool).
+    #[arg(long, requires = "phase")]
+    pub tool: Option<String>,
+    /// Called from an agent hook: read the event from stdin, register if needed, print
+    /// nothing, exit 0 whatever happens.
+    #[arg(long)]
+    pub hook: bool,
+}
+
+/// `coord unregister`.
+#[derive(Debug, Args)]
+pub struct UnregisterArgs {
+    /// The session id [default: <host>-<parent pid>].
+    #[arg(long, env = "COORD_ID")]
+    pub id: Option<String>,
+}
+
+/// `coord ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Include sessions that ended cleanly.
+    #[arg(long, short)]
+    pub all: bool,
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// Redraw every second until interrupted.
+    #[arg(long, short, conflicts_with = "json")]
+    pub watch: bool,
+    /// Only sessions in these states (repeat, or separate with commas).
+    #[arg(long, value_delimiter = ',')]
+    pub state: Vec<State>,
+}
+
+/// `coord show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The session id.
+    pub id: String,
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `coord events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only events after this sequence number.
+    #[arg(long, default_value_t = 0)]
+    pub since: u64,
+    /// Keep printing new events as they come, until interrupted.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Print JSON: one document, or one event per line with --follow.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `coord sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The most quiet sessions to examine in this sweep.
+    #[arg(long, default_value_t = 10_000)]
+    pub limit: usize,
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `coord demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How long to run.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub duration: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (for example 30s, 10m, 1h)"))
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err("expected key=value".to_owned()),
+    }
+}
+
+fn parse_json(s: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

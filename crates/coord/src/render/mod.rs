@@ -1,0 +1,77 @@
+//! Printing for people (aligned columns, colour on a terminal only, relative times) and for
+//! scripts (one JSON document, RFC 3339 and epoch-ms times). Commands build rows; this module
+//! decides how they look.
+
+pub mod json;
+pub mod table;
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use coord_core::{Compact, State, Timestamp};
+
+/// Whether stdout gets colour: a terminal, and `NO_COLOR` unset or empty.
+#[must_use]
+pub fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The ANSI colour of a state.
+fn state_color(state: State) -> &'static str {
+    match state {
+        State::Active => "\x1b[32m",
+        State::InTool => "\x1b[36m",
+        State::Idle => "\x1b[34m",
+        State::Stale => "\x1b[33m",
+        State::Unknown => "\x1b[35m",
+        State::Dead => "\x1b[1;31m",
+        State::Ended => "\x1b[2m",
+    }
+}
+
+/// `text` in the colour of `state` when `color` is on.
+#[must_use]
+pub fn paint(state: State, text: &str, color: bool) -> String {
+    if color {
+        format!("{}{text}\x1b[0m", state_color(state))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// "12s ago", "now" within a second.
+#[must_use]
+pub fn ago(then: Timestamp, now: Timestamp) -> String {
+    let d = now.since(then);
+    if d < Duration::from_secs(1) {
+        "now".to_owned()
+    } else {
+        format!("{} ago", Compact(d))
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds.
+#[must_use]
+pub fn rfc3339(t: Timestamp) -> String {
+    let since_epoch = Duration::from_millis(t.as_millis().max(0) as u64);
+    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + since_epoch).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_for_people_and_for_scripts() {
+        let t = Timestamp::from_millis(1_764_064_800_123);
+        assert_eq!(rfc3339(t), "2025-11-25T10:00:00.123Z");
+        assert_eq!(ago(t, t.plus(Duration::from_millis(400))), "now");
+        assert_eq!(ago(t, t.plus(Duration::from_secs(754))), "12m34s ago");
+    }
+
+    #[test]
+    fn colour_wraps_the_text_only_when_asked() {
+        assert_eq!(paint(State::Dead, "dead", false), "dead");
+        assert_eq!(paint(State::Dead, "dead", true), "\x1b[1;31mdead\x1b[0m");
+    }
+}
