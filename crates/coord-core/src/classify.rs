@@ -263,28 +263,19 @@ pub fn classify(
             ),
             session.phase_at,
         ),
-        _ if silent <= p.active_window => verdict(
+        _ if quiet <= p.active_window => verdict(
             State::Active,
             Rule::Working,
-            format!("{} {} ago", last_source(session), Compact(silent)),
+            format!("last activity {} ago", Compact(quiet)),
             session.phase_at,
         ),
         _ => verdict(
             State::Active,
             Rule::Working,
-            format!("working; quiet for {}", Compact(silent)),
+            format!("working; no activity for {}", Compact(quiet)),
             session.phase_at,
         ),
     }
-}
-
-/// The name of the source heard from last.
-fn last_source(session: &Session) -> &'static str {
-    session
-        .signals
-        .iter()
-        .max_by_key(|(_, t)| **t)
-        .map_or("signal", |(s, _)| s.as_str())
 }
 
 #[cfg(test)]

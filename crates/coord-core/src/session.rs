@@ -226,7 +226,8 @@ pub struct Session {
     pub log_path: Option<String>,
     /// The last modification time seen on `log_path`.
     pub log_mtime: Option<Timestamp>,
-    /// How many heartbeats this incarnation has sent.
+    /// How many activity heartbeats this incarnation has sent (proofs of life from a watcher
+    /// or a probe are not counted).
     pub beats: u64,
     /// The last progress details the session reported (free JSON).
     pub progress: Option<serde_json::Value>,

@@ -166,10 +166,10 @@ impl Beat {
         let mut events = Vec::new();
         s.last_seen = s.last_seen.max(now);
         s.signals.insert(self.source, now);
-        s.beats += 1;
         s.revision += 1;
         match self.kind {
             BeatKind::Activity => {
+                s.beats += 1;
                 s.last_activity = Some(now);
                 s.last_progress = Some(now);
             }
@@ -182,12 +182,13 @@ impl Beat {
         if let Some(m) = self.log_mtime {
             s.log_mtime = Some(s.log_mtime.map_or(m, |old| old.max(m)));
         }
-        if let Some(phase) = &self.phase {
-            if self.observed_at >= s.phase_at && *phase != s.phase {
-                events.push(phase_event(&s.phase, phase));
-                s.phase = phase.clone();
-                s.phase_at = self.observed_at;
-            }
+        if let Some(phase) = &self.phase
+            && self.observed_at >= s.phase_at
+            && *phase != s.phase
+        {
+            events.push(phase_event(&s.phase, phase));
+            s.phase = phase.clone();
+            s.phase_at = self.observed_at;
         }
         Some(events)
     }

@@ -62,22 +62,21 @@ pub struct Compact(pub Duration);
 
 impl fmt::Display for Compact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis();
-        let s = ms / 1000;
-        let (m, h, d) = (s / 60, s / 3600, s / 86_400);
-        if s < 60 {
-            write!(f, "{s}s")
-        } else if m < 60 {
-            write_pair(f, m, "m", s % 60, "s")
-        } else if h < 24 {
-            write_pair(f, h, "h", m % 60, "m")
+        let secs = self.0.as_secs();
+        let (mins, hours, days) = (secs / 60, secs / 3600, secs / 86_400);
+        if secs < 60 {
+            write!(f, "{secs}s")
+        } else if mins < 60 {
+            write_pair(f, mins, "m", secs % 60, "s")
+        } else if hours < 24 {
+            write_pair(f, hours, "h", mins % 60, "m")
         } else {
-            write_pair(f, d, "d", h % 24, "h")
+            write_pair(f, days, "d", hours % 24, "h")
         }
     }
 }
 
-fn write_pair(f: &mut fmt::Formatter<'_>, a: u128, ua: &str, b: u128, ub: &str) -> fmt::Result {
+fn write_pair(f: &mut fmt::Formatter<'_>, a: u64, ua: &str, b: u64, ub: &str) -> fmt::Result {
     if b == 0 {
         write!(f, "{a}{ua}")
     } else {

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use coord_core::{Beat, Event, Policy, PolicyOverrides, Registration, Runtime, Session, Source};
-use coord_store::{Config, Store, StoreError, StoreUrl};
+use coord_store::{Store, StoreError};
 
 pub use fleet::{Entry, Fleet};
 pub use host::HostInfo;
@@ -90,15 +90,6 @@ impl Service {
             host,
             policy,
         }
-    }
-
-    /// Opens the store `url` names, on this host, with the default policy.
-    pub fn open(url: &StoreUrl, config: &Config) -> Result<Self> {
-        Ok(Self::new(
-            coord_store::open(url, config)?,
-            HostInfo::current(),
-            Policy::default(),
-        ))
     }
 
     /// This host.

@@ -8,7 +8,7 @@
 use std::fs;
 use std::time::{Duration, UNIX_EPOCH};
 
-use coord_core::{Beat, ExitStatus, ProcessFact, Session, Source, Timestamp};
+use coord_core::{Beat, ExitStatus, Phase, ProcessFact, Session, Source, Timestamp};
 
 use crate::host::Liveness;
 use crate::{Result, Service};
@@ -31,12 +31,12 @@ impl Service {
     /// Observes `session` from this host at `now`, records what it finds, and updates the
     /// record in place (including the log's modification time, which is read, not stored).
     pub fn observe(&self, session: &mut Session, now: Timestamp) -> Result<Observed> {
-        if session.host == self.host.name {
-            if let Some(mtime) = session.log_path.as_deref().and_then(log_mtime) {
-                session.log_mtime = Some(session.log_mtime.map_or(mtime, |m| m.max(mtime)));
-            }
+        if session.host == self.host.name
+            && let Some(mtime) = session.log_path.as_deref().and_then(log_mtime)
+        {
+            session.log_mtime = Some(session.log_mtime.map_or(mtime, |m| m.max(mtime)));
         }
-        if matches!(session.process, ProcessFact::Exited { .. }) {
+        if session.phase == Phase::Ended || matches!(session.process, ProcessFact::Exited { .. }) {
             return Ok(Observed::Nothing);
         }
         match self.host.probe(session) {

@@ -36,13 +36,12 @@ impl Service {
             if self.observe(&mut s, now)? == Observed::Exited {
                 report.exited.push(s.id.clone());
             }
-            let latest_there = match heard.get(&s.host) {
-                Some(h) => *h,
-                None => {
-                    let h = self.store.host_heard(&s.host)?;
-                    heard.insert(s.host.clone(), h);
-                    h
-                }
+            let latest_there = if let Some(h) = heard.get(&s.host) {
+                *h
+            } else {
+                let h = self.store.host_heard(&s.host)?;
+                heard.insert(s.host.clone(), h);
+                h
             };
             let verdict = classify(
                 &s,

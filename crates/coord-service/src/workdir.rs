@@ -10,10 +10,10 @@ use std::path::Path;
 #[must_use]
 pub fn task_label(cwd: &Path) -> Option<String> {
     for dir in cwd.ancestors() {
-        if let Ok(text) = fs::read_to_string(dir.join(".claude-task")) {
-            if let Some(line) = text.lines().map(str::trim).find(|l| !l.is_empty()) {
-                return Some(line.to_owned());
-            }
+        if let Ok(text) = fs::read_to_string(dir.join(".claude-task"))
+            && let Some(line) = text.lines().map(str::trim).find(|l| !l.is_empty())
+        {
+            return Some(line.to_owned());
         }
         if dir.join(".git").exists() {
             break;

@@ -12,7 +12,7 @@
 //!
 //! - [`url`]: parses `COORD_URL` and finds the default store path.
 //! - [`sqlite`]: the embedded store (SQLite in WAL mode), the default.
-//! - [`error`]: [`StoreError`].
+//! - [`error`]: the errors of the storage layer.
 
 pub mod error;
 pub mod sqlite;

@@ -1,5 +1,9 @@
 //! The command line, declared with clap. Parsing only: every command's work is in
 //! [`crate::commands`].
+//!
+//! The doc comments on arguments are the `--help` text people read, not Markdown: Markdown
+//! marks would show in the terminal.
+#![allow(clippy::doc_markdown)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -188,6 +192,9 @@ pub struct EventsArgs {
 /// `coord sweep`.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
+    /// Evict sessions dead or ended for longer than this [default: 5m].
+    #[arg(long, value_parser = parse_duration)]
+    pub grace: Option<Duration>,
     /// The most quiet sessions to examine in this sweep.
     #[arg(long, default_value_t = 10_000)]
     pub limit: usize,

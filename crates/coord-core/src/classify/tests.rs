@@ -52,14 +52,14 @@ fn state_at(s: &Session, now: i64) -> Verdict {
 fn a_recent_heartbeat_is_active() {
     let v = state_at(&session(100 * MIN), 100 * MIN + 3_000);
     assert_eq!((v.state, v.rule), (State::Active, Rule::Working));
-    assert_eq!(v.reason, "hook 3s ago");
+    assert_eq!(v.reason, "last activity 3s ago");
 }
 
 #[test]
 fn a_long_thought_within_stale_after_is_still_active() {
     let v = state_at(&session(100 * MIN), 105 * MIN);
     assert_eq!(v.state, State::Active);
-    assert_eq!(v.reason, "working; quiet for 5m");
+    assert_eq!(v.reason, "working; no activity for 5m");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use coord_core::{Beat, Phase, Source, Timestamp};
+use coord_core::{Beat, Phase, Policy, Source, Timestamp};
 use coord_service::{RegisterRequest, host};
 
 use super::{Context, wall_clock};
@@ -57,7 +57,7 @@ fn hook(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<()> {
         .ok()
         .and_then(|p| p.parse::<u32>().ok())
         .filter(|p| host::start_time(*p).is_some());
-    let service = ctx.service_with(HOOK_BUSY_TIMEOUT)?;
+    let service = ctx.service_with(HOOK_BUSY_TIMEOUT, Policy::default())?;
     let id = args
         .id
         .clone()

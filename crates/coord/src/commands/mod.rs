@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use coord_core::{PolicyOverrides, Timestamp};
-use coord_service::Service;
+use coord_core::{Policy, PolicyOverrides, Timestamp};
+use coord_service::{HostInfo, Service};
 use coord_store::{Config, StoreUrl};
 
 use crate::cli::{Cli, Command, PolicyArgs};
@@ -43,19 +43,22 @@ impl Context {
             .map_err(|e| UsageError(e.to_string()).into())
     }
 
-    /// Opens the service, waiting at most `busy_timeout` for a store another writer holds.
-    pub fn service_with(&self, busy_timeout: Duration) -> anyhow::Result<Service> {
+    /// Opens the service, waiting at most `busy_timeout` for a store another writer holds and
+    /// judging with `policy`.
+    pub fn service_with(&self, busy_timeout: Duration, policy: Policy) -> anyhow::Result<Service> {
         let url = self.store_url()?;
         let config = Config {
             busy_timeout,
             ..Config::new(&self.namespace)
         };
-        Service::open(&url, &config).with_context(|| format!("cannot open the store {url}"))
+        let store = coord_store::open(&url, &config)
+            .with_context(|| format!("cannot open the store {url}"))?;
+        Ok(Service::new(store, HostInfo::current(), policy))
     }
 
-    /// Opens the service with the default busy timeout.
+    /// Opens the service with the default busy timeout and policy.
     pub fn service(&self) -> anyhow::Result<Service> {
-        self.service_with(Config::new(&self.namespace).busy_timeout)
+        self.service_with(Config::new(&self.namespace).busy_timeout, Policy::default())
     }
 
     /// The namespace.

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use coord_core::Policy;
+use coord_store::Config;
 use serde_json::json;
 
 use super::Context;
@@ -9,7 +11,11 @@ use crate::cli::SweepArgs;
 
 /// Runs `coord sweep`.
 pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
-    let service = ctx.service()?;
+    let policy = Policy {
+        evict_grace: args.grace.unwrap_or(Policy::default().evict_grace),
+        ..Policy::default()
+    };
+    let service = ctx.service_with(Config::new(ctx.namespace()).busy_timeout, policy)?;
     let report = service.sweep(args.limit)?;
     service.tidy()?;
     if args.json {

@@ -1,0 +1,128 @@
+//! A private coord world per test: its own store in a temp dir, its own environment, and
+//! helpers to run the real binary against it.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The coord binary under test.
+pub const COORD: &str = env!("CARGO_BIN_EXE_coord");
+
+/// A temp dir with a store, and commands that use it.
+pub struct World {
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The store file.
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("store/coord.db")
+    }
+
+    /// `COORD_URL` for the store.
+    pub fn url(&self) -> String {
+        format!("sqlite://{}", self.db().display())
+    }
+
+    /// A `coord` command set up for this world (no inherited coord settings, no colour, and
+    /// a HOME inside the temp dir).
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(COORD);
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("COORD_URL", self.url())
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs coord with `args`, expecting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "coord {args:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs coord with `args`; returns the whole output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs `coord heartbeat --hook` with `stdin` as the hook event.
+    pub fn hook(&self, extra: &[&str], stdin: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .cmd()
+            .args(["heartbeat", "--hook"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(stdin);
+        child.wait_with_output().unwrap()
+    }
+
+    /// `coord ps --all --json`, parsed.
+    pub fn ps(&self) -> Value {
+        serde_json::from_str(&self.ok(&["ps", "--all", "--json"])).unwrap()
+    }
+
+    /// The session `id` in `coord ps --all --json`, if listed.
+    pub fn session(&self, id: &str) -> Option<Value> {
+        self.ps()["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+    }
+
+    /// The state of session `id`.
+    pub fn state(&self, id: &str) -> String {
+        let s = self
+            .session(id)
+            .unwrap_or_else(|| panic!("session {id} is not listed"));
+        s["state"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A real process that lives until killed (a `sleep`), killed when dropped.
+pub struct Sleeper(pub Child);
+
+impl Sleeper {
+    pub fn start() -> Self {
+        Self(Command::new("sleep").arg("600").spawn().unwrap())
+    }
+
+    pub fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+
+    /// Kills it with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
