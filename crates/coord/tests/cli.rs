@@ -128,8 +128,12 @@ fn a_pid_now_held_by_another_process_is_not_mistaken_for_the_old_one() {
     // The recorded start time no longer matches the process holding that PID: the PID was
     // recycled.
     let conn = rusqlite::Connection::open(w.db()).unwrap();
-    conn.execute("UPDATE sessions SET pid_start = pid_start - 1", [])
-        .unwrap();
+    conn.execute(
+        "UPDATE sessions SET record = json_set(record, '$.pid_start', \
+         json_extract(record, '$.pid_start') - 1)",
+        [],
+    )
+    .unwrap();
     drop(conn);
     assert_eq!(w.state("a"), "dead");
 }

@@ -7,17 +7,18 @@
 //!
 //! The hook path opens this store on every tool call of every agent, so opening is lean: no
 //! schema work once migrated, and no WAL checkpoint when a connection closes
-//! (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`): the WAL is flushed by SQLite's own auto-checkpoint
-//! every ~1000 pages and by [`Store::tidy`], which the longer-running commands call.
+//! (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`, which would cost every process a checkpoint). The WAL
+//! is kept short instead by whichever writer finds it past a limit (see `bound_wal`), and
+//! flushed by [`Store::tidy`], which the longer-running commands call.
 
 mod rows;
 mod schema;
 
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use coord_core::{Beat, Event, EventKind, ExitStatus, Registration, Session, Source, Timestamp};
 use rusqlite::config::DbConfig;
@@ -26,7 +27,10 @@ use rusqlite::{
 };
 
 use crate::{Config, Result, Store, StoreError};
-use rows::{EVENT_COLUMNS, SESSION_COLUMNS, SESSION_PLACEHOLDERS};
+
+/// The write-ahead log's size past which a writer truncates it (measured with
+/// `bench/hook-cost`: smaller checkpoints too often, larger makes every open replay more).
+const WAL_LIMIT: u64 = 256 * 1024;
 
 /// How many events a namespace keeps; [`Store::tidy`] trims older ones.
 const EVENT_RETENTION: i64 = 100_000;
@@ -36,6 +40,7 @@ pub struct SqliteStore {
     conn: Connection,
     ns: String,
     path: PathBuf,
+    busy_timeout: Duration,
 }
 
 impl SqliteStore {
@@ -60,6 +65,7 @@ impl SqliteStore {
             conn,
             ns: config.namespace.clone(),
             path: path.to_owned(),
+            busy_timeout: config.busy_timeout,
         })
     }
 
@@ -75,12 +81,31 @@ impl SqliteStore {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let out = f(&tx, self.now()?)?;
         tx.commit()?;
+        self.bound_wal();
         Ok(out)
     }
 
+    /// Keeps the write-ahead log short. Every process that opens the store first replays the
+    /// whole log (SQLite rebuilds its index when no other connection holds it), so a log that
+    /// only grows makes every heartbeat slower. Once it passes [`WAL_LIMIT`], the writer that
+    /// notices copies it into the database and truncates it, without waiting: if another
+    /// connection is in the way, a later writer does it.
+    fn bound_wal(&self) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        if fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT)
+            && self.conn.busy_timeout(Duration::ZERO).is_ok()
+        {
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            let _ = self.conn.busy_timeout(self.busy_timeout);
+        }
+    }
+
     fn load(&self, tx: &Connection, id: &str) -> Result<Option<Session>> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE ns = ?1 AND id = ?2");
-        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut stmt =
+            tx.prepare_cached("SELECT record FROM sessions WHERE ns = ?1 AND id = ?2")?;
         let mut rows = stmt.query(params![self.ns, id])?;
         rows.next()?.map(rows::session_from_row).transpose()
     }
@@ -92,12 +117,17 @@ impl SqliteStore {
         events: &[EventKind],
         now: Timestamp,
     ) -> Result<()> {
-        let sql = format!(
-            "INSERT OR REPLACE INTO sessions (ns, {SESSION_COLUMNS}) VALUES (?1, {SESSION_PLACEHOLDERS})"
-        );
-        let values = rows::session_params(&self.ns, s)?;
-        tx.prepare_cached(&sql)?
-            .execute(rusqlite::params_from_iter(values.iter()))?;
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO sessions (ns, id, host, last_seen, record) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            self.ns,
+            s.id,
+            s.host,
+            s.last_seen.as_millis(),
+            rows::session_json(s)?
+        ])?;
         self.log(tx, &s.id, s.incarnation, events, now)
     }
 
@@ -109,26 +139,20 @@ impl SqliteStore {
         events: &[EventKind],
         now: Timestamp,
     ) -> Result<()> {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO events (ns, at, session, incarnation, kind, data) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
+        let mut stmt =
+            tx.prepare_cached("INSERT INTO events (ns, session, event) VALUES (?1, ?2, ?3)")?;
         for e in events {
-            let data = serde_json::to_string(e)?;
             stmt.execute(params![
                 self.ns,
-                now.as_millis(),
                 id,
-                incarnation,
-                e.name(),
-                data
+                rows::event_json(now, id, incarnation, e)?
             ])?;
         }
         Ok(())
     }
 
     fn select_sessions(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Session>> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE ns = ?1 {filter}");
+        let sql = format!("SELECT record FROM sessions WHERE ns = ?1 {filter}");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params)?;
         let mut out = Vec::new();
@@ -139,7 +163,7 @@ impl SqliteStore {
     }
 
     fn select_events(&self, sql_filter: &str, params: impl rusqlite::Params) -> Result<Vec<Event>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE ns = ?1 {sql_filter}");
+        let sql = format!("SELECT seq, event FROM events WHERE ns = ?1 {sql_filter}");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params)?;
         let mut out = Vec::new();

@@ -10,46 +10,23 @@ use crate::{Result, StoreError};
 
 /// The migrations, in order; the schema version is their count.
 const MIGRATIONS: &[&str] = &[
-    // 1: sessions keyed by namespace and id, an index for the sweep and one for "host heard",
-    //    and the event log.
+    // 1: sessions keyed by namespace and id, the record itself as JSON beside the two columns
+    //    the sweep and "host heard" read through an index; the event log.
     "CREATE TABLE sessions (
-        ns            TEXT    NOT NULL,
-        id            TEXT    NOT NULL,
-        incarnation   INTEGER NOT NULL,
-        revision      INTEGER NOT NULL,
-        host          TEXT    NOT NULL,
-        pid           INTEGER,
-        pid_start     INTEGER,
-        boot_id       TEXT,
-        runtime       TEXT    NOT NULL,
-        task          TEXT    NOT NULL,
-        cwd           TEXT,
-        labels        TEXT    NOT NULL,
-        registered_at INTEGER NOT NULL,
-        last_seen     INTEGER NOT NULL,
-        last_activity INTEGER,
-        last_progress INTEGER,
-        phase         TEXT    NOT NULL,
-        phase_at      INTEGER NOT NULL,
-        process       TEXT    NOT NULL,
-        log_path      TEXT,
-        log_mtime     INTEGER,
-        beats         INTEGER NOT NULL,
-        progress      TEXT,
-        signals       TEXT    NOT NULL,
-        policy        TEXT    NOT NULL,
+        ns        TEXT    NOT NULL,
+        id        TEXT    NOT NULL,
+        host      TEXT    NOT NULL,
+        last_seen INTEGER NOT NULL,
+        record    TEXT    NOT NULL,
         PRIMARY KEY (ns, id)
     ) WITHOUT ROWID;
     CREATE INDEX sessions_by_last_seen ON sessions (ns, last_seen);
     CREATE INDEX sessions_by_host ON sessions (ns, host, last_seen);
     CREATE TABLE events (
-        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-        ns          TEXT    NOT NULL,
-        at          INTEGER NOT NULL,
-        session     TEXT    NOT NULL,
-        incarnation INTEGER NOT NULL,
-        kind        TEXT    NOT NULL,
-        data        TEXT    NOT NULL
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        ns      TEXT    NOT NULL,
+        session TEXT    NOT NULL,
+        event   TEXT    NOT NULL
     );
     CREATE INDEX events_by_session ON events (ns, session, seq);",
 ];
