@@ -97,8 +97,7 @@ fn the_default_id_is_host_and_the_calling_process() {
 #[test]
 fn a_killed_process_is_dead_at_the_next_look_and_evicted_by_the_sweep() {
     let w = World::new();
-    let mut agent = Sleeper::start();
-    w.ok(&["register", "--id", "a", "--pid", &agent.pid()]);
+    let mut agent = w.registered("a", &[]);
     assert_eq!(w.state("a"), "active");
     agent.kill();
     let s = w.session("a").unwrap();
@@ -123,8 +122,7 @@ fn a_killed_process_is_dead_at_the_next_look_and_evicted_by_the_sweep() {
 #[test]
 fn a_pid_now_held_by_another_process_is_not_mistaken_for_the_old_one() {
     let w = World::new();
-    let agent = Sleeper::start();
-    w.ok(&["register", "--id", "a", "--pid", &agent.pid()]);
+    let _agent = w.registered("a", &[]);
     // The recorded start time no longer matches the process holding that PID: the PID was
     // recycled.
     let conn = rusqlite::Connection::open(w.db()).unwrap();
@@ -164,8 +162,7 @@ fn a_process_that_lives_but_makes_no_progress_is_stale_with_a_reason() {
 #[test]
 fn phases_reported_by_heartbeats_decide_in_tool_and_idle() {
     let w = World::new();
-    let agent = Sleeper::start();
-    w.ok(&["register", "--id", "a", "--pid", &agent.pid()]);
+    let _agent = w.registered("a", &[]);
     w.ok(&[
         "heartbeat",
         "--id",
@@ -199,8 +196,7 @@ fn phases_reported_by_heartbeats_decide_in_tool_and_idle() {
 #[test]
 fn unregister_ends_the_session_which_ps_then_hides_without_all() {
     let w = World::new();
-    let agent = Sleeper::start();
-    w.ok(&["register", "--id", "a", "--pid", &agent.pid()]);
+    let _agent = w.registered("a", &[]);
     w.ok(&["unregister", "--id", "a"]);
     assert_eq!(w.state("a"), "ended");
     assert!(!w.ok(&["ps"]).contains("\na "));
@@ -216,8 +212,7 @@ fn unregister_ends_the_session_which_ps_then_hides_without_all() {
 #[test]
 fn progress_details_are_kept_and_shown() {
     let w = World::new();
-    let agent = Sleeper::start();
-    w.ok(&["register", "--id", "a", "--pid", &agent.pid()]);
+    let _agent = w.registered("a", &[]);
     w.ok(&[
         "heartbeat",
         "--id",
@@ -348,8 +343,7 @@ fn events_resume_after_a_sequence_number_and_print_json() {
 fn events_follow_prints_new_events_as_they_come() {
     use std::io::{BufRead, BufReader};
     let w = World::new();
-    let agent = Sleeper::start();
-    w.ok(&["register", "--id", "a", "--pid", &agent.pid()]);
+    let _agent = w.registered("a", &[]);
     let mut follow = w
         .cmd()
         .args(["events", "--follow", "--json"])

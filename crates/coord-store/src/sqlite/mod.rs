@@ -151,26 +151,30 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn select_sessions(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Session>> {
-        let sql = format!("SELECT record FROM sessions WHERE ns = ?1 {filter}");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+    /// Runs a query of this namespace's rows and reads each with `read`.
+    fn select<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        read: fn(&rusqlite::Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
         let mut rows = stmt.query(params)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            out.push(rows::session_from_row(row)?);
+            out.push(read(row)?);
         }
         Ok(out)
     }
 
-    fn select_events(&self, sql_filter: &str, params: impl rusqlite::Params) -> Result<Vec<Event>> {
-        let sql = format!("SELECT seq, event FROM events WHERE ns = ?1 {sql_filter}");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(rows::event_from_row(row)?);
-        }
-        Ok(out)
+    fn select_sessions(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Session>> {
+        let sql = format!("SELECT record FROM sessions WHERE ns = ?1 {filter}");
+        self.select(&sql, params, rows::session_from_row)
+    }
+
+    fn select_events(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Event>> {
+        let sql = format!("SELECT seq, event FROM events WHERE ns = ?1 {filter}");
+        self.select(&sql, params, rows::event_from_row)
     }
 }
 

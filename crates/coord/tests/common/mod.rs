@@ -78,6 +78,18 @@ impl World {
         child.wait_with_output().unwrap()
     }
 
+    /// Starts a real process and registers it as session `id` (with `extra` arguments); the
+    /// process lives until the returned guard is dropped or killed.
+    pub fn registered(&self, id: &str, extra: &[&str]) -> Sleeper {
+        let agent = Sleeper::start();
+        let mut args = vec!["register", "--id", id, "--pid"];
+        let pid = agent.pid();
+        args.push(&pid);
+        args.extend_from_slice(extra);
+        self.ok(&args);
+        agent
+    }
+
     /// `coord ps --all --json`, parsed.
     pub fn ps(&self) -> Value {
         serde_json::from_str(&self.ok(&["ps", "--all", "--json"])).unwrap()
