@@ -9,10 +9,11 @@
 //! | 2     | `dead`    | its process is known to have exited |
 //! | 3     | `dead`    | every source silent past `ttl`, while its host was heard from after that |
 //! | 3     | `unknown` | every source silent past `ttl`, and its host silent too |
-//! | 4     | `in-tool` | a tool call runs, for less than `tool_timeout` |
-//! | 5     | `stale`   | supposed to work (working, or a tool past `tool_timeout`), no progress for `stale_after` |
-//! | 6     | `idle`    | the turn is over, waiting for a prompt |
-//! | 7     | `active`  | working, with a recent signal or recent progress |
+//! | 4     | `blocked` | waiting for a person's answer (never stale: a person is slow, not hung) |
+//! | 5     | `in-tool` | a tool call runs, for less than `tool_timeout` |
+//! | 6     | `stale`   | supposed to work (working, or a tool past `tool_timeout`), no progress for `stale_after` |
+//! | 7     | `idle`    | the turn is over, waiting for a prompt |
+//! | 8     | `active`  | working, with recent activity |
 //!
 //! Death needs evidence: a silent session is only `dead` when something else on its host is
 //! still heard (the classifier itself, for a local session); otherwise coord cannot tell a dead
@@ -35,6 +36,8 @@ pub enum State {
     Active,
     /// Inside a tool call that has not run too long.
     InTool,
+    /// Waiting for a person's answer.
+    Blocked,
     /// The turn is over; it waits for a prompt.
     Idle,
     /// Alive (or not known to be dead) but making no progress while it should: hung.
@@ -49,9 +52,10 @@ pub enum State {
 
 impl State {
     /// Every state, from the most alive to the least.
-    pub const ALL: [State; 7] = [
+    pub const ALL: [State; 8] = [
         State::Active,
         State::InTool,
+        State::Blocked,
         State::Idle,
         State::Stale,
         State::Unknown,
@@ -65,6 +69,7 @@ impl State {
         match self {
             State::Active => "active",
             State::InTool => "in-tool",
+            State::Blocked => "blocked",
             State::Idle => "idle",
             State::Stale => "stale",
             State::Unknown => "unknown",
@@ -89,7 +94,8 @@ impl fmt::Display for State {
 /// A name that is not one of [`State::ALL`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown state `{0}` (expected one of: active, in-tool, idle, stale, unknown, dead, ended)"
+    "unknown state `{0}` (expected one of: active, in-tool, blocked, idle, stale, unknown, dead, \
+     ended)"
 )]
 pub struct UnknownState(String);
 
@@ -116,7 +122,9 @@ pub enum Rule {
     SilentPastTtl,
     /// Rule 3: silent past the TTL, and the host silent too.
     HostSilent,
-    /// Rule 4: a tool call within the tool timeout.
+    /// Rule 4: waiting for a person's answer.
+    WaitingForPerson,
+    /// Rule 5: a tool call within the tool timeout.
     ToolRunning,
     /// Rule 5: no progress while it should work.
     NoProgress,
@@ -139,6 +147,7 @@ impl Rule {
             Rule::HostSilent => {
                 "unknown: silent longer than the ttl, but its host is silent too (no evidence)"
             }
+            Rule::WaitingForPerson => "blocked: it waits for a person's answer (never stale)",
             Rule::ToolRunning => "in-tool: a tool call runs for less than the tool timeout",
             Rule::NoProgress => {
                 "stale: supposed to work, but no progress for longer than stale_after"
@@ -175,54 +184,73 @@ pub fn classify(
     now: Timestamp,
 ) -> Verdict {
     let p = policy.with(&session.policy);
-    let ago = |t: Timestamp| Compact(now.since(t));
-    let verdict = |state, rule, reason: String, since| Verdict {
+    settled(session, now)
+        .or_else(|| silent(session, host_heard, &p, now))
+        .unwrap_or_else(|| by_phase(session, &p, now))
+}
+
+fn verdict(state: State, rule: Rule, reason: String, since: Timestamp) -> Verdict {
+    Verdict {
         state,
         rule,
         reason,
         since,
-    };
+    }
+}
 
+/// Rules 1 and 2: the session ended, or its process did.
+fn settled(session: &Session, now: Timestamp) -> Option<Verdict> {
+    let ago = |t: Timestamp| Compact(now.since(t));
     if session.phase == Phase::Ended {
         let at = session.phase_at;
-        return verdict(
-            State::Ended,
-            Rule::EndedCleanly,
-            format!("ended {} ago", ago(at)),
-            at,
-        );
+        let reason = format!("ended {} ago", ago(at));
+        return Some(verdict(State::Ended, Rule::EndedCleanly, reason, at));
     }
     if let ProcessFact::Exited { status, at } = session.process {
         let reason = match status {
             ExitStatus::Gone => format!("process gone, seen {} ago", ago(at)),
             other => format!("process exited ({other}) {} ago", ago(at)),
         };
-        return verdict(State::Dead, Rule::ProcessExited, reason, at);
+        return Some(verdict(State::Dead, Rule::ProcessExited, reason, at));
     }
+    None
+}
 
+/// Rule 3: every source silent past the TTL.
+fn silent(
+    session: &Session,
+    host_heard: Option<Timestamp>,
+    p: &Policy,
+    now: Timestamp,
+) -> Option<Verdict> {
     let silent = now.since(session.last_seen);
-    if silent > p.ttl {
-        let deadline = session.last_seen.plus(p.ttl);
-        return match host_heard {
-            Some(h) if h > deadline => verdict(
-                State::Dead,
-                Rule::SilentPastTtl,
-                format!(
-                    "no signal for {} (ttl {}); host still heard",
-                    Compact(silent),
-                    Compact(p.ttl)
-                ),
-                deadline,
-            ),
-            _ => verdict(
-                State::Unknown,
-                Rule::HostSilent,
-                format!("no signal for {}; host silent too", Compact(silent)),
-                deadline,
-            ),
-        };
+    if silent <= p.ttl {
+        return None;
     }
+    let deadline = session.last_seen.plus(p.ttl);
+    Some(match host_heard {
+        Some(h) if h > deadline => verdict(
+            State::Dead,
+            Rule::SilentPastTtl,
+            format!(
+                "no signal for {} (ttl {}); host still heard",
+                Compact(silent),
+                Compact(p.ttl)
+            ),
+            deadline,
+        ),
+        _ => verdict(
+            State::Unknown,
+            Rule::HostSilent,
+            format!("no signal for {}; host silent too", Compact(silent)),
+            deadline,
+        ),
+    })
+}
 
+/// Rules 4 to 8: what the phase the agent reported and its progress say.
+fn by_phase(session: &Session, p: &Policy, now: Timestamp) -> Verdict {
+    let ago = |t: Timestamp| Compact(now.since(t));
     let progress_at = session.progress_at();
     let quiet = now.since(progress_at);
     let process = match session.process {
@@ -230,6 +258,12 @@ pub fn classify(
         _ => "process not watched",
     };
     match &session.phase {
+        Phase::Blocked { on } => verdict(
+            State::Blocked,
+            Rule::WaitingForPerson,
+            format!("waiting for {on} for {}", ago(session.phase_at)),
+            session.phase_at,
+        ),
         Phase::InTool { tool, since } if now.since(*since) < p.tool_timeout => verdict(
             State::InTool,
             Rule::ToolRunning,

@@ -13,7 +13,9 @@
 //! - [`policy`]: the time limits that judge a session, with per-session overrides.
 //! - [`classify`]: [`classify()`], the only place a state is decided.
 //! - [`event`]: the entries of the event log.
+//! - [`agent_event`]: what Claude Code's and Codex's hook events mean in these terms.
 
+pub mod agent_event;
 pub mod classify;
 pub mod event;
 pub mod policy;

@@ -88,6 +88,11 @@ pub enum Phase {
         /// When the tool call began.
         since: Timestamp,
     },
+    /// The agent cannot go on until a person answers (a permission request, a question).
+    Blocked {
+        /// What it waits for ("permission for Bash").
+        on: String,
+    },
     /// The turn is over; the agent waits for a person to give it the next prompt.
     Waiting,
     /// The session ended cleanly (unregistered, or the agent said so).
@@ -101,6 +106,7 @@ impl Phase {
         match self {
             Phase::Working => "working",
             Phase::InTool { .. } => "in-tool",
+            Phase::Blocked { .. } => "blocked",
             Phase::Waiting => "waiting",
             Phase::Ended => "ended",
         }
@@ -186,6 +192,9 @@ impl Source {
 pub struct Session {
     /// Stable key: the agent's own session id, or `<host>-<pid>`, or given by the user.
     pub id: String,
+    /// The session this one works for (a subagent's parent), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// Increases each time the same id registers afresh; a late call of an older incarnation
     /// is recognised as such.
     pub incarnation: u64,

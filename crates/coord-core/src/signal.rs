@@ -16,6 +16,8 @@ use crate::time::Timestamp;
 pub struct Registration {
     /// The session id.
     pub id: String,
+    /// The session this one works for (a subagent's parent), if any.
+    pub parent: Option<String>,
     /// The host the process runs on.
     pub host: String,
     /// The process, when known.
@@ -36,6 +38,10 @@ pub struct Registration {
     pub log_path: Option<String>,
     /// Limits for this session alone.
     pub policy: PolicyOverrides,
+    /// The phase a new incarnation starts in (usually working; an agent that just started
+    /// waits for its first prompt). A registration that continues an incarnation keeps its
+    /// phase.
+    pub phase: Phase,
     /// Who registers it.
     pub source: Source,
     /// Start a new incarnation even when the same process registers again (an agent that
@@ -75,6 +81,7 @@ impl Registration {
         }
         let s = Session {
             id: self.id.clone(),
+            parent: self.parent.clone(),
             incarnation: previous.map_or(1, |p| p.incarnation + 1),
             revision: previous.map_or(1, |p| p.revision + 1),
             host: self.host.clone(),
@@ -89,7 +96,7 @@ impl Registration {
             last_seen: now,
             last_activity: None,
             last_progress: None,
-            phase: Phase::Working,
+            phase: self.phase.clone(),
             phase_at: now,
             process: ProcessFact::Unknown,
             log_path: self.log_path.clone(),
@@ -114,6 +121,9 @@ pub enum BeatKind {
     Activity,
     /// The process was seen running. Proves life, says nothing about progress.
     Alive,
+    /// Something was heard from the session, and nothing more is known (an event coord does
+    /// not interpret). Renews `last_seen` only.
+    Signal,
 }
 
 /// One heartbeat.
@@ -174,6 +184,7 @@ impl Beat {
                 s.last_progress = Some(now);
             }
             BeatKind::Alive => s.process = ProcessFact::Alive { checked_at: now },
+            BeatKind::Signal => {}
         }
         if let Some(details) = &self.progress {
             s.progress = Some(details.clone());
@@ -240,6 +251,7 @@ mod tests {
     pub(crate) fn registration(id: &str) -> Registration {
         Registration {
             id: id.to_owned(),
+            parent: None,
             host: "h".to_owned(),
             pid: Some(42),
             pid_start: Some(7),
@@ -250,6 +262,7 @@ mod tests {
             labels: BTreeMap::new(),
             log_path: None,
             policy: PolicyOverrides::default(),
+            phase: Phase::Working,
             source: Source::Cli,
             restart: false,
         }

@@ -78,6 +78,46 @@ pub fn start_time(pid: u32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
+/// The agent process a hook runs under: the nearest ancestor of `from` (itself included) that
+/// is Claude Code or Codex, run directly or by a JavaScript runtime. Hooks run under a shell that
+/// the agent started, so the hook's parent is never the agent itself.
+#[must_use]
+pub fn find_agent(from: u32) -> Option<u32> {
+    let mut pid = from;
+    for _ in 0..16 {
+        if pid <= 1 {
+            return None;
+        }
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let open = stat.find('(')?;
+        let close = stat.rfind(')')?;
+        let comm = &stat[open + 1..close];
+        if is_agent(pid, comm) {
+            return Some(pid);
+        }
+        pid = stat[close + 1..]
+            .split_ascii_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+    }
+    None
+}
+
+fn is_agent(pid: u32, comm: &str) -> bool {
+    match comm {
+        "claude" | "codex" => true,
+        "node" | "bun" | "deno" => {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            cmdline.split(|b| *b == 0).skip(1).any(|arg| {
+                let name = arg.rsplit(|b| *b == b'/').next().unwrap_or_default();
+                name.starts_with(b"claude") || name.starts_with(b"codex")
+            })
+        }
+        _ => false,
+    }
+}
+
 /// The PID of this process's parent: the program that called coord.
 #[must_use]
 pub fn parent_pid() -> u32 {
@@ -110,10 +150,43 @@ mod tests {
     }
 
     #[test]
+    fn the_agent_is_found_above_the_hook_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = dir.path().join("claude");
+        // A symlink names the process (its comm) without a written file a concurrent fork
+        // could hold open.
+        std::os::unix::fs::symlink("/bin/sh", &agent).unwrap();
+        // claude -> sh -> sleep: the sleep stands for the hook.
+        let mut child = std::process::Command::new(&agent)
+            .args(["-c", "sh -c 'sleep 5' & wait"])
+            .spawn()
+            .unwrap();
+        let hook = (0..100).find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let out = std::process::Command::new("pgrep")
+                .args(["-f", "^sleep 5$"])
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.trim().parse::<u32>().ok())
+                .find(|p| find_agent(*p) == Some(child.id()))
+        });
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(hook.is_some(), "the agent was not found above its hook");
+        assert_eq!(
+            find_agent(std::process::id()),
+            None,
+            "a test runner is no agent"
+        );
+    }
+
+    #[test]
     fn a_command_name_with_spaces_and_parentheses_is_skipped_correctly() {
         let dir = tempfile::tempdir().unwrap();
         let odd = dir.path().join("a b) (c");
-        std::fs::copy("/bin/sleep", &odd).unwrap();
+        std::os::unix::fs::symlink("/bin/sleep", &odd).unwrap();
         let mut child = std::process::Command::new(&odd).arg("5").spawn().unwrap();
         let t = start_time(child.id());
         child.kill().unwrap();

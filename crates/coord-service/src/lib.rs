@@ -5,12 +5,14 @@
 //! store should not know (defaults, the local probe, the sweep's decisions). Adapters parse and
 //! print; they never reach into the store themselves.
 //!
+//! - [`hooks`]: applying an agent's hook event, subagents as child records.
 //! - [`host`]: this machine's identity and the process probe (`/proc`, start time, boot id).
 //! - [`workdir`]: the task label a working directory declares (`.claude-task`).
 //! - [`fleet`]: the classified view of the fleet behind `coord ps` and `coord show`.
 //! - [`sweep`]: finding the dead and evicting them, bounded.
 
 pub mod fleet;
+pub mod hooks;
 pub mod host;
 pub mod observe;
 pub mod sweep;
@@ -19,10 +21,13 @@ pub mod workdir;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use coord_core::{Beat, Event, Policy, PolicyOverrides, Registration, Runtime, Session, Source};
+use coord_core::{
+    Beat, Event, Phase, Policy, PolicyOverrides, Registration, Runtime, Session, Source,
+};
 use coord_store::{Store, StoreError};
 
 pub use fleet::{Entry, Fleet};
+pub use hooks::HookContext;
 pub use host::HostInfo;
 pub use sweep::SweepReport;
 
@@ -51,6 +56,8 @@ pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 pub struct RegisterRequest {
     /// The id; default `<host>-<pid>`.
     pub id: Option<String>,
+    /// The session this one works for (a subagent's parent).
+    pub parent: Option<String>,
     /// The process; its start time is read from `/proc`, and it must be running.
     pub pid: Option<u32>,
     /// The runtime; default guessed from the process name.
@@ -65,6 +72,8 @@ pub struct RegisterRequest {
     pub log_path: Option<PathBuf>,
     /// Limits for this session alone.
     pub policy: PolicyOverrides,
+    /// The phase a new incarnation starts in; default working.
+    pub phase: Option<Phase>,
     /// Who registers.
     pub source: Option<Source>,
     /// Start a new incarnation even if the same process registered before.
@@ -130,15 +139,18 @@ impl Service {
         if let Some(s) = self.store.heartbeat(id, beat)? {
             return Ok(s);
         }
+        // The new record starts in the phase the beat reports: a beat applied after the
+        // registration could not change it, being observed before the registration was stored.
         let req = RegisterRequest {
             id: Some(id.to_owned()),
+            phase: beat.phase.clone(),
             ..fallback
         };
         self.store.register(&self.registration(req)?)?;
         self.heartbeat(id, beat)
     }
 
-    fn registration(&self, req: RegisterRequest) -> Result<Registration> {
+    pub(crate) fn registration(&self, req: RegisterRequest) -> Result<Registration> {
         let pid_start = match req.pid {
             Some(pid) => Some(host::start_time(pid).ok_or(ServiceError::NoSuchProcess(pid))?),
             None => None,
@@ -157,6 +169,7 @@ impl Service {
             .unwrap_or_else(|| "session".to_owned());
         Ok(Registration {
             id,
+            parent: req.parent,
             host: self.host.name.clone(),
             pid: req.pid,
             pid_start,
@@ -167,6 +180,7 @@ impl Service {
             labels: req.labels,
             log_path: req.log_path.map(|p| p.display().to_string()),
             policy: req.policy,
+            phase: req.phase.unwrap_or(Phase::Working),
             source: req.source.unwrap_or(Source::Cli),
             restart: req.restart,
         })

@@ -41,6 +41,9 @@ pub enum Command {
     Register(RegisterArgs),
     /// Renew a session: the call agent hooks make on every tool call.
     Heartbeat(HeartbeatArgs),
+    /// Record an agent's hook event (what installed hooks run): reads the event's JSON from
+    /// stdin, prints nothing, exits 0 whatever happens.
+    Hook(HookArgs),
     /// End a session cleanly.
     Unregister(UnregisterArgs),
     /// Show the fleet: every session, its state and why.
@@ -138,6 +141,21 @@ pub struct HeartbeatArgs {
     /// nothing, exit 0 whatever happens.
     #[arg(long)]
     pub hook: bool,
+}
+
+/// `coord hook`.
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// The event the hook is installed for (SessionStart, PreToolUse, Stop…), or
+    /// codex-notify for Codex's notify program.
+    pub event: String,
+    /// What the session works on [default: the .claude-task file above its directory].
+    #[arg(long)]
+    pub task: Option<String>,
+    /// For codex-notify: the user's own notify program and its arguments (run first), then the
+    /// JSON Codex appends.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 /// `coord unregister`.

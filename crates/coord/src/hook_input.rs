@@ -2,13 +2,13 @@
 //!
 //! Agents write one JSON document to a hook's stdin and close it. coord reads it only when
 //! stdin is not a terminal, waits a bounded time for it (a caller that leaves an idle pipe open
-//! costs at most that wait), and keeps only the few fields it needs.
+//! costs at most that wait), and keeps only the fields [`HookPayload`] names.
 
 use std::io::{IsTerminal, Read};
 use std::time::{Duration, Instant};
 
+use coord_core::agent_event::HookPayload;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use serde::Deserialize;
 
 /// The most that is read from stdin; a larger event is garbage to coord.
 const MAX_INPUT: usize = 4 << 20;
@@ -16,24 +16,13 @@ const MAX_INPUT: usize = 4 << 20;
 /// How long coord waits for a hook event on stdin.
 pub const WAIT: Duration = Duration::from_millis(200);
 
-/// The fields of a hook event coord uses; everything else is ignored.
-#[derive(Debug, Default, Deserialize)]
-pub struct HookEvent {
-    /// The agent's session id (Claude Code, Codex hooks).
-    pub session_id: Option<String>,
-    /// The session's working directory.
-    pub cwd: Option<String>,
-    /// The agent's transcript: a passive progress signal.
-    pub transcript_path: Option<String>,
-}
-
 /// What was on stdin.
 #[derive(Debug)]
 pub enum Input {
     /// Nothing: a terminal, an empty or closed stdin, or no data within the wait.
     Nothing,
     /// A hook event.
-    Event(HookEvent),
+    Event(Box<HookPayload>),
     /// Something that is not a hook event (not JSON, not an object, too large, invalid UTF-8).
     Garbage,
 }
@@ -79,8 +68,8 @@ pub fn parse(buf: &[u8]) -> Input {
     if buf.iter().all(u8::is_ascii_whitespace) {
         return Input::Nothing;
     }
-    match serde_json::from_slice::<HookEvent>(buf) {
-        Ok(event) => Input::Event(event),
+    match serde_json::from_slice::<HookPayload>(buf) {
+        Ok(event) => Input::Event(Box::new(event)),
         Err(_) => Input::Garbage,
     }
 }

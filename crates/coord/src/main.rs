@@ -3,8 +3,8 @@
 //! The binary is a thin adapter: [`cli`] parses the command line, [`commands`] runs one module
 //! per command over [`coord_service::Service`], [`render`] prints for people and scripts. This
 //! file only maps the outcome to an exit code: 0 success, 1 operational error, 2 usage error.
-//! When called from an agent hook (`--hook`), it exits 0 silently whatever happens: coord must
-//! never block or disturb an agent.
+//! When called from an agent hook (`coord hook …`, `--hook`), it exits 0 silently whatever
+//! happens: coord must never block or disturb an agent.
 
 mod cli;
 mod commands;
@@ -16,8 +16,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    if std::env::args_os().any(|a| a == "--hook") {
-        return commands::heartbeat::run_as_hook();
+    let args: Vec<_> = std::env::args_os().collect();
+    if commands::hook::is_hook_invocation(&args) {
+        return commands::hook::run_silently();
     }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,

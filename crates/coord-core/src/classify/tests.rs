@@ -18,6 +18,7 @@ fn t(ms: i64) -> Timestamp {
 fn session(last_seen: i64) -> Session {
     Session {
         id: "s".into(),
+        parent: None,
         incarnation: 1,
         revision: 1,
         host: "h".into(),
@@ -127,6 +128,18 @@ fn waiting_is_idle_until_the_ttl() {
 }
 
 #[test]
+fn waiting_for_a_person_is_blocked_and_never_stale() {
+    let mut s = session(100 * MIN);
+    s.phase = Phase::Blocked {
+        on: "permission for Bash".into(),
+    };
+    s.phase_at = t(100 * MIN);
+    let v = state_at(&s, 100 * MIN + 20 * MIN);
+    assert_eq!((v.state, v.rule), (State::Blocked, Rule::WaitingForPerson));
+    assert_eq!(v.reason, "waiting for permission for Bash for 20m");
+}
+
+#[test]
 fn an_exited_process_is_dead_at_once() {
     let mut s = session(100 * MIN);
     s.process = ProcessFact::Exited {
@@ -178,7 +191,7 @@ fn states_parse_and_print_alike() {
 fn liveliness(s: State) -> u8 {
     match s {
         State::Active | State::InTool => 4,
-        State::Idle => 3,
+        State::Idle | State::Blocked => 3,
         State::Stale => 2,
         State::Unknown => 1,
         State::Dead | State::Ended => 0,
@@ -194,6 +207,7 @@ fn any_phase() -> impl Strategy<Value = Phase> {
         Just(Phase::Working),
         Just(Phase::Waiting),
         Just(Phase::Ended),
+        "[a-z ]{1,12}".prop_map(|on| Phase::Blocked { on }),
         (any_time(), "[A-Z][a-z]{1,6}").prop_map(|(since, tool)| Phase::InTool { tool, since }),
     ]
 }
@@ -269,6 +283,13 @@ proptest! {
                 && host.is_some_and(|h| h > s.last_seen.plus(p.ttl));
             prop_assert!(exited || silent_while_host_heard, "{v:?}");
         }
+    }
+
+    #[test]
+    fn a_session_blocked_on_a_person_is_never_stale(s in any_session(), p in any_policy(), now in any_time()) {
+        let mut s = s;
+        s.phase = Phase::Blocked { on: "input".into() };
+        prop_assert_ne!(classify(&s, Some(now), &p, now).state, State::Stale);
     }
 
     #[test]

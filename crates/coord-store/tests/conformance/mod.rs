@@ -56,6 +56,7 @@ macro_rules! conformance_suite {
 fn registration(id: &str) -> Registration {
     Registration {
         id: id.to_owned(),
+        parent: None,
         host: "host-a".to_owned(),
         pid: Some(4242),
         pid_start: Some(123_456),
@@ -69,6 +70,7 @@ fn registration(id: &str) -> Registration {
             ttl: Some(30_000),
             ..PolicyOverrides::default()
         },
+        phase: Phase::Working,
         source: Source::Cli,
         restart: false,
     }
@@ -102,8 +104,16 @@ pub fn registration_round_trips(b: &dyn Backend) {
     assert_eq!(read.process, ProcessFact::Unknown);
     assert!(read.registered_at >= before && read.last_seen >= before);
     assert!(store.session("nobody").unwrap().is_none());
+    let child = store
+        .register(&Registration {
+            parent: Some("s1".into()),
+            ..registration("s1/agent-7")
+        })
+        .unwrap();
+    assert_eq!(store.session("s1/agent-7").unwrap().unwrap(), child);
+    assert_eq!(child.parent.as_deref(), Some("s1"));
     let events = store.events(0, 100).unwrap();
-    assert_eq!(events.len(), 1);
+    assert_eq!(events.len(), 2);
     assert_eq!(events[0].session, "s1");
     assert!(matches!(events[0].kind, EventKind::Registered { .. }));
 }

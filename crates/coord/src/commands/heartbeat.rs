@@ -6,16 +6,16 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use coord_core::agent_event::HookPayload;
 use coord_core::{Beat, Phase, Policy, Source, Timestamp};
 use coord_service::{RegisterRequest, host};
 
 use super::{Context, wall_clock};
-use crate::cli::{Cli, Command, HeartbeatArgs, PhaseArg};
+use crate::cli::{HeartbeatArgs, PhaseArg};
 use crate::hook_input::{self, Input};
 
 /// How long the hook path waits for a store another writer holds.
-const HOOK_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Runs `coord heartbeat` without `--hook`: errors are reported.
 pub fn run(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<ExitCode> {
@@ -29,34 +29,15 @@ pub fn run(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs a command line that carries `--hook`: exit 0, print nothing, whatever happens.
-pub fn run_as_hook() -> ExitCode {
-    std::panic::set_hook(Box::new(|_| {}));
-    let _ = std::panic::catch_unwind(|| {
-        if let Ok(Cli {
-            url,
-            namespace,
-            command: Command::Heartbeat(args),
-        }) = Cli::try_parse()
-        {
-            let _ = hook(&Context::new(url, namespace), &args);
-        }
-    });
-    ExitCode::SUCCESS
-}
-
-fn hook(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<()> {
+/// The hook path of `coord heartbeat --hook`: errors are the caller's to swallow.
+pub fn hook(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<()> {
     let observed_at = wall_clock();
     let event = match hook_input::read(hook_input::WAIT) {
         Input::Garbage => return Ok(()),
-        Input::Event(e) => e,
-        Input::Nothing => hook_input::HookEvent::default(),
+        Input::Event(e) => *e,
+        Input::Nothing => HookPayload::default(),
     };
-    // Claude Code tells its hooks which process it is; the hook's parent is a short-lived shell.
-    let agent_pid = std::env::var("CLAUDE_PID")
-        .ok()
-        .and_then(|p| p.parse::<u32>().ok())
-        .filter(|p| host::start_time(*p).is_some());
+    let agent_pid = super::hook::agent_pid();
     let service = ctx.service_with(HOOK_BUSY_TIMEOUT, Policy::default())?;
     let id = args
         .id

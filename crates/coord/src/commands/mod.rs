@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod events;
 pub mod heartbeat;
+pub mod hook;
 pub mod ps;
 pub mod register;
 pub mod show;
@@ -73,6 +74,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Register(args) => register::run(&ctx, &args),
         Command::Heartbeat(args) => heartbeat::run(&ctx, &args),
+        // Hook invocations never get here: `main` sends them to `hook::run_silently`.
+        Command::Hook(_) => Ok(ExitCode::SUCCESS),
         Command::Unregister(args) => unregister::run(&ctx, args),
         Command::Ps(args) => ps::run(&ctx, &args),
         Command::Show(args) => show::run(&ctx, &args),

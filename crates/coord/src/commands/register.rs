@@ -27,6 +27,7 @@ pub fn run(ctx: &Context, args: &RegisterArgs) -> anyhow::Result<ExitCode> {
         policy: (&args.policy).into(),
         source: Some(Source::Cli),
         restart: args.restart,
+        ..RegisterRequest::default()
     })?;
     println!("{}", session.id);
     Ok(ExitCode::SUCCESS)

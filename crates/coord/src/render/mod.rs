@@ -21,9 +21,10 @@ fn state_color(state: State) -> &'static str {
     match state {
         State::Active => "\x1b[32m",
         State::InTool => "\x1b[36m",
+        State::Blocked => "\x1b[1;35m",
         State::Idle => "\x1b[34m",
         State::Stale => "\x1b[33m",
-        State::Unknown => "\x1b[35m",
+        State::Unknown => "\x1b[90m",
         State::Dead => "\x1b[1;31m",
         State::Ended => "\x1b[2m",
     }

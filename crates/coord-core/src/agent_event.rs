@@ -1,0 +1,323 @@
+//! What an agent's hook event means for coord: the pure reading of Claude Code and Codex hook
+//! payloads (and Codex's `notify`) into the model's terms.
+//!
+//! The mapping follows what the real agents were seen to do (`claude-code-observed.md`,
+//! `codex-observed.md`), not only what they document: Claude Code runs subagents in the same
+//! process with the same `session_id` (only `agent_id` tells them apart), a `Stop` may come
+//! while background subagents still run, Codex's `Interrupt` ends a turn without a `Stop`, and
+//! an event coord does not know is a sign of life and nothing more.
+
+use serde::Deserialize;
+
+use crate::session::Phase;
+use crate::time::Timestamp;
+
+/// The fields of a hook event coord reads; every other field is ignored.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct HookPayload {
+    /// The agent's session (Codex: thread) id.
+    pub session_id: Option<String>,
+    /// The agent's transcript: a passive progress signal.
+    pub transcript_path: Option<String>,
+    /// The session's working directory.
+    pub cwd: Option<String>,
+    /// The event's name as the agent gives it.
+    pub hook_event_name: Option<String>,
+    /// `SessionStart`: `startup`, `resume`, `clear`, `compact`, `fork`.
+    pub source: Option<String>,
+    /// Tool events and `PermissionRequest`: the tool.
+    pub tool_name: Option<String>,
+    /// Notification: what it is about.
+    pub notification_type: Option<String>,
+    /// Set on events that come from inside a subagent, and on SubagentStart/Stop.
+    pub agent_id: Option<String>,
+    /// Stop: background work of the session and its state.
+    #[serde(default)]
+    pub background_tasks: Vec<BackgroundTask>,
+}
+
+/// One entry of `Stop.background_tasks`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct BackgroundTask {
+    /// `running`, `completed`…
+    pub status: Option<String>,
+}
+
+/// Codex's `notify` payload (its last argument).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NotifyPayload {
+    /// `agent-turn-complete`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The thread, which is the hooks' `session_id`.
+    #[serde(rename = "thread-id")]
+    pub thread_id: Option<String>,
+    /// The working directory.
+    pub cwd: Option<String>,
+}
+
+/// Which record an event concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The session itself.
+    Session,
+    /// A subagent of the session, by its `agent_id`: a child record that never overwrites or
+    /// ends its parent.
+    Subagent(String),
+}
+
+/// What an event does to its record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// The session started: register it. `restart` starts a new incarnation (a new
+    /// conversation); otherwise it continues (resume, compact). `phase` is the phase after.
+    Start {
+        /// Start a new incarnation.
+        restart: bool,
+        /// The phase after starting, if it changes.
+        phase: Option<Phase>,
+    },
+    /// A subagent began (its record is created).
+    SubagentStart,
+    /// The agent reports a phase, with activity.
+    Phase(Phase),
+    /// Activity without a change of phase.
+    Activity,
+    /// A sign of life, nothing more.
+    Signal,
+    /// The record ends cleanly (`SessionEnd`; `SubagentStop` for a subagent).
+    End,
+}
+
+/// An event read into the model's terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reading {
+    /// Which record.
+    pub target: Target,
+    /// What happens to it.
+    pub effect: Effect,
+    /// Whether an unknown record may be registered from this event (so a wiped store heals).
+    /// False for events that only make sense for a record coord already has.
+    pub may_register: bool,
+}
+
+/// Reads a hook event. `event` is the name the hook was installed for; the payload's own
+/// `hook_event_name` wins when present. `at` is when the hook observed it.
+#[must_use]
+pub fn read_hook(event: &str, p: &HookPayload, at: Timestamp) -> Reading {
+    let name = p.hook_event_name.as_deref().unwrap_or(event);
+    let subagent = p.agent_id.clone().filter(|a| !a.is_empty());
+    let working = || Effect::Phase(Phase::Working);
+    let effect = match name {
+        "SessionStart" => {
+            let restart = matches!(
+                p.source.as_deref(),
+                None | Some("startup" | "clear" | "fork")
+            );
+            let phase = (p.source.as_deref() != Some("compact")).then_some(Phase::Waiting);
+            Effect::Start { restart, phase }
+        }
+        "SubagentStart" => Effect::SubagentStart,
+        "SubagentStop" | "SessionEnd" => Effect::End,
+        "UserPromptSubmit" | "PostToolUse" | "PostToolUseFailure" | "PreModelRequest" => working(),
+        "PreToolUse" => Effect::Phase(Phase::InTool {
+            tool: p.tool_name.clone().unwrap_or_else(|| "a tool".to_owned()),
+            since: at,
+        }),
+        "PermissionRequest" => Effect::Phase(Phase::Blocked {
+            on: match &p.tool_name {
+                Some(tool) => format!("permission for {tool}"),
+                None => "permission".to_owned(),
+            },
+        }),
+        "Notification" => match p.notification_type.as_deref() {
+            Some("permission_prompt") => Effect::Phase(Phase::Blocked {
+                on: "permission".to_owned(),
+            }),
+            Some("elicitation_dialog" | "elicitation_url_dialog" | "agent_needs_input") => {
+                Effect::Phase(Phase::Blocked {
+                    on: "an answer".to_owned(),
+                })
+            }
+            Some("idle_prompt") => Effect::Phase(Phase::Waiting),
+            Some("elicitation_complete" | "elicitation_response") => Effect::Activity,
+            _ => Effect::Signal,
+        },
+        // Background subagents or shells still run: the turn is not over.
+        "Stop"
+            if p.background_tasks
+                .iter()
+                .any(|t| t.status.as_deref() == Some("running")) =>
+        {
+            Effect::Activity
+        }
+        "Stop" | "StopFailure" | "Interrupt" => Effect::Phase(Phase::Waiting),
+        "PostToolBatch"
+        | "PreCompact"
+        | "PostCompact"
+        | "UserPromptExpansion"
+        | "MessageDisplay"
+        | "CwdChanged"
+        | "InstructionsLoaded" => Effect::Activity,
+        _ => Effect::Signal,
+    };
+    let target = match (subagent, name) {
+        (Some(agent), _) => Target::Subagent(agent),
+        // A subagent's end without its id (Claude Code's /compact) concerns no record.
+        (None, "SubagentStop" | "SubagentStart") => {
+            return Reading {
+                target: Target::Session,
+                effect: Effect::Activity,
+                may_register: false,
+            };
+        }
+        (None, _) => Target::Session,
+    };
+    let may_register = !matches!(effect, Effect::End);
+    Reading {
+        target,
+        effect,
+        may_register,
+    }
+}
+
+/// Reads a Codex `notify` call: a turn completed. It never registers a session: Codex's TUI
+/// also notifies for a side thread (its title generator) that no hook ever names.
+#[must_use]
+pub fn read_notify(p: &NotifyPayload) -> Option<Reading> {
+    (p.kind.as_deref() == Some("agent-turn-complete")).then_some(Reading {
+        target: Target::Session,
+        effect: Effect::Phase(Phase::Waiting),
+        may_register: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(json: &str) -> HookPayload {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn read(json: &str) -> Reading {
+        read_hook("Unused", &payload(json), Timestamp::from_millis(5))
+    }
+
+    #[test]
+    fn session_start_restarts_on_startup_and_continues_on_resume_and_compact() {
+        let start = |source: &str| {
+            read(&format!(
+                r#"{{"hook_event_name":"SessionStart","source":"{source}"}}"#
+            ))
+            .effect
+        };
+        assert_eq!(
+            start("startup"),
+            Effect::Start {
+                restart: true,
+                phase: Some(Phase::Waiting)
+            }
+        );
+        assert_eq!(
+            start("resume"),
+            Effect::Start {
+                restart: false,
+                phase: Some(Phase::Waiting)
+            }
+        );
+        assert_eq!(
+            start("compact"),
+            Effect::Start {
+                restart: false,
+                phase: None
+            }
+        );
+        assert!(matches!(
+            start("clear"),
+            Effect::Start { restart: true, .. }
+        ));
+    }
+
+    #[test]
+    fn tools_permissions_and_turns_map_to_phases() {
+        let pre = read(r#"{"hook_event_name":"PreToolUse","tool_name":"Bash"}"#);
+        assert_eq!(
+            pre.effect,
+            Effect::Phase(Phase::InTool {
+                tool: "Bash".into(),
+                since: Timestamp::from_millis(5)
+            })
+        );
+        let ask = read(r#"{"hook_event_name":"PermissionRequest","tool_name":"Write"}"#);
+        assert_eq!(
+            ask.effect,
+            Effect::Phase(Phase::Blocked {
+                on: "permission for Write".into()
+            })
+        );
+        for turn_over in ["Stop", "StopFailure", "Interrupt"] {
+            let r = read(&format!(r#"{{"hook_event_name":"{turn_over}"}}"#));
+            assert_eq!(r.effect, Effect::Phase(Phase::Waiting), "{turn_over}");
+        }
+        let idle = read(r#"{"hook_event_name":"Notification","notification_type":"idle_prompt"}"#);
+        assert_eq!(idle.effect, Effect::Phase(Phase::Waiting));
+        let unknown = read(r#"{"hook_event_name":"SomethingNew"}"#);
+        assert_eq!(
+            (unknown.effect, unknown.may_register),
+            (Effect::Signal, true)
+        );
+    }
+
+    #[test]
+    fn a_stop_with_running_background_work_does_not_end_the_turn() {
+        let r = read(
+            r#"{"hook_event_name":"Stop","background_tasks":[{"id":"a","status":"running"}]}"#,
+        );
+        assert_eq!(r.effect, Effect::Activity);
+        let done = read(
+            r#"{"hook_event_name":"Stop","background_tasks":[{"id":"a","status":"completed"}]}"#,
+        );
+        assert_eq!(done.effect, Effect::Phase(Phase::Waiting));
+    }
+
+    #[test]
+    fn subagent_events_target_the_subagent_never_the_parent() {
+        let tool = read(r#"{"hook_event_name":"PreToolUse","tool_name":"Bash","agent_id":"a1"}"#);
+        assert_eq!(tool.target, Target::Subagent("a1".into()));
+        let start = read(r#"{"hook_event_name":"SubagentStart","agent_id":"a1"}"#);
+        assert_eq!(
+            (start.target, start.effect),
+            (Target::Subagent("a1".into()), Effect::SubagentStart)
+        );
+        let stop = read(r#"{"hook_event_name":"SubagentStop","agent_id":"a1"}"#);
+        assert_eq!(
+            (stop.target, stop.effect, stop.may_register),
+            (Target::Subagent("a1".into()), Effect::End, false)
+        );
+        let orphan = read(r#"{"hook_event_name":"SubagentStop","agent_id":""}"#);
+        assert_eq!(
+            (orphan.target, orphan.effect),
+            (Target::Session, Effect::Activity)
+        );
+    }
+
+    #[test]
+    fn session_end_never_registers() {
+        let end = read(r#"{"hook_event_name":"SessionEnd","reason":"other"}"#);
+        assert_eq!((end.effect, end.may_register), (Effect::End, false));
+    }
+
+    #[test]
+    fn only_a_completed_turn_notify_counts() {
+        let done: NotifyPayload =
+            serde_json::from_str(r#"{"type":"agent-turn-complete","thread-id":"t"}"#).unwrap();
+        let r = read_notify(&done).unwrap();
+        assert_eq!(
+            (r.effect, r.may_register),
+            (Effect::Phase(Phase::Waiting), false)
+        );
+        let other: NotifyPayload = serde_json::from_str(r#"{"type":"something-else"}"#).unwrap();
+        assert!(read_notify(&other).is_none());
+    }
+}

@@ -1,0 +1,115 @@
+//! Applying an agent's hook event (already read by [`coord_core::agent_event`]) to the store.
+//!
+//! A subagent is a record of its own, `<session>/<agent id>`, with its parent named: its events
+//! change that record and count as activity of the parent, never as the parent's phase, and its
+//! end never ends the parent. A session's end ends its subagents.
+
+use std::path::PathBuf;
+
+use coord_core::agent_event::{Effect, Reading, Target};
+use coord_core::{Beat, BeatKind, Phase, Runtime, Source, Timestamp};
+
+use crate::{RegisterRequest, Result, Service};
+
+/// What the hook knows besides the event itself.
+#[derive(Clone, Debug, Default)]
+pub struct HookContext {
+    /// The agent's session id.
+    pub session_id: String,
+    /// When the hook observed the event (its start).
+    pub observed_at: Timestamp,
+    /// The agent's process, when found.
+    pub agent_pid: Option<u32>,
+    /// The runtime, when known without a process (from the transcript's location).
+    pub runtime: Option<Runtime>,
+    /// The session's working directory.
+    pub cwd: Option<PathBuf>,
+    /// The agent's transcript, kept as the session's passive log.
+    pub transcript: Option<PathBuf>,
+    /// A task label given on the command line.
+    pub task: Option<String>,
+}
+
+impl Service {
+    /// Applies one event.
+    pub fn apply_hook(&self, reading: &Reading, ctx: &HookContext) -> Result<()> {
+        match &reading.target {
+            Target::Session => self.apply_effect(
+                &ctx.session_id,
+                None,
+                &reading.effect,
+                reading.may_register,
+                ctx,
+            ),
+            Target::Subagent(agent) => {
+                let child = format!("{}/{agent}", ctx.session_id);
+                let parent = Some(ctx.session_id.as_str());
+                self.apply_effect(&child, parent, &reading.effect, reading.may_register, ctx)?;
+                self.apply_effect(&ctx.session_id, None, &Effect::Activity, true, ctx)
+            }
+        }
+    }
+
+    fn apply_effect(
+        &self,
+        id: &str,
+        parent: Option<&str>,
+        effect: &Effect,
+        may_register: bool,
+        ctx: &HookContext,
+    ) -> Result<()> {
+        let (kind, phase) = match effect {
+            Effect::Start { restart, phase } => {
+                let req = RegisterRequest {
+                    phase: phase.clone(),
+                    restart: *restart,
+                    ..hook_registration(id, parent, ctx)
+                };
+                self.store.register(&self.registration(req)?)?;
+                return Ok(());
+            }
+            Effect::End => return self.end_hooked(id, parent.is_none()),
+            Effect::SubagentStart => (BeatKind::Activity, Some(Phase::Working)),
+            Effect::Phase(phase) => (BeatKind::Activity, Some(phase.clone())),
+            Effect::Activity => (BeatKind::Activity, None),
+            Effect::Signal => (BeatKind::Signal, None),
+        };
+        let beat = Beat {
+            kind,
+            phase,
+            ..Beat::activity(Source::Hook, ctx.observed_at)
+        };
+        if may_register {
+            self.heartbeat_or_register(id, &beat, hook_registration(id, parent, ctx))?;
+        } else {
+            self.store.heartbeat(id, &beat)?;
+        }
+        Ok(())
+    }
+
+    /// Ends a record; a session's end ends its subagents too.
+    fn end_hooked(&self, id: &str, with_children: bool) -> Result<()> {
+        if self.store.unregister(id, Source::Hook)?.is_some() && with_children {
+            let children = self.store.sessions()?;
+            for child in children.iter().filter(|s| s.parent.as_deref() == Some(id)) {
+                self.store.unregister(&child.id, Source::Hook)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The registration an event implies for a record coord does not have yet.
+fn hook_registration(id: &str, parent: Option<&str>, ctx: &HookContext) -> RegisterRequest {
+    RegisterRequest {
+        id: Some(id.to_owned()),
+        parent: parent.map(str::to_owned),
+        pid: ctx.agent_pid,
+        runtime: ctx.runtime,
+        task: ctx.task.clone(),
+        cwd: ctx.cwd.clone(),
+        log_path: ctx.transcript.clone(),
+        source: Some(Source::Hook),
+        ..RegisterRequest::default()
+    }
+}

@@ -1,0 +1,166 @@
+//! `coord hook EVENT`: the single entry point agent hooks call, and the silent runner that every
+//! hook invocation (`coord hook …`, `coord heartbeat --hook`) goes through.
+//!
+//! Whatever happens (bad arguments, garbage on stdin, a missing, locked or corrupt store, a bug
+//! in coord), a hook invocation prints nothing and exits 0: an agent must never be blocked or
+//! disturbed by coord. Claude Code would even take exit code 2 as "block this tool call".
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+
+use clap::Parser;
+use coord_core::agent_event::{self, NotifyPayload};
+use coord_core::{Policy, Runtime};
+use coord_service::{HookContext, host};
+
+use super::heartbeat::HOOK_BUSY_TIMEOUT;
+use super::{Context, wall_clock};
+use crate::cli::{Cli, Command as CliCommand, HookArgs};
+use crate::hook_input::{self, Input};
+
+/// The event name under which Codex's `notify` program is installed.
+pub const CODEX_NOTIFY: &str = "codex-notify";
+
+/// Whether this command line is a hook invocation: `coord hook …` or any `--hook`.
+pub fn is_hook_invocation(args: &[std::ffi::OsString]) -> bool {
+    let mut rest = args.iter().skip(1);
+    let mut first_positional = None;
+    while let Some(arg) = rest.next() {
+        if arg == "--hook" {
+            return true;
+        }
+        if arg == "--url" || arg == "--namespace" {
+            rest.next();
+        } else if first_positional.is_none() && !arg.to_string_lossy().starts_with('-') {
+            first_positional = Some(arg);
+        }
+    }
+    first_positional.is_some_and(|a| a == "hook")
+}
+
+/// Runs a hook invocation: exit 0, print nothing, whatever happens.
+pub fn run_silently() -> ExitCode {
+    std::panic::set_hook(Box::new(|_| {}));
+    let _ = std::panic::catch_unwind(|| {
+        let Ok(cli) = Cli::try_parse() else { return };
+        let ctx = Context::new(cli.url, cli.namespace);
+        let _ = match cli.command {
+            CliCommand::Hook(args) => run(&ctx, &args),
+            CliCommand::Heartbeat(args) => super::heartbeat::hook(&ctx, &args),
+            _ => Ok(()),
+        };
+    });
+    ExitCode::SUCCESS
+}
+
+/// Records one hook event; errors are the caller's to swallow.
+fn run(ctx: &Context, args: &HookArgs) -> anyhow::Result<()> {
+    let observed_at = wall_clock();
+    if args.event == CODEX_NOTIFY {
+        return notify(ctx, args, observed_at);
+    }
+    let Input::Event(payload) = hook_input::read(hook_input::WAIT) else {
+        return Ok(());
+    };
+    let Some(session_id) = payload.session_id.clone().filter(|id| !id.is_empty()) else {
+        return Ok(());
+    };
+    let reading = agent_event::read_hook(&args.event, &payload, observed_at);
+    let transcript = payload.transcript_path.map(PathBuf::from);
+    let hook = HookContext {
+        session_id,
+        observed_at,
+        agent_pid: agent_pid(),
+        runtime: transcript.as_deref().and_then(runtime_of_transcript),
+        cwd: payload.cwd.map(PathBuf::from),
+        transcript,
+        task: args.task.clone(),
+    };
+    let service = ctx.service_with(HOOK_BUSY_TIMEOUT, Policy::default())?;
+    service.apply_hook(&reading, &hook)?;
+    Ok(())
+}
+
+/// Codex's `notify`: Codex appends its JSON as the last argument; anything before it is the
+/// user's own notify program, which keeps working: it runs first, with the JSON appended.
+fn notify(
+    ctx: &Context,
+    args: &HookArgs,
+    observed_at: coord_core::Timestamp,
+) -> anyhow::Result<()> {
+    let Some((json, chained)) = args.args.split_last() else {
+        return Ok(());
+    };
+    if let Some((program, program_args)) = chained.split_first() {
+        let _ = Command::new(program)
+            .args(program_args)
+            .arg(json)
+            .stdin(Stdio::null())
+            .spawn();
+    }
+    let Ok(payload) = serde_json::from_str::<NotifyPayload>(json) else {
+        return Ok(());
+    };
+    let (Some(reading), Some(session_id)) = (agent_event::read_notify(&payload), payload.thread_id)
+    else {
+        return Ok(());
+    };
+    let hook = HookContext {
+        session_id,
+        observed_at,
+        runtime: Some(Runtime::Codex),
+        ..HookContext::default()
+    };
+    let service = ctx.service_with(HOOK_BUSY_TIMEOUT, Policy::default())?;
+    service.apply_hook(&reading, &hook)?;
+    Ok(())
+}
+
+/// The agent process this hook runs under: Claude Code names itself in `CLAUDE_PID`; otherwise
+/// the nearest agent among the hook's ancestors.
+pub fn agent_pid() -> Option<u32> {
+    std::env::var("CLAUDE_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .filter(|p| host::start_time(*p).is_some())
+        .or_else(|| host::find_agent(host::parent_pid()))
+}
+
+/// The runtime a transcript's location gives away (`~/.claude/…`, `~/.codex/…`).
+fn runtime_of_transcript(path: &std::path::Path) -> Option<Runtime> {
+    let text = path.to_string_lossy();
+    if text.contains("/.claude/") {
+        Some(Runtime::Claude)
+    } else if text.contains("/.codex/") {
+        Some(Runtime::Codex)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook_call(args: &[&str]) -> bool {
+        let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        is_hook_invocation(&args)
+    }
+
+    #[test]
+    fn hook_invocations_are_recognised_wherever_the_global_options_stand() {
+        assert!(hook_call(&["coord", "hook", "Stop"]));
+        assert!(hook_call(&["coord", "--namespace", "x", "hook", "Stop"]));
+        assert!(hook_call(&[
+            "coord",
+            "--url",
+            "sqlite:///a",
+            "hook",
+            "Stop"
+        ]));
+        assert!(hook_call(&["coord", "heartbeat", "--hook"]));
+        assert!(!hook_call(&["coord", "ps"]));
+        assert!(!hook_call(&["coord", "show", "hook"]));
+        assert!(!hook_call(&["coord", "--namespace", "hook", "ps"]));
+    }
+}

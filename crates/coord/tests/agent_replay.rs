@@ -1,0 +1,481 @@
+//! Recorded sessions of the real agents (`shared/fixtures/`), replayed against the real binary.
+//!
+//! Each recording is a time line of hook payloads, `notify` calls and what the person did. A
+//! stand-in for the agent (a shell named `claude` or `codex`) runs every hook as its own child,
+//! through a shell, as the real agents do; `kill -9` and a closed pane are applied to it. After
+//! chosen steps the test reads `coord ps --json` and checks the states.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{COORD, World};
+use serde_json::Value;
+
+/// The recordings, next to the project.
+fn fixture(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    root.join(name)
+}
+
+/// A running stand-in for the agent: a shell named like the agent that runs hooks on request.
+struct StandIn {
+    child: Child,
+    commands: File,
+    dir: PathBuf,
+    next: usize,
+}
+
+impl StandIn {
+    fn start(dir: &Path, agent: &str) -> Self {
+        let dir = dir.join(format!("stand-in-{}", rand_suffix()));
+        fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("commands");
+        assert!(
+            Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::os::unix::fs::symlink("/bin/sh", dir.join(agent)).unwrap();
+        let script = r#"while read -r n; do sh "$D/$n.sh" </dev/null; : > "$D/$n.done"; done < "$D/commands""#;
+        let child = Command::new(dir.join(agent))
+            .args(["-c", script])
+            .env("D", &dir)
+            .spawn()
+            .unwrap();
+        let commands = File::options().write(true).open(&fifo).unwrap();
+        Self {
+            child,
+            commands,
+            dir,
+            next: 0,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs `script` as a child of the stand-in (through `sh`) and waits for it.
+    fn run(&mut self, script: &str) {
+        let n = self.next;
+        self.next += 1;
+        fs::write(self.dir.join(format!("{n}.sh")), script).unwrap();
+        writeln!(self.commands, "{n}").unwrap();
+        let done = self.dir.join(format!("{n}.done"));
+        let start = Instant::now();
+        while !done.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "hook {n} never finished"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn signal(&mut self, signal: &str) {
+        Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn finish(mut self) {
+        drop(self.commands);
+        self.child.wait().unwrap();
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// A check: after the `n`th step named `label` (an event, `notify`, or the first word of an
+/// action: `("PreToolUse", 1)` is right after the first `PreToolUse`), each session named (`"$"`
+/// is the recording's session, `"$/<agent id>"` a subagent, `"count"` the number of sessions)
+/// has the state given.
+type Check<'a> = ((&'a str, usize), &'a [(&'a str, &'a str)]);
+
+/// A replay in progress: the private store, one stand-in per recorded agent process.
+struct Replay {
+    w: World,
+    agent: &'static str,
+    stand_ins: HashMap<String, StandIn>,
+    current: Option<String>,
+    session_id: String,
+}
+
+impl Replay {
+    /// Runs one recorded hook under the stand-in of its agent process.
+    fn hook(&mut self, i: usize, line: &Value) -> String {
+        let payload = &line["payload"];
+        if self.session_id.is_empty()
+            && let Some(sid) = payload["session_id"].as_str()
+        {
+            sid.clone_into(&mut self.session_id);
+        }
+        let recorded_pid = line["env"]["CLAUDE_PID"]
+            .as_str()
+            .unwrap_or("agent")
+            .to_owned();
+        let (dir, agent) = (self.w.dir.path().to_owned(), self.agent);
+        let stand_in = self
+            .stand_ins
+            .entry(recorded_pid.clone())
+            .or_insert_with(|| StandIn::start(&dir, agent));
+        self.current = Some(recorded_pid);
+        let payload_file = dir.join(format!("payload-{i}.json"));
+        fs::write(&payload_file, payload.to_string()).unwrap();
+        let env = if line["env"]["CLAUDE_PID"].is_string() {
+            format!("CLAUDE_PID={} ", stand_in.pid())
+        } else {
+            String::new()
+        };
+        let event = line["event"].as_str().unwrap();
+        stand_in.run(&format!(
+            "{env}COORD_URL='{}' '{COORD}' hook {event} < '{}'",
+            self.w.url(),
+            payload_file.display()
+        ));
+        event.to_owned()
+    }
+
+    /// Runs a recorded Codex `notify` call.
+    fn notify(&self, line: &Value) -> String {
+        let out = self
+            .w
+            .cmd()
+            .args(["hook", "codex-notify", &line["payload"].to_string()])
+            .output()
+            .unwrap();
+        assert!(out.status.success() && out.stdout.is_empty());
+        "notify".to_owned()
+    }
+
+    /// Applies what the person did to the agent's process: kills and closed panes.
+    fn action(&mut self, line: &Value) -> String {
+        let action = line["action"].as_str().unwrap_or_default().to_owned();
+        let signal = if action.starts_with("kill -9") || action.starts_with("kill -KILL") {
+            Some("KILL")
+        } else if action.contains("kill-pane") {
+            Some("HUP")
+        } else if action.starts_with("kill -TERM") {
+            Some("TERM")
+        } else {
+            None
+        };
+        if let (Some(signal), Some(pid)) = (signal, self.current.as_ref())
+            && let Some(mut s) = self.stand_ins.remove(pid)
+        {
+            s.signal(signal);
+        }
+        action
+            .split_whitespace()
+            .next()
+            .unwrap_or("action")
+            .to_owned()
+    }
+
+    /// The agent process exited on its own.
+    fn exit(&mut self) -> String {
+        if let Some(s) = self
+            .current
+            .as_ref()
+            .and_then(|pid| self.stand_ins.remove(pid))
+        {
+            s.finish();
+        }
+        "exit".to_owned()
+    }
+}
+
+/// Replays a recording and runs the checks at their steps.
+fn replay(case: &str, checks: &[Check<'_>]) {
+    let lines: Vec<Value> = fs::read_to_string(fixture(&format!("{case}.jsonl")))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut r = Replay {
+        w: World::new(),
+        agent: if case.starts_with("codex") {
+            "codex"
+        } else {
+            "claude"
+        },
+        stand_ins: HashMap::new(),
+        current: None,
+        session_id: String::new(),
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut checked = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let label = match line["kind"].as_str().unwrap() {
+            "hook" => r.hook(i, line),
+            "notify" => r.notify(line),
+            "action" => r.action(line),
+            "exit" => r.exit(),
+            _ => continue,
+        };
+        let n = seen.entry(label.clone()).or_default();
+        *n += 1;
+        for ((at, occurrence), expected) in checks {
+            if *at == label && *occurrence == *n {
+                check(&r.w, case, &label, *n, &r.session_id, expected);
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(
+        checked,
+        checks.len(),
+        "{case}: some checks named steps that never came"
+    );
+    for (_, s) in r.stand_ins {
+        s.finish();
+    }
+}
+
+fn check(w: &World, case: &str, label: &str, n: usize, sid: &str, expected: &[(&str, &str)]) {
+    let ps = w.ps();
+    let sessions = ps["sessions"].as_array().unwrap();
+    for (who, want) in expected {
+        if *who == "count" {
+            assert_eq!(
+                sessions.len().to_string(),
+                *want,
+                "{case} after {label} #{n}: {ps:#}"
+            );
+            continue;
+        }
+        let id = who.replacen('$', sid, 1);
+        let got = sessions
+            .iter()
+            .find(|s| s["id"] == id)
+            .map_or("(absent)".to_owned(), |s| {
+                s["state"].as_str().unwrap().to_owned()
+            });
+        assert_eq!(got, *want, "{case} after {label} #{n}: {id}\n{ps:#}");
+    }
+}
+
+#[test]
+fn claude_print_tool_goes_idle_in_tool_active_idle_ended() {
+    replay(
+        "claude-code/print-tool",
+        &[
+            (("SessionStart", 1), &[("$", "idle")]),
+            (("UserPromptSubmit", 1), &[("$", "active")]),
+            (("PreToolUse", 1), &[("$", "in-tool")]),
+            (("PostToolUse", 1), &[("$", "active")]),
+            (("Stop", 1), &[("$", "idle")]),
+            (("SessionEnd", 1), &[("$", "ended")]),
+        ],
+    );
+}
+
+#[test]
+fn claude_permission_prompt_is_blocked_until_answered() {
+    replay(
+        "claude-code/tui-permission",
+        &[
+            (("PreToolUse", 1), &[("$", "in-tool")]),
+            (("PermissionRequest", 1), &[("$", "blocked")]),
+            (("Notification", 1), &[("$", "blocked")]),
+            (("PostToolUse", 1), &[("$", "active")]),
+            (("Stop", 1), &[("$", "idle")]),
+            (("SessionEnd", 1), &[("$", "ended")]),
+        ],
+    );
+}
+
+#[test]
+fn claude_subagents_are_children_that_never_overwrite_or_end_their_parent() {
+    replay(
+        "claude-code/print-subagent",
+        &[
+            (("SubagentStart", 1), &[("$", "in-tool"), ("count", "2")]),
+            (
+                ("PreToolUse", 2),
+                &[("$", "in-tool"), ("$/ada004c02437b6d74", "in-tool")],
+            ),
+            (
+                ("SubagentStop", 1),
+                &[("$", "in-tool"), ("$/ada004c02437b6d74", "ended")],
+            ),
+            (("PostToolUse", 2), &[("$", "active")]),
+            (("SessionEnd", 1), &[("$", "ended")]),
+        ],
+    );
+}
+
+#[test]
+fn claude_stop_while_a_background_subagent_runs_is_not_idle() {
+    replay(
+        "claude-code/print-subagent-bg",
+        &[
+            (("Stop", 1), &[("$", "active")]),
+            (("SubagentStop", 1), &[("count", "2")]),
+            (("Stop", 2), &[("$", "idle")]),
+        ],
+    );
+}
+
+#[test]
+fn claude_compact_subagent_stops_without_start_create_nothing() {
+    replay(
+        "claude-code/print-compact",
+        &[
+            (("SubagentStop", 2), &[("count", "1"), ("$", "idle")]),
+            (("SessionStart", 3), &[("count", "1")]),
+            (("SessionEnd", 2), &[("$", "ended")]),
+        ],
+    );
+}
+
+#[test]
+fn claude_resume_in_a_new_process_continues_the_same_session() {
+    replay(
+        "claude-code/print-resume",
+        &[
+            (("SessionEnd", 1), &[("$", "ended")]),
+            (("SessionStart", 2), &[("$", "idle"), ("count", "1")]),
+            (("PreToolUse", 2), &[("$", "in-tool")]),
+        ],
+    );
+}
+
+#[test]
+fn claude_killed_with_sigkill_mid_tool_is_dead() {
+    replay(
+        "claude-code/tui-kill9-busy",
+        &[
+            (("PreToolUse", 1), &[("$", "in-tool")]),
+            (("kill", 1), &[("$", "dead")]),
+        ],
+    );
+}
+
+#[test]
+fn claude_idle_prompt_and_api_errors_end_the_turn() {
+    replay(
+        "claude-code/tui-idle",
+        &[(("Notification", 1), &[("$", "idle")])],
+    );
+    replay(
+        "claude-code/tui-apierror",
+        &[(("StopFailure", 1), &[("$", "idle")])],
+    );
+}
+
+#[test]
+fn codex_exec_tool_turn_and_its_notify() {
+    replay(
+        "codex/exec-tool",
+        &[
+            (("SessionStart", 1), &[("$", "idle")]),
+            (("PreToolUse", 1), &[("$", "in-tool")]),
+            (("PostToolUse", 1), &[("$", "active")]),
+            (("Stop", 1), &[("$", "idle")]),
+            (("notify", 1), &[("$", "idle"), ("count", "1")]),
+            (("SessionEnd", 1), &[("$", "ended")]),
+        ],
+    );
+}
+
+#[test]
+fn codex_interrupt_ends_the_turn() {
+    replay(
+        "codex/tui-esc-busy",
+        &[
+            (("PreToolUse", 1), &[("$", "in-tool")]),
+            (("Interrupt", 1), &[("$", "idle")]),
+        ],
+    );
+}
+
+#[test]
+fn codex_notify_of_a_thread_no_hook_named_records_nothing() {
+    replay(
+        "codex/tui-exit",
+        &[
+            (("notify", 1), &[("count", "1")]),
+            (("notify", 2), &[("count", "1"), ("$", "idle")]),
+        ],
+    );
+    replay(
+        "codex/exec-notify-only",
+        &[(("notify", 1), &[("count", "0")])],
+    );
+}
+
+#[test]
+fn codex_exec_killed_mid_tool_is_dead() {
+    replay(
+        "codex/exec-sigkill-busy",
+        &[
+            (("PreToolUse", 1), &[("$", "in-tool")]),
+            (("kill", 1), &[("$", "dead")]),
+        ],
+    );
+}
+
+#[test]
+fn codex_permission_request_is_blocked() {
+    replay(
+        "codex/tui-permission",
+        &[
+            (("PermissionRequest", 1), &[("$", "blocked")]),
+            (("PostToolUse", 1), &[("$", "active")]),
+        ],
+    );
+}
+
+#[test]
+fn the_chained_notify_program_still_runs() {
+    let w = World::new();
+    let out_file = w.dir.path().join("theirs.txt");
+    let script = w.dir.path().join("their-notify");
+    fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1 $2\" > '{}'\n", out_file.display()),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .args(["+x", &script.display().to_string()])
+        .status()
+        .unwrap();
+    let out = w
+        .cmd()
+        .args([
+            "hook",
+            "codex-notify",
+            &script.display().to_string(),
+            "--their-flag",
+            r#"{"type":"agent-turn-complete","thread-id":"t"}"#,
+        ])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stdout.is_empty());
+    let start = Instant::now();
+    while !out_file.exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text = fs::read_to_string(&out_file).unwrap();
+    assert_eq!(
+        text.trim(),
+        r#"--their-flag {"type":"agent-turn-complete","thread-id":"t"}"#
+    );
+}
