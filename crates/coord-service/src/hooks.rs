@@ -12,14 +12,15 @@ use coord_core::{Beat, BeatKind, Phase, Runtime, Source, Timestamp};
 use crate::{RegisterRequest, Result, Service};
 
 /// What the hook knows besides the event itself.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct HookContext {
     /// The agent's session id.
     pub session_id: String,
     /// When the hook observed the event (its start).
     pub observed_at: Timestamp,
-    /// The agent's process, when found.
-    pub agent_pid: Option<u32>,
+    /// Finds the agent's process; called only when a record is registered, so that the events
+    /// of a known session cost no look at the process table.
+    pub find_agent: fn() -> Option<u32>,
     /// The runtime, when known without a process (from the transcript's location).
     pub runtime: Option<Runtime>,
     /// The session's working directory.
@@ -28,6 +29,20 @@ pub struct HookContext {
     pub transcript: Option<PathBuf>,
     /// A task label given on the command line.
     pub task: Option<String>,
+}
+
+impl Default for HookContext {
+    fn default() -> Self {
+        Self {
+            session_id: String::new(),
+            observed_at: Timestamp::default(),
+            find_agent: || None,
+            runtime: None,
+            cwd: None,
+            transcript: None,
+            task: None,
+        }
+    }
 }
 
 impl Service {
@@ -80,7 +95,7 @@ impl Service {
             ..Beat::activity(Source::Hook, ctx.observed_at)
         };
         if may_register {
-            self.heartbeat_or_register(id, &beat, hook_registration(id, parent, ctx))?;
+            self.heartbeat_or_register(id, &beat, || hook_registration(id, parent, ctx))?;
         } else {
             self.store.heartbeat(id, &beat)?;
         }
@@ -104,7 +119,7 @@ fn hook_registration(id: &str, parent: Option<&str>, ctx: &HookContext) -> Regis
     RegisterRequest {
         id: Some(id.to_owned()),
         parent: parent.map(str::to_owned),
-        pid: ctx.agent_pid,
+        pid: (ctx.find_agent)(),
         runtime: ctx.runtime,
         task: ctx.task.clone(),
         cwd: ctx.cwd.clone(),

@@ -134,11 +134,12 @@ impl Service {
         &self,
         id: &str,
         beat: &Beat,
-        fallback: RegisterRequest,
+        fallback: impl FnOnce() -> RegisterRequest,
     ) -> Result<Session> {
         if let Some(s) = self.store.heartbeat(id, beat)? {
             return Ok(s);
         }
+        let fallback = fallback();
         // The new record starts in the phase the beat reports: a beat applied after the
         // registration could not change it, being observed before the registration was stored.
         let req = RegisterRequest {

@@ -37,15 +37,13 @@ pub fn hook(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<()> {
         Input::Event(e) => *e,
         Input::Nothing => HookPayload::default(),
     };
-    let agent_pid = super::hook::agent_pid();
     let service = ctx.service_with(HOOK_BUSY_TIMEOUT, Policy::default())?;
-    let id = args
-        .id
-        .clone()
-        .or(event.session_id)
-        .unwrap_or_else(|| service.default_id(agent_pid.unwrap_or_else(host::parent_pid)));
-    let fallback = RegisterRequest {
-        pid: agent_pid,
+    let id = match args.id.clone().or(event.session_id) {
+        Some(id) => id,
+        None => service.default_id(super::hook::agent_pid().unwrap_or_else(host::parent_pid)),
+    };
+    let fallback = || RegisterRequest {
+        pid: super::hook::agent_pid(),
         cwd: event.cwd.map(Into::into),
         log_path: event.transcript_path.map(Into::into),
         source: Some(Source::Hook),

@@ -70,7 +70,7 @@ fn run(ctx: &Context, args: &HookArgs) -> anyhow::Result<()> {
     let hook = HookContext {
         session_id,
         observed_at,
-        agent_pid: agent_pid(),
+        find_agent: agent_pid,
         runtime: transcript.as_deref().and_then(runtime_of_transcript),
         cwd: payload.cwd.map(PathBuf::from),
         transcript,
