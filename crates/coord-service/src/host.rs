@@ -65,13 +65,23 @@ pub enum Liveness {
 /// no such process or it is a zombie.
 #[must_use]
 pub fn start_time(pid: u32) -> Option<u64> {
+    read_start_time(pid, false)
+}
+
+/// The start time of a child of this process, even one that has ended and is not reaped yet.
+#[must_use]
+pub fn child_start_time(pid: u32) -> Option<u64> {
+    read_start_time(pid, true)
+}
+
+fn read_start_time(pid: u32, zombie_too: bool) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may itself hold spaces or parentheses:
     // the fields that follow start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?;
-    if state == "Z" || state == "X" {
+    if !zombie_too && (state == "Z" || state == "X") {
         return None;
     }
     // `state` was field 3; field 22 is 19 further.

@@ -8,6 +8,8 @@
 //! - [`hooks`]: applying an agent's hook event, subagents as child records.
 //! - [`host`]: this machine's identity and the process probe (`/proc`, start time, boot id).
 //! - [`workdir`]: the task label a working directory declares (`.claude-task`).
+//! - [`process`]: holding a process (pidfd) until it ends.
+//! - [`watch`]: the sidecar's loop: renew while the process lives, record its end.
 //! - [`fleet`]: the classified view of the fleet behind `coord ps` and `coord show`.
 //! - [`sweep`]: finding the dead and evicting them, bounded.
 
@@ -15,7 +17,9 @@ pub mod fleet;
 pub mod hooks;
 pub mod host;
 pub mod observe;
+pub mod process;
 pub mod sweep;
+pub mod watch;
 pub mod workdir;
 
 use std::collections::BTreeMap;
@@ -60,6 +64,8 @@ pub struct RegisterRequest {
     pub parent: Option<String>,
     /// The process; its start time is read from `/proc`, and it must be running.
     pub pid: Option<u32>,
+    /// The process's start time, when the caller knows it already (a child it holds).
+    pub pid_start: Option<u64>,
     /// The runtime; default guessed from the process name.
     pub runtime: Option<Runtime>,
     /// The task label; default from `.claude-task` above `cwd`, else `session`.
@@ -152,9 +158,12 @@ impl Service {
     }
 
     pub(crate) fn registration(&self, req: RegisterRequest) -> Result<Registration> {
-        let pid_start = match req.pid {
-            Some(pid) => Some(host::start_time(pid).ok_or(ServiceError::NoSuchProcess(pid))?),
-            None => None,
+        let pid_start = match (req.pid, req.pid_start) {
+            (Some(_), Some(start)) => Some(start),
+            (Some(pid), None) => {
+                Some(host::start_time(pid).ok_or(ServiceError::NoSuchProcess(pid))?)
+            }
+            (None, _) => None,
         };
         let id = match req.id {
             Some(id) => validate_id(id)?,
@@ -199,6 +208,11 @@ impl Service {
         self.store
             .unregister(id, source)?
             .ok_or_else(|| ServiceError::NotRegistered(id.to_owned()))
+    }
+
+    /// One session as stored.
+    pub fn session(&self, id: &str) -> Result<Option<Session>> {
+        Ok(self.store.session(id)?)
     }
 
     /// Events after `after`, at most `limit`.

@@ -78,7 +78,7 @@ impl Service {
     }
 }
 
-fn log_mtime(path: &str) -> Option<Timestamp> {
+pub(crate) fn log_mtime(path: &str) -> Option<Timestamp> {
     let modified = fs::metadata(path).ok()?.modified().ok()?;
     let since_epoch = modified.duration_since(UNIX_EPOCH).ok()?;
     Some(Timestamp::from_millis(coord_core::time::millis(

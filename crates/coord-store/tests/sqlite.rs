@@ -70,3 +70,30 @@ fn a_file_that_is_not_a_database_is_an_error_and_left_alone() {
     assert!(SqliteStore::open(&path, &Config::new("default")).is_err());
     assert_eq!(std::fs::read(&path).unwrap(), garbage);
 }
+
+#[test]
+fn a_new_store_opened_by_many_at_once_is_made_once_and_opens_for_all() {
+    use coord_core::{Beat, Source};
+    for _ in 0..5 {
+        let backend = Sqlite::new();
+        let path = backend.path();
+        std::thread::scope(|scope| {
+            for i in 0..12 {
+                let path = &path;
+                scope.spawn(move || {
+                    let store = SqliteStore::open(path, &Config::new("default"))
+                        .unwrap_or_else(|e| panic!("opener {i}: {e}"));
+                    let now = store.now().unwrap();
+                    store
+                        .heartbeat("nobody", &Beat::activity(Source::Cli, now))
+                        .unwrap();
+                });
+            }
+        });
+        let dir = std::fs::read_dir(path.parent().unwrap()).unwrap();
+        let names: Vec<String> = dir
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.contains(".new-")), "{names:?}");
+    }
+}

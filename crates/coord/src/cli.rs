@@ -54,6 +54,11 @@ pub enum Command {
     Events(EventsArgs),
     /// Evict sessions dead (or ended) for longer than the grace period.
     Sweep(SweepArgs),
+    /// Hold a process: renew its session while it lives, record its end the moment it comes.
+    Watch(WatchArgs),
+    /// Run a command under coord: registered, watched, its end recorded (in the foreground,
+    /// or in a detached tmux session).
+    Run(RunArgs),
     /// Watch coord track a few real processes that work, hang, crash and end (about 20 s).
     Demo(DemoArgs),
 }
@@ -219,6 +224,49 @@ pub struct SweepArgs {
     /// Print one JSON document.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `coord watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The process to hold.
+    #[arg(long)]
+    pub pid: u32,
+    /// Its session [default: <host>-<pid>]; registered if it is not this process's yet.
+    #[arg(long, env = "COORD_ID")]
+    pub id: Option<String>,
+    /// A file whose modification time shows progress (the session's log).
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// How often to renew the session while the process lives.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub interval: Duration,
+}
+
+/// `coord run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Start the command in a new detached tmux session of this name.
+    #[arg(long)]
+    pub tmux: Option<String>,
+    /// The session id [default: the tmux session's name, else <host>-<pid>].
+    #[arg(long)]
+    pub id: Option<String>,
+    /// What it works on.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// The kind of agent [default: guessed from the process name].
+    #[arg(long)]
+    pub runtime: Option<Runtime>,
+    /// A free label, key=value; repeat for more.
+    #[arg(long = "label", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// The session's limits.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
 }
 
 /// `coord demo`.

@@ -18,6 +18,7 @@ use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use coord_core::{Beat, Event, EventKind, ExitStatus, Registration, Session, Source, Timestamp};
@@ -48,15 +49,11 @@ impl SqliteStore {
     ///
     /// A missing file is created with mode 0600 in a directory created with mode 0700.
     pub fn open(path: &Path, config: &Config) -> Result<Self> {
+        if !path.exists() {
+            create(path)?;
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = match Connection::open_with_flags(path, flags) {
-            Ok(conn) => conn,
-            Err(_) if !path.exists() => {
-                create_private_file(path)?;
-                Connection::open_with_flags(path, flags)?
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(config.busy_timeout)?;
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         conn.pragma_update(None, "synchronous", "normal")?;
@@ -176,6 +173,39 @@ impl SqliteStore {
         let sql = format!("SELECT seq, event FROM events WHERE ns = ?1 {filter}");
         self.select(&sql, params, rows::event_from_row)
     }
+}
+
+/// How many stores this process began to make: it names their temporary files.
+static STORES_MADE: AtomicU64 = AtomicU64::new(0);
+
+/// Creates a new store at `path`, complete (schema, WAL mode) before anyone can open it: it is
+/// built under a temporary name and linked into place, so processes that start at the same
+/// moment on a new machine (two hooks of one agent) never see a half-made store; the one that
+/// links second drops its copy.
+fn create(path: &Path) -> Result<()> {
+    let io = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    let n = STORES_MADE.fetch_add(1, Ordering::Relaxed);
+    tmp.push(format!(".new-{}-{n}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    create_private_file(&tmp)?;
+    let built = Connection::open_with_flags(
+        &tmp,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(StoreError::from)
+    .and_then(|conn| schema::migrate(&conn).map(|()| conn))
+    .and_then(|conn| conn.close().map_err(|(_, e)| e.into()));
+    let linked = built.and_then(|()| match fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io(e)),
+    });
+    let _ = fs::remove_file(&tmp);
+    linked
 }
 
 fn create_private_file(path: &Path) -> Result<()> {

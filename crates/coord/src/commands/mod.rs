@@ -7,9 +7,11 @@ pub mod heartbeat;
 pub mod hook;
 pub mod ps;
 pub mod register;
+pub mod run;
 pub mod show;
 pub mod sweep;
 pub mod unregister;
+pub mod watch;
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -62,6 +64,11 @@ impl Context {
         self.service_with(Config::new(&self.namespace).busy_timeout, Policy::default())
     }
 
+    /// The store URL given on the command line or in `COORD_URL`, if any.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
     /// The namespace.
     pub fn namespace(&self) -> &str {
         &self.namespace
@@ -82,6 +89,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(args) => events::run(&ctx, &args),
         Command::Sweep(args) => sweep::run(&ctx, &args),
         Command::Demo(args) => demo::run(&args),
+        Command::Watch(args) => watch::run(&ctx, &args),
+        Command::Run(args) => run::run(&ctx, &args),
     }
 }
 
