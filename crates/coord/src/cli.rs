@@ -44,6 +44,8 @@ pub enum Command {
     /// Record an agent's hook event (what installed hooks run): reads the event's JSON from
     /// stdin, prints nothing, exits 0 whatever happens.
     Hook(HookArgs),
+    /// Install, remove or inspect the agent hooks that report to coord (Claude Code, Codex).
+    Hooks(HooksArgs),
     /// End a session cleanly.
     Unregister(UnregisterArgs),
     /// Show the fleet: every session, its state and why.
@@ -161,6 +163,75 @@ pub struct HookArgs {
     /// JSON Codex appends.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// `coord hooks`.
+#[derive(Debug, Args)]
+pub struct HooksArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: HooksAction,
+}
+
+/// `coord hooks` actions.
+#[derive(Debug, Subcommand)]
+pub enum HooksAction {
+    /// Add coord's hooks to the agents' settings (idempotent; keeps every other hook).
+    Install {
+        /// Which agents and settings.
+        #[command(flatten)]
+        target: HooksTarget,
+        /// Also mark coord's own Codex hooks as trusted (Codex runs no untrusted hook; without
+        /// this, Codex asks you to review them).
+        #[arg(long)]
+        trust: bool,
+    },
+    /// Remove exactly the hooks install added.
+    Uninstall {
+        /// Which agents and settings.
+        #[command(flatten)]
+        target: HooksTarget,
+    },
+    /// Say what is installed, whether it calls this coord, and (Codex) whether it is trusted.
+    Status {
+        /// Which agents and settings.
+        #[command(flatten)]
+        target: HooksTarget,
+    },
+}
+
+/// Which agents' settings `coord hooks` works on.
+#[derive(Debug, Args)]
+pub struct HooksTarget {
+    /// The agent [default: every agent found for this user].
+    #[arg(long, value_enum, default_value = "all")]
+    pub runtime: HooksRuntime,
+    /// The user's settings (every project) or this project's.
+    #[arg(long, value_enum, default_value = "user")]
+    pub scope: HooksScope,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The agents `coord hooks` knows.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum HooksRuntime {
+    /// Claude Code.
+    Claude,
+    /// Codex CLI.
+    Codex,
+    /// Every agent found for this user.
+    All,
+}
+
+/// Whose settings.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum HooksScope {
+    /// The user's settings.
+    User,
+    /// The current project's settings.
+    Project,
 }
 
 /// `coord unregister`.

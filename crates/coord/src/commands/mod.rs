@@ -5,6 +5,7 @@ pub mod demo;
 pub mod events;
 pub mod heartbeat;
 pub mod hook;
+pub mod hooks;
 pub mod ps;
 pub mod register;
 pub mod run;
@@ -90,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(args) => sweep::run(&ctx, &args),
         Command::Demo(args) => demo::run(&args),
         Command::Watch(args) => watch::run(&ctx, &args),
+        Command::Hooks(args) => hooks::run(&args),
         Command::Run(args) => run::run(&ctx, &args),
     }
 }

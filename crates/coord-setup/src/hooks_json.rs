@@ -1,0 +1,354 @@
+//! coord's entries in a `{"hooks": {"<Event>": [matcher groups]}}` tree, the shape Claude Code's
+//! `settings.json` and Codex's `hooks.json` share.
+//!
+//! coord adds one matcher group of its own per event, appended after the user's, with no matcher
+//! and one command handler; it never inserts into a user's group. Its handlers are found again by
+//! their command (see [`crate::command`]), wherever they are, so that removal takes out exactly
+//! them and whatever container coord's removal left empty, and nothing else.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::command::parse_hook_command;
+use crate::error::SetupError;
+use crate::json_file::type_name;
+use crate::report::Change;
+use crate::status::{EventStatus, HandlerStatus, TrustStatus};
+
+/// A handler coord wants in the file.
+#[derive(Clone, Debug)]
+pub(crate) struct Wanted {
+    /// The event, as the agent names it (`PreToolUse`).
+    pub event: &'static str,
+    /// The command line.
+    pub command: String,
+    /// Seconds the agent waits for it.
+    pub timeout: u64,
+}
+
+impl Wanted {
+    /// The matcher group coord appends for this handler.
+    fn group(&self) -> Value {
+        json!({"hooks": [{"type": "command", "command": self.command, "timeout": self.timeout}]})
+    }
+}
+
+/// One of coord's handlers found in the file.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Found {
+    /// The event key the handler is listed under.
+    pub event: String,
+    /// The event its command reports.
+    pub command_event: String,
+    /// Index of its matcher group in the event's array.
+    pub group: usize,
+    /// Index of the handler in the group's `hooks`.
+    pub handler: usize,
+    /// Its command line.
+    pub command: String,
+    /// The coord program the command runs, unquoted.
+    pub program: String,
+    /// The group's matcher, when it has a string one.
+    pub matcher: Option<String>,
+    /// The handler object as it stands.
+    pub fields: Map<String, Value>,
+}
+
+/// The `hooks` object of `root`, `None` when absent; an error when it is not an object.
+fn hooks<'a>(
+    root: &'a Map<String, Value>,
+    path: &Path,
+) -> Result<Option<&'a Map<String, Value>>, SetupError> {
+    match root.get("hooks") {
+        None => Ok(None),
+        Some(Value::Object(hooks)) => Ok(Some(hooks)),
+        Some(other) => Err(not_an_object(path, other)),
+    }
+}
+
+fn not_an_object(path: &Path, found: &Value) -> SetupError {
+    SetupError::Shape {
+        path: path.to_owned(),
+        key: "hooks".to_owned(),
+        expected: "an object",
+        found: type_name(found),
+    }
+}
+
+/// Every coord handler in the file, in file order.
+pub(crate) fn find(root: &Map<String, Value>, path: &Path) -> Result<Vec<Found>, SetupError> {
+    let Some(hooks) = hooks(root, path)? else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    for (event, groups) in hooks {
+        let Some(groups) = groups.as_array() else {
+            continue;
+        };
+        for (group_index, group) in groups.iter().enumerate() {
+            let Some(handlers) = group.get("hooks").and_then(Value::as_array) else {
+                continue;
+            };
+            let matcher = group.get("matcher").and_then(Value::as_str);
+            for (handler_index, handler) in handlers.iter().enumerate() {
+                let Some(fields) = handler.as_object() else {
+                    continue;
+                };
+                let Some(command) = fields.get("command").and_then(Value::as_str) else {
+                    continue;
+                };
+                let Some(parsed) = parse_hook_command(command) else {
+                    continue;
+                };
+                found.push(Found {
+                    event: event.clone(),
+                    command_event: parsed.event,
+                    group: group_index,
+                    handler: handler_index,
+                    command: command.to_owned(),
+                    program: parsed.program,
+                    matcher: matcher.map(str::to_owned),
+                    fields: fields.clone(),
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Makes every wanted handler present: an existing coord handler of the event that calls another
+/// coord is pointed at this one; an event without one gets coord's group appended.
+pub(crate) fn install(
+    root: &mut Map<String, Value>,
+    path: &Path,
+    wanted: &[Wanted],
+) -> Result<Vec<Change>, SetupError> {
+    let hooks = match root
+        .entry("hooks")
+        .or_insert_with(|| Value::Object(Map::new()))
+    {
+        Value::Object(hooks) => hooks,
+        other => return Err(not_an_object(path, other)),
+    };
+    let mut changes = Vec::new();
+    for want in wanted {
+        let groups = match hooks
+            .entry(want.event)
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            Value::Array(groups) => groups,
+            other => {
+                return Err(SetupError::Shape {
+                    path: path.to_owned(),
+                    key: format!("hooks.{}", want.event),
+                    expected: "an array",
+                    found: type_name(other),
+                });
+            }
+        };
+        let mut present = false;
+        for command in groups
+            .iter_mut()
+            .filter_map(|group| group.get_mut("hooks")?.as_array_mut())
+            .flatten()
+            .filter_map(|handler| handler.get_mut("command"))
+        {
+            let Some(text) = command.as_str() else {
+                continue;
+            };
+            if parse_hook_command(text).is_none_or(|c| c.event != want.event) {
+                continue;
+            }
+            present = true;
+            if text != want.command {
+                changes.push(Change::HookRetargeted {
+                    event: want.event.to_owned(),
+                    from: text.to_owned(),
+                    to: want.command.clone(),
+                });
+                *command = Value::String(want.command.clone());
+            }
+        }
+        if !present {
+            groups.push(want.group());
+            changes.push(Change::HookAdded {
+                event: want.event.to_owned(),
+                command: want.command.clone(),
+            });
+        }
+    }
+    Ok(changes)
+}
+
+/// coord's handlers of each of `events` (those listed under the event and reporting it), as
+/// status shows them; `trust` tells how Codex trusts one (`None` for an agent without trust).
+pub(crate) fn event_statuses(
+    found: &[Found],
+    events: &[&str],
+    coord: &str,
+    trust: impl Fn(&Found) -> Option<TrustStatus>,
+) -> Vec<EventStatus> {
+    events
+        .iter()
+        .map(|&event| EventStatus {
+            event: event.to_owned(),
+            handlers: found
+                .iter()
+                .filter(|f| f.event == event && f.command_event == event)
+                .map(|f| HandlerStatus {
+                    command: f.command.clone(),
+                    program: PathBuf::from(&f.program),
+                    calls_this_coord: f.program == coord,
+                    group: f.group,
+                    handler: f.handler,
+                    trust: trust(f),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Removes every coord handler, then each group, event array and `hooks` object that this
+/// removal left empty (one that was empty before stays).
+pub(crate) fn uninstall(
+    root: &mut Map<String, Value>,
+    path: &Path,
+) -> Result<Vec<Change>, SetupError> {
+    let hooks = match root.get_mut("hooks") {
+        None => return Ok(Vec::new()),
+        Some(Value::Object(hooks)) => hooks,
+        Some(other) => return Err(not_an_object(path, other)),
+    };
+    let mut changes = Vec::new();
+    let mut emptied_events = Vec::new();
+    for (event, groups) in hooks.iter_mut() {
+        let Some(groups) = groups.as_array_mut() else {
+            continue;
+        };
+        let before = changes.len();
+        groups.retain_mut(|group| {
+            let Some(handlers) = group.get_mut("hooks").and_then(Value::as_array_mut) else {
+                return true;
+            };
+            let removed_here = changes.len();
+            handlers.retain(|handler| {
+                let command = handler.get("command").and_then(Value::as_str);
+                match command.filter(|c| parse_hook_command(c).is_some()) {
+                    Some(command) => {
+                        changes.push(Change::HookRemoved {
+                            event: event.clone(),
+                            command: command.to_owned(),
+                        });
+                        false
+                    }
+                    None => true,
+                }
+            });
+            !(handlers.is_empty() && changes.len() > removed_here)
+        });
+        if groups.is_empty() && changes.len() > before {
+            emptied_events.push(event.clone());
+        }
+    }
+    for event in &emptied_events {
+        hooks.shift_remove(event);
+    }
+    if hooks.is_empty() && !changes.is_empty() {
+        root.shift_remove("hooks");
+    }
+    Ok(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    fn wanted(event: &'static str) -> Wanted {
+        Wanted {
+            event,
+            command: format!("/bin/coord hook {event}"),
+            timeout: 5,
+        }
+    }
+
+    #[test]
+    fn appends_a_group_of_its_own_after_the_users() {
+        let mut root = map(
+            json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "say done"}]}]}}),
+        );
+        let changes = install(&mut root, Path::new("f"), &[wanted("Stop")]).unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            Value::Object(root),
+            json!({"hooks": {"Stop": [
+                {"hooks": [{"type": "command", "command": "say done"}]},
+                {"hooks": [{"type": "command", "command": "/bin/coord hook Stop", "timeout": 5}]}
+            ]}})
+        );
+    }
+
+    #[test]
+    fn points_an_old_coord_at_this_one_in_place() {
+        let mut root = map(json!({"hooks": {"Stop": [{"hooks": [
+            {"type": "command", "command": "/old/coord hook Stop", "timeout": 9}
+        ]}]}}));
+        let changes = install(&mut root, Path::new("f"), &[wanted("Stop")]).unwrap();
+        assert!(
+            matches!(&changes[..], [Change::HookRetargeted { from, .. }] if from == "/old/coord hook Stop")
+        );
+        assert_eq!(
+            root["hooks"]["Stop"],
+            json!([{"hooks": [{"type": "command", "command": "/bin/coord hook Stop", "timeout": 9}]}])
+        );
+    }
+
+    #[test]
+    fn removal_keeps_user_handlers_sharing_a_group() {
+        let mut root = map(json!({"hooks": {"Stop": [{"matcher": "", "hooks": [
+            {"type": "command", "command": "say done"},
+            {"type": "command", "command": "coord hook Stop"}
+        ]}], "Other": "not an array"}}));
+        let changes = uninstall(&mut root, Path::new("f")).unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            Value::Object(root),
+            json!({"hooks": {"Stop": [{"matcher": "", "hooks": [{"type": "command", "command": "say done"}]}], "Other": "not an array"}})
+        );
+    }
+
+    #[test]
+    fn removal_leaves_containers_that_were_already_empty() {
+        let mut root = map(json!({"hooks": {"Stop": [], "Start": [{"hooks": []}]}}));
+        assert!(uninstall(&mut root, Path::new("f")).unwrap().is_empty());
+        assert_eq!(
+            Value::Object(root),
+            json!({"hooks": {"Stop": [], "Start": [{"hooks": []}]}})
+        );
+    }
+
+    #[test]
+    fn a_hooks_value_that_is_not_an_object_is_refused() {
+        let mut root = map(json!({"hooks": []}));
+        let err = install(&mut root, Path::new("f"), &[wanted("Stop")]).unwrap_err();
+        assert!(
+            matches!(err, SetupError::Shape { ref key, .. } if key == "hooks"),
+            "{err}"
+        );
+        let mut root = map(json!({"hooks": {"Stop": {}}}));
+        let err = install(&mut root, Path::new("f"), &[wanted("Stop")]).unwrap_err();
+        assert!(
+            matches!(err, SetupError::Shape { ref key, .. } if key == "hooks.Stop"),
+            "{err}"
+        );
+        assert!(uninstall(&mut map(json!({"hooks": 1})), Path::new("f")).is_err());
+        assert!(find(&map(json!({"hooks": "x"})), Path::new("f")).is_err());
+    }
+}
