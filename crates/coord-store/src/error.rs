@@ -1,7 +1,8 @@
 //! Errors of the storage layer, typed so the service and the CLI can tell a busy store from a
-//! broken one.
+//! broken one, and an unreachable server from a failing one.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// What went wrong in a store.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,31 @@ pub enum StoreError {
     /// An error from SQLite.
     #[error(transparent)]
     Sqlite(rusqlite::Error),
+    /// The Redis server could not be reached or refused the connection (address, login,
+    /// database number, TLS).
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        /// The server's URL, password masked.
+        url: String,
+        /// The underlying error.
+        source: redis::RedisError,
+    },
+    /// The Redis server did not answer within the configured timeout.
+    #[error("no answer from {url} within {}ms", after.as_millis())]
+    Timeout {
+        /// The server's URL, password masked.
+        url: String,
+        /// The timeout that passed.
+        after: Duration,
+    },
+    /// The Redis server answered a request with an error, or the connection broke.
+    #[error("redis at {url}: {source}")]
+    Redis {
+        /// The server's URL, password masked.
+        url: String,
+        /// The underlying error.
+        source: redis::RedisError,
+    },
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -2,9 +2,10 @@
 //!
 //! Every backend stores the same records ([`coord_core::Session`], [`coord_core::Event`]) and
 //! answers the same small set of operations; the service above never names the backend. A
-//! backend makes each operation atomic on its own (one write transaction in SQLite), reads the
-//! time from its own clock ([`Store::now`]), and appends an event with a growing sequence number
-//! for every change. The shared conformance suite (`tests/conformance/`) holds every backend to
+//! backend makes each operation atomic on its own (one write transaction in SQLite, one Lua
+//! script in Redis), reads the time from its own clock ([`Store::now`]: the host's for SQLite,
+//! the server's for Redis), and appends an event with a growing sequence number for every
+//! change. The shared conformance suite (`tests/conformance/`) holds every backend to
 //! the same behaviour.
 //!
 //! What this crate does not do: decide states (that is [`coord_core::classify()`]), look at
@@ -12,9 +13,11 @@
 //!
 //! - [`url`]: parses `COORD_URL` and finds the default store path.
 //! - [`sqlite`]: the embedded store (SQLite in WAL mode), the default.
+//! - [`redis`]: a Redis server shared by a fleet of machines.
 //! - [`error`]: the errors of the storage layer.
 
 pub mod error;
+pub mod redis;
 pub mod sqlite;
 pub mod url;
 
@@ -33,17 +36,22 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Config {
     /// The fleet this handle sees (`COORD_NAMESPACE`); namespaces sharing one store never mix.
     pub namespace: String,
-    /// How long one operation may wait for a store that another writer holds.
+    /// How long one operation may wait for a store that another writer holds (SQLite).
     pub busy_timeout: Duration,
+    /// How long a store behind a network may take to connect, and then to answer each request
+    /// (Redis: the connect timeout and the read and write timeouts of its connection). A
+    /// caller that must not hang on an unreachable server (the hook path) sets it short.
+    pub connect_timeout: Duration,
 }
 
 impl Config {
-    /// The defaults for the namespace: a 5 s wait on a busy store.
+    /// The defaults for the namespace: a 5 s wait on a busy store, 2 s to reach a server.
     #[must_use]
     pub fn new(namespace: impl Into<String>) -> Self {
         Self {
             namespace: namespace.into(),
             busy_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -107,5 +115,6 @@ pub trait Store: Send {
 pub fn open(url: &StoreUrl, config: &Config) -> Result<Box<dyn Store>> {
     match url {
         StoreUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open(path, config)?)),
+        StoreUrl::Redis(url) => Ok(Box::new(redis::RedisStore::open(url, config)?)),
     }
 }

@@ -1,6 +1,12 @@
 //! `COORD_URL`: which store to use, and where the default one lives.
+//!
+//! A Redis URL may carry a password; it never leaves this module in clear: [`RedisUrl`]'s
+//! `Display` and `Debug` and every error that names a URL show `***` in its place.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+
+use redis::{ConnectionAddr, IntoConnectionInfo};
 
 use crate::StoreError;
 
@@ -9,6 +15,8 @@ use crate::StoreError;
 pub enum StoreUrl {
     /// The embedded store: an SQLite file.
     Sqlite(PathBuf),
+    /// A Redis server that a fleet of machines shares.
+    Redis(RedisUrl),
 }
 
 impl StoreUrl {
@@ -27,9 +35,10 @@ impl StoreUrl {
             url: url.to_owned(),
             why: why.to_owned(),
         };
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| bad("expected scheme://… (for example sqlite:///path/to/coord.db)"))?;
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| StoreError::Url {
+            url: mask_password(url),
+            why: "expected scheme://… (for example sqlite:///path/to/coord.db)".to_owned(),
+        })?;
         match scheme {
             "sqlite" => {
                 let path = Path::new(rest);
@@ -40,9 +49,13 @@ impl StoreUrl {
                 }
                 Ok(StoreUrl::Sqlite(path.to_owned()))
             }
-            other => Err(bad(&format!(
-                "unsupported scheme `{other}` (supported: sqlite)"
-            ))),
+            "redis" | "rediss" | "redis+unix" => RedisUrl::parse(url).map(StoreUrl::Redis),
+            other => Err(StoreError::Url {
+                url: mask_password(url),
+                why: format!(
+                    "unsupported scheme `{other}` (supported: sqlite, redis, rediss, redis+unix)"
+                ),
+            }),
         }
     }
 }
@@ -51,8 +64,155 @@ impl std::fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            StoreUrl::Redis(r) => r.fmt(f),
         }
     }
+}
+
+/// Where a Redis server listens, and how to log in to it: `redis://[user:pass@]host:port/db`,
+/// `rediss://…` (TLS, certificates checked against the system's roots) or
+/// `redis+unix:///path/to.sock[?db=N][&user=U&pass=P]`.
+///
+/// Parsed by the `redis` crate; shown with the password masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl {
+    addr: RedisAddr,
+    db: i64,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// A Redis server's address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum RedisAddr {
+    Tcp { host: String, port: u16, tls: bool },
+    Unix(PathBuf),
+}
+
+impl RedisUrl {
+    fn parse(url: &str) -> Result<Self, StoreError> {
+        let bad = |why: String| StoreError::Url {
+            url: mask_password(url),
+            why,
+        };
+        let info = url.into_connection_info().map_err(|e| bad(e.to_string()))?;
+        let addr = match info.addr() {
+            ConnectionAddr::Tcp(host, port) => RedisAddr::Tcp {
+                host: host.clone(),
+                port: *port,
+                tls: false,
+            },
+            ConnectionAddr::TcpTls { insecure: true, .. } => {
+                return Err(bad(
+                    "certificate checks cannot be turned off (#insecure)".to_owned()
+                ));
+            }
+            ConnectionAddr::TcpTls { host, port, .. } => RedisAddr::Tcp {
+                host: host.clone(),
+                port: *port,
+                tls: true,
+            },
+            ConnectionAddr::Unix(path) if path.is_absolute() => RedisAddr::Unix(path.clone()),
+            _ => return Err(bad("unsupported address".to_owned())),
+        };
+        let settings = info.redis_settings();
+        Ok(Self {
+            addr,
+            db: settings.db(),
+            username: settings.username().map(str::to_owned),
+            password: settings.password().map(str::to_owned),
+        })
+    }
+
+    /// What the `redis` crate needs to connect. The client does not announce its name and
+    /// version (`CLIENT SETINFO`): that is one round trip less for every short-lived process.
+    pub(crate) fn connection_info(&self) -> redis::RedisResult<redis::ConnectionInfo> {
+        let addr = match &self.addr {
+            RedisAddr::Tcp {
+                host,
+                port,
+                tls: false,
+            } => ConnectionAddr::Tcp(host.clone(), *port),
+            RedisAddr::Tcp {
+                host,
+                port,
+                tls: true,
+            } => ConnectionAddr::TcpTls {
+                host: host.clone(),
+                port: *port,
+                insecure: false,
+                tls_params: None,
+            },
+            RedisAddr::Unix(path) => ConnectionAddr::Unix(path.clone()),
+        };
+        let mut settings = redis::RedisConnectionInfo::default()
+            .set_db(self.db)
+            .set_skip_set_lib_name();
+        if let Some(user) = &self.username {
+            settings = settings.set_username(user);
+        }
+        if let Some(password) = &self.password {
+            settings = settings.set_password(password);
+        }
+        Ok(addr.into_connection_info()?.set_redis_settings(settings))
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let password = self.password.as_ref().map(|_| "***");
+        match &self.addr {
+            RedisAddr::Tcp { host, port, tls } => {
+                f.write_str(if *tls { "rediss://" } else { "redis://" })?;
+                match (&self.username, password) {
+                    (None, None) => {}
+                    (Some(user), None) => write!(f, "{user}@")?,
+                    (user, Some(p)) => write!(f, "{}:{p}@", user.as_deref().unwrap_or_default())?,
+                }
+                if host.contains(':') {
+                    write!(f, "[{host}]:{port}/{}", self.db)
+                } else {
+                    write!(f, "{host}:{port}/{}", self.db)
+                }
+            }
+            RedisAddr::Unix(path) => {
+                write!(f, "redis+unix://{}?db={}", path.display(), self.db)?;
+                if let Some(user) = &self.username {
+                    write!(f, "&user={user}")?;
+                }
+                if let Some(p) = password {
+                    write!(f, "&pass={p}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RedisUrl").field(&self.to_string()).finish()
+    }
+}
+
+/// `url` with anything that may be a password replaced by `***`, for messages about a URL that
+/// did not parse: what stands between the first `:` after `://` (or the start) and the last `@`,
+/// and the value of a `pass=` parameter.
+fn mask_password(url: &str) -> String {
+    let mut out = url.to_owned();
+    let start = out.find("://").map_or(0, |i| i + 3);
+    if let Some(at) = out[start..].rfind('@').map(|i| start + i)
+        && let Some(colon) = out[start..at].find(':').map(|i| start + i)
+    {
+        out.replace_range(colon + 1..at, "***");
+    }
+    if let Some(value) = out.find("pass=").map(|i| i + 5) {
+        let end = out[value..]
+            .find(['&', '#'])
+            .map_or(out.len(), |i| value + i);
+        out.replace_range(value..end, "***");
+    }
+    out
 }
 
 /// `$XDG_STATE_HOME/coord/coord.db`, else `~/.local/state/coord/coord.db`.
@@ -104,5 +264,85 @@ mod tests {
             err.to_string().contains("unsupported scheme `ftp`"),
             "{err}"
         );
+    }
+
+    fn redis(url: &str) -> RedisUrl {
+        match StoreUrl::parse(Some(url), env(&[])) {
+            Ok(StoreUrl::Redis(r)) => r,
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn redis_urls_parse_with_their_defaults() {
+        let r = redis("redis://user:pa%40ss@cache.internal:6380/2");
+        assert_eq!(
+            r.addr,
+            RedisAddr::Tcp {
+                host: "cache.internal".into(),
+                port: 6380,
+                tls: false
+            }
+        );
+        assert_eq!(r.db, 2);
+        assert_eq!(r.username.as_deref(), Some("user"));
+        assert_eq!(r.password.as_deref(), Some("pa@ss"));
+        let plain = redis("redis://localhost");
+        assert_eq!(plain.to_string(), "redis://localhost:6379/0");
+        assert_eq!(plain.password, None);
+        let tls = redis("rediss://:secret@[::1]:7000/1");
+        assert_eq!(tls.to_string(), "rediss://:***@[::1]:7000/1");
+        let unix = redis("redis+unix:///run/redis.sock?db=3");
+        assert_eq!(unix.addr, RedisAddr::Unix("/run/redis.sock".into()));
+        assert_eq!(unix.db, 3);
+        assert_eq!(unix.to_string(), "redis+unix:///run/redis.sock?db=3");
+    }
+
+    #[test]
+    fn a_password_never_shows() {
+        let r = redis("redis://user:hunter2@host:6379/0");
+        assert_eq!(r.to_string(), "redis://user:***@host:6379/0");
+        assert!(!format!("{r:?}").contains("hunter2"));
+        let url = StoreUrl::Redis(r);
+        assert!(!format!("{url} {url:?}").contains("hunter2"));
+        let unix = redis("redis+unix:///r.sock?user=me&pass=hunter2");
+        assert_eq!(
+            unix.to_string(),
+            "redis+unix:///r.sock?db=0&user=me&pass=***"
+        );
+        for bad in [
+            "redis://user:hunter2@host:notaport/0",
+            "redis://user:hunter2@host:6379/notadb",
+            "redis+unix:///r.sock?pass=hunter2&db=x",
+            "redis://user:hunt/er2@host:6379/0",
+            "rediss://user:hunter2@host:6379/0#insecure",
+            "gopher://user:hunter2@host",
+            "user:hunter2@host",
+        ] {
+            let err = StoreUrl::parse(Some(bad), env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                !err.contains("hunter2") && !err.contains("er2@"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_redis_urls_say_why() {
+        let why = |url: &str| {
+            StoreUrl::parse(Some(url), env(&[]))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            why("redis://h:6379/notadb").contains("database"),
+            "{}",
+            why("redis://h/x")
+        );
+        assert!(why("rediss://h:6379/0#insecure").contains("#insecure"));
+        assert!(why("redis://").contains("redis://"));
+        assert!(why("ftp://h").contains("supported: sqlite, redis, rediss, redis+unix"));
     }
 }

@@ -4,23 +4,19 @@
 //! store, even a bug in coord).
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use coord_core::agent_event::HookPayload;
 use coord_core::{Beat, Phase, Policy, Source, Timestamp};
 use coord_service::{RegisterRequest, host};
 
-use super::{Context, wall_clock};
+use super::{Context, Patience};
 use crate::cli::{HeartbeatArgs, PhaseArg};
 use crate::hook_input::{self, Input};
 
-/// How long the hook path waits for a store another writer holds.
-pub const HOOK_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
-
 /// Runs `coord heartbeat` without `--hook`: errors are reported.
 pub fn run(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<ExitCode> {
-    let observed_at = wall_clock();
     let service = ctx.service()?;
+    let observed_at = service.now()?;
     let id = args
         .id
         .clone()
@@ -31,13 +27,13 @@ pub fn run(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<ExitCode> {
 
 /// The hook path of `coord heartbeat --hook`: errors are the caller's to swallow.
 pub fn hook(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<()> {
-    let observed_at = wall_clock();
     let event = match hook_input::read(hook_input::WAIT) {
         Input::Garbage => return Ok(()),
         Input::Event(e) => *e,
         Input::Nothing => HookPayload::default(),
     };
-    let service = ctx.service_with(HOOK_BUSY_TIMEOUT, Policy::default())?;
+    let service = ctx.service_with(Patience::Hook, Policy::default())?;
+    let observed_at = service.now()?;
     let id = match args.id.clone().or(event.session_id) {
         Some(id) => id,
         None => service.default_id(super::hook::agent_pid().unwrap_or_else(host::parent_pid)),

@@ -13,8 +13,7 @@ use coord_core::agent_event::{self, NotifyPayload};
 use coord_core::{Policy, Runtime};
 use coord_service::{HookContext, host};
 
-use super::heartbeat::HOOK_BUSY_TIMEOUT;
-use super::{Context, wall_clock};
+use super::{Context, Patience};
 use crate::cli::{Cli, Command as CliCommand, HookArgs};
 use crate::hook_input::{self, Input};
 
@@ -55,9 +54,8 @@ pub fn run_silently() -> ExitCode {
 
 /// Records one hook event; errors are the caller's to swallow.
 fn run(ctx: &Context, args: &HookArgs) -> anyhow::Result<()> {
-    let observed_at = wall_clock();
     if args.event == CODEX_NOTIFY {
-        return notify(ctx, args, observed_at);
+        return notify(ctx, args);
     }
     let Input::Event(payload) = hook_input::read(hook_input::WAIT) else {
         return Ok(());
@@ -65,6 +63,10 @@ fn run(ctx: &Context, args: &HookArgs) -> anyhow::Result<()> {
     let Some(session_id) = payload.session_id.clone().filter(|id| !id.is_empty()) else {
         return Ok(());
     };
+    // Times come from the store's clock (the Redis server's for a fleet), so that every host
+    // orders one session's signals on one clock.
+    let service = ctx.service_with(Patience::Hook, Policy::default())?;
+    let observed_at = service.now()?;
     let reading = agent_event::read_hook(&args.event, &payload, observed_at);
     let transcript = payload.transcript_path.map(PathBuf::from);
     let hook = HookContext {
@@ -76,18 +78,13 @@ fn run(ctx: &Context, args: &HookArgs) -> anyhow::Result<()> {
         transcript,
         task: args.task.clone(),
     };
-    let service = ctx.service_with(HOOK_BUSY_TIMEOUT, Policy::default())?;
     service.apply_hook(&reading, &hook)?;
     Ok(())
 }
 
 /// Codex's `notify`: Codex appends its JSON as the last argument; anything before it is the
 /// user's own notify program, which keeps working: it runs first, with the JSON appended.
-fn notify(
-    ctx: &Context,
-    args: &HookArgs,
-    observed_at: coord_core::Timestamp,
-) -> anyhow::Result<()> {
+fn notify(ctx: &Context, args: &HookArgs) -> anyhow::Result<()> {
     let Some((json, chained)) = args.args.split_last() else {
         return Ok(());
     };
@@ -105,13 +102,13 @@ fn notify(
     else {
         return Ok(());
     };
+    let service = ctx.service_with(Patience::Hook, Policy::default())?;
     let hook = HookContext {
         session_id,
-        observed_at,
+        observed_at: service.now()?,
         runtime: Some(Runtime::Codex),
         ..HookContext::default()
     };
-    let service = ctx.service_with(HOOK_BUSY_TIMEOUT, Policy::default())?;
     service.apply_hook(&reading, &hook)?;
     Ok(())
 }

@@ -15,14 +15,30 @@ pub mod unregister;
 pub mod watch;
 
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context as _;
-use coord_core::{Policy, PolicyOverrides, Timestamp};
+use coord_core::{Policy, PolicyOverrides};
 use coord_service::{HostInfo, Service};
 use coord_store::{Config, StoreUrl};
 
 use crate::cli::{Cli, Command, PolicyArgs};
+
+/// How long the hook path waits for a store another writer holds.
+const HOOK_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long the hook path waits to reach a store over the network (a down or black-holed
+/// Redis): the agent's tool call waits for the hook.
+const HOOK_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// How long a command may wait for the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Patience {
+    /// A command a person or a script runs: the store's defaults (seconds).
+    Command,
+    /// An agent's hook: a short wait, then give up silently.
+    Hook,
+}
 
 /// An error in how coord was called: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -47,22 +63,23 @@ impl Context {
             .map_err(|e| UsageError(e.to_string()).into())
     }
 
-    /// Opens the service, waiting at most `busy_timeout` for a store another writer holds and
-    /// judging with `policy`.
-    pub fn service_with(&self, busy_timeout: Duration, policy: Policy) -> anyhow::Result<Service> {
+    /// Opens the service, waiting for the store as long as `patience` allows and judging with
+    /// `policy`.
+    pub fn service_with(&self, patience: Patience, policy: Policy) -> anyhow::Result<Service> {
         let url = self.store_url()?;
-        let config = Config {
-            busy_timeout,
-            ..Config::new(&self.namespace)
-        };
+        let mut config = Config::new(&self.namespace);
+        if patience == Patience::Hook {
+            config.busy_timeout = HOOK_BUSY_TIMEOUT;
+            config.connect_timeout = HOOK_CONNECT_TIMEOUT;
+        }
         let store = coord_store::open(&url, &config)
             .with_context(|| format!("cannot open the store {url}"))?;
         Ok(Service::new(store, HostInfo::current(), policy))
     }
 
-    /// Opens the service with the default busy timeout and policy.
+    /// Opens the service for a command a person or a script runs, with the default policy.
     pub fn service(&self) -> anyhow::Result<Service> {
-        self.service_with(Config::new(&self.namespace).busy_timeout, Policy::default())
+        self.service_with(Patience::Command, Policy::default())
     }
 
     /// The store URL given on the command line or in `COORD_URL`, if any.
@@ -94,14 +111,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hooks(args) => hooks::run(&args),
         Command::Run(args) => run::run(&ctx, &args),
     }
-}
-
-/// The host's wall clock, for the time a signal was observed.
-pub fn wall_clock() -> Timestamp {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_millis(coord_core::time::millis(since_epoch))
 }
 
 impl From<&PolicyArgs> for PolicyOverrides {

@@ -3,10 +3,9 @@
 use std::process::ExitCode;
 
 use coord_core::Policy;
-use coord_store::Config;
 use serde_json::json;
 
-use super::Context;
+use super::{Context, Patience};
 use crate::cli::SweepArgs;
 
 /// Runs `coord sweep`.
@@ -15,7 +14,7 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
         evict_grace: args.grace.unwrap_or(Policy::default().evict_grace),
         ..Policy::default()
     };
-    let service = ctx.service_with(Config::new(ctx.namespace()).busy_timeout, policy)?;
+    let service = ctx.service_with(Patience::Command, policy)?;
     let report = service.sweep(args.limit)?;
     service.tidy()?;
     if args.json {

@@ -1,0 +1,78 @@
+-- Prepended to every coord script: the keys each one is given, the server's clock, and the
+-- writes every change shares (the event log and the indexes).
+--
+-- A session is a hash: one field per field of coord_core::Session, holding the JSON text serde
+-- gives that field, except `signals`, kept as one `signal:<source>` field per source (its time
+-- in milliseconds) so that a signal is one HSET. The scripts copy the JSON texts the Rust side
+-- sends and write integers; they never re-encode a record with cjson, which would round
+-- integers past 14 digits and turn an empty array into an object. Numbers are written with
+-- int() for the same reason.
+--
+-- Every script is given the same keys, all under the namespace's hash tag:
+-- KEYS[1] the session, KEYS[2] the ids (a sorted set, all scores 0: ordered by id),
+-- KEYS[3] last_seen per id (a sorted set), KEYS[4] host -> last heard (a hash),
+-- KEYS[5] the event counter, KEYS[6] the event stream.
+local session_key, ids_key, seen_key, hosts_key, seq_key, events_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+
+-- How many events a namespace keeps, about: the stream is trimmed by whole nodes.
+local RETENTION = 100000
+
+-- The kind of event a clean end logs (coord_core::EventKind::Ended).
+local ENDED_EVENT = '{"kind":"ended"}'
+
+-- An integer as decimal text (Lua numbers are doubles: tostring writes 1e+15 past 14 digits).
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- The server's clock in milliseconds: every host's signal is timed by one clock.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The given fields of the session, false where one is missing.
+local function fields(...)
+  return redis.call('HMGET', session_key, ...)
+end
+
+-- The name of a phase from its JSON (`working`, `in-tool`, `waiting`, `ended`).
+local function phase_name(json)
+  return cjson.decode(json).phase
+end
+
+-- Whether a process fact (JSON) says the process exited.
+local function exited(json)
+  return cjson.decode(json).process == 'exited'
+end
+
+-- Appends one event to the namespace's log. Its number comes from the namespace's counter and
+-- its stream entry id is `<number>-1`, so a reader resumes with an exclusive range.
+local function log(id, incarnation, at, kind)
+  local seq = redis.call('INCR', seq_key)
+  redis.call('XADD', events_key, 'MAXLEN', '~', RETENTION, int(seq) .. '-1',
+    'session', id, 'incarnation', int(incarnation), 'at', int(at), 'kind', kind)
+end
+
+-- Indexes the session as last seen at `last_seen` on `host` (the JSON text of the host name).
+local function index(id, host, last_seen)
+  redis.call('ZADD', ids_key, 0, id)
+  redis.call('ZADD', seen_key, int(last_seen), id)
+  local name = cjson.decode(host)
+  local heard = redis.call('HGET', hosts_key, name)
+  if not heard or last_seen > tonumber(heard) then
+    redis.call('HSET', hosts_key, name, int(last_seen))
+  end
+end
+
+-- Sets fields of the session from a list of name, value, name, value...
+local function set(list)
+  redis.call('HSET', session_key, unpack(list))
+end
+
+-- The stored record, as HGETALL gives it.
+local function record()
+  return redis.call('HGETALL', session_key)
+end
+

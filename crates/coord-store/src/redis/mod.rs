@@ -1,0 +1,381 @@
+//! The shared store: one Redis server (or cluster) that a fleet of machines writes to.
+//!
+//! Every change is one Lua script (`*.lua` beside this file, each after `common.lua`) that reads
+//! the record, applies the same rule as the core's [`coord_core::signal`] and writes the record,
+//! its indexes and its event, atomically and with the server's clock (`TIME`), so hosts with
+//! skewed clocks agree and concurrent writers never lose an update. Scripts run by SHA
+//! (`EVALSHA`); the `redis` crate loads one again when the server answers `NOSCRIPT` (after a
+//! restart or a `SCRIPT FLUSH`). Reads are plain commands.
+//!
+//! Keys of a namespace share one hash tag, `coord:{<ns>}:`, so a Redis Cluster keeps a fleet
+//! in one slot and every script's keys together:
+//! - `session:<id>`: the record, a hash (layout in [`record`]);
+//! - `ids`: every id, a sorted set with all scores 0, so read in id order;
+//! - `last_seen`: id by last signal, a sorted set read by [`Store::quiet_since`];
+//! - `hosts`: host name to the last time any session on it was heard, a hash;
+//! - `seq`: the event counter; `events`: the event log, a stream trimmed to about 100 000
+//!   entries on every append (`MAXLEN ~`).
+//!
+//! No key expires: sessions leave by eviction only, so a session is never lost before the sweep
+//! has judged it. Needs Redis 6.2 or later (exclusive stream ranges).
+//!
+//! Connections are synchronous (no async runtime on the hook path) and bounded in time by
+//! [`Config::connect_timeout`]: the connection attempt, then every read and write.
+
+mod record;
+
+use std::cell::RefCell;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use ::redis::{Client, Connection, ConnectionLike, FromRedisValue, RedisError, Script};
+use coord_core::{
+    Beat, Event, EventKind, ExitStatus, Phase, Registration, Session, Source, Timestamp,
+};
+
+use crate::url::RedisUrl;
+use crate::{Config, Result, Store, StoreError};
+
+/// How many stream entries [`Store::session_events`] reads per round trip.
+const SCAN_BATCH: usize = 1_000;
+
+/// One script: `common.lua` followed by the named file.
+macro_rules! script {
+    ($file:literal) => {
+        LazyLock::new(|| Script::new(concat!(include_str!("common.lua"), include_str!($file))))
+    };
+}
+
+static REGISTER: LazyLock<Script> = script!("register.lua");
+static HEARTBEAT: LazyLock<Script> = script!("heartbeat.lua");
+static UNREGISTER: LazyLock<Script> = script!("unregister.lua");
+static RECORD_EXIT: LazyLock<Script> = script!("record_exit.lua");
+static EVICT: LazyLock<Script> = script!("evict.lua");
+
+/// The shared store.
+pub struct RedisStore {
+    client: Client,
+    con: RefCell<Connection>,
+    keys: Keys,
+    /// The server's URL with its password masked, for errors.
+    url: String,
+    timeout: Duration,
+}
+
+/// The keys of one namespace.
+struct Keys {
+    /// `coord:{<ns>}:`, the prefix every key of the namespace starts with.
+    prefix: String,
+    ids: String,
+    last_seen: String,
+    hosts: String,
+    seq: String,
+    events: String,
+}
+
+impl Keys {
+    /// The keys of `namespace`. `%`, `{` and `}` in its name are percent-encoded, so the hash
+    /// tag is the whole name and two namespaces never share a key.
+    fn new(namespace: &str) -> Self {
+        let mut tag = String::with_capacity(namespace.len());
+        for c in namespace.chars() {
+            match c {
+                '%' => tag.push_str("%25"),
+                '{' => tag.push_str("%7B"),
+                '}' => tag.push_str("%7D"),
+                c => tag.push(c),
+            }
+        }
+        let prefix = format!("coord:{{{tag}}}:");
+        let key = |name: &str| format!("{prefix}{name}");
+        Self {
+            ids: key("ids"),
+            last_seen: key("last_seen"),
+            hosts: key("hosts"),
+            seq: key("seq"),
+            events: key("events"),
+            prefix,
+        }
+    }
+
+    fn session(&self, id: &str) -> String {
+        format!("{}session:{id}", self.prefix)
+    }
+}
+
+impl RedisStore {
+    /// Connects to the server `url` names, within [`Config::connect_timeout`].
+    pub fn open(url: &RedisUrl, config: &Config) -> Result<Self> {
+        let shown = url.to_string();
+        let client = url
+            .connection_info()
+            .and_then(Client::open)
+            .map_err(|source| StoreError::Connect {
+                url: shown.clone(),
+                source,
+            })?;
+        let con = connect(&client, config.connect_timeout, &shown)?;
+        Ok(Self {
+            client,
+            con: RefCell::new(con),
+            keys: Keys::new(&config.namespace),
+            url: shown,
+            timeout: config.connect_timeout,
+        })
+    }
+
+    /// Runs `f` on the connection, connecting again first if the last request broke it.
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, RedisError>) -> Result<T> {
+        let mut con = self.con.borrow_mut();
+        if !con.is_open() {
+            *con = connect(&self.client, self.timeout, &self.url)?;
+        }
+        f(&mut con).map_err(failed(&self.url, self.timeout, Stage::Request))
+    }
+
+    /// Runs `script` on the session `id` with `args` after the id.
+    fn run<T: FromRedisValue>(&self, script: &Script, id: &str, args: &[&str]) -> Result<T> {
+        let k = &self.keys;
+        let mut call = script.prepare_invoke();
+        call.key(k.session(id))
+            .key(&k.ids)
+            .key(&k.last_seen)
+            .key(&k.hosts)
+            .key(&k.seq)
+            .key(&k.events)
+            .arg(id);
+        for arg in args {
+            call.arg(*arg);
+        }
+        self.with(|con| call.invoke(con))
+    }
+
+    /// Runs a script that returns the record (or nil).
+    fn run_for_session(&self, script: &Script, id: &str, args: &[&str]) -> Result<Option<Session>> {
+        let fields: Option<Vec<String>> = self.run(script, id, args)?;
+        fields.map_or(Ok(None), record::session_from_fields)
+    }
+
+    /// The records of `ids`, in that order, read in one round trip; ids evicted meanwhile are
+    /// left out.
+    fn load(&self, ids: &[String]) -> Result<Vec<Session>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for id in ids {
+            pipe.cmd("HGETALL").arg(self.keys.session(id));
+        }
+        let hashes: Vec<Vec<String>> = self.with(|con| pipe.query(con))?;
+        let mut sessions = Vec::with_capacity(hashes.len());
+        for fields in hashes {
+            sessions.extend(record::session_from_fields(fields)?);
+        }
+        Ok(sessions)
+    }
+
+    /// Stream entries as `XRANGE` / `XREVRANGE` give them.
+    fn entries(&self, command: &mut ::redis::Cmd) -> Result<Vec<(String, Vec<String>)>> {
+        self.with(|con| command.query(con))
+    }
+}
+
+/// A connection to the server, within `timeout`, then with `timeout` on every read and write.
+fn connect(client: &Client, timeout: Duration, url: &str) -> Result<Connection> {
+    let failed = failed(url, timeout, Stage::Connect);
+    let con = client
+        .get_connection_with_timeout(timeout)
+        .map_err(&failed)?;
+    con.set_read_timeout(Some(timeout)).map_err(&failed)?;
+    con.set_write_timeout(Some(timeout)).map_err(&failed)?;
+    Ok(con)
+}
+
+/// What a connection was doing when it failed.
+#[derive(Clone, Copy)]
+enum Stage {
+    Connect,
+    Request,
+}
+
+/// How an error of the `redis` crate reads as a store error: a timeout whatever the stage, else
+/// a failure to connect or of a request.
+fn failed(url: &str, timeout: Duration, stage: Stage) -> impl Fn(RedisError) -> StoreError {
+    move |source| {
+        let url = url.to_owned();
+        match stage {
+            _ if source.is_timeout() => StoreError::Timeout {
+                url,
+                after: timeout,
+            },
+            Stage::Connect => StoreError::Connect { url, source },
+            Stage::Request => StoreError::Redis { url, source },
+        }
+    }
+}
+
+/// `n` as a `COUNT` or `LIMIT` argument.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Store for RedisStore {
+    fn now(&self) -> Result<Timestamp> {
+        let (secs, micros): (i64, i64) = self.with(|con| ::redis::cmd("TIME").query(con))?;
+        Ok(Timestamp::from_millis(secs * 1_000 + micros / 1_000))
+    }
+
+    fn register(&self, registration: &Registration) -> Result<Session> {
+        let fresh = record::registration_args(registration)?;
+        let mut args = vec![
+            registration.source.as_str(),
+            if registration.restart { "1" } else { "0" },
+        ];
+        args.extend(fresh.iter().map(String::as_str));
+        self.run_for_session(&REGISTER, &registration.id, &args)?
+            .ok_or_else(|| StoreError::Corrupt("the registration stored no record".to_owned()))
+    }
+
+    fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Option<Session>> {
+        let beat_args = record::beat_args(beat)?;
+        let mut args = vec![beat.source.as_str()];
+        args.extend(beat_args.iter().map(String::as_str));
+        self.run_for_session(&HEARTBEAT, id, &args)
+    }
+
+    fn unregister(&self, id: &str, source: Source) -> Result<Option<Session>> {
+        let ended = serde_json::to_string(&Phase::Ended)?;
+        self.run_for_session(&UNREGISTER, id, &[source.as_str(), &ended])
+    }
+
+    fn record_exit(
+        &self,
+        id: &str,
+        incarnation: u64,
+        status: ExitStatus,
+        source: Source,
+    ) -> Result<bool> {
+        let event = serde_json::to_string(&EventKind::Exited { status })?;
+        let args = [
+            &incarnation.to_string(),
+            source.as_str(),
+            &serde_json::to_string(&status)?,
+            &event,
+        ];
+        self.run(&RECORD_EXIT, id, &args)
+    }
+
+    fn session(&self, id: &str) -> Result<Option<Session>> {
+        let key = self.keys.session(id);
+        let fields: Vec<String> = self.with(|con| ::redis::cmd("HGETALL").arg(&key).query(con))?;
+        record::session_from_fields(fields)
+    }
+
+    fn sessions(&self) -> Result<Vec<Session>> {
+        let ids: Vec<String> = self.with(|con| {
+            ::redis::cmd("ZRANGE")
+                .arg(&self.keys.ids)
+                .arg(0)
+                .arg(-1)
+                .query(con)
+        })?;
+        self.load(&ids)
+    }
+
+    /// Reads the `last_seen` index, then the records: a session that beat in between comes
+    /// back too, newer than `before`, which the sweep's judgement and compare-and-set absorb.
+    fn quiet_since(&self, before: Timestamp, limit: usize) -> Result<Vec<Session>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = self.with(|con| {
+            ::redis::cmd("ZRANGE")
+                .arg(&self.keys.last_seen)
+                .arg("-inf")
+                .arg(format!("({}", before.as_millis()))
+                .arg("BYSCORE")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(count(limit))
+                .query(con)
+        })?;
+        self.load(&ids)
+    }
+
+    fn host_heard(&self, host: &str) -> Result<Option<Timestamp>> {
+        let ms: Option<i64> = self.with(|con| {
+            ::redis::cmd("HGET")
+                .arg(&self.keys.hosts)
+                .arg(host)
+                .query(con)
+        })?;
+        Ok(ms.map(Timestamp::from_millis))
+    }
+
+    fn evict(&self, id: &str, revision: u64, reason: &str) -> Result<bool> {
+        let event = serde_json::to_string(&EventKind::Evicted {
+            reason: reason.to_owned(),
+        })?;
+        self.run(&EVICT, id, &[&revision.to_string(), &event])
+    }
+
+    fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let entries = self.entries(
+            ::redis::cmd("XRANGE")
+                .arg(&self.keys.events)
+                .arg(format!("({after}-1"))
+                .arg("+")
+                .arg("COUNT")
+                .arg(count(limit)),
+        )?;
+        entries
+            .into_iter()
+            .map(|(id, fields)| record::event_from_entry(&id, fields))
+            .collect()
+    }
+
+    /// Reads the stream backwards, a batch at a time, keeping this session's events: the cost
+    /// grows with the events logged since the session's `limit`-th last one, up to the whole
+    /// stream (about 100 000 entries) for a session with few events.
+    fn session_events(&self, id: &str, limit: usize) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        let mut end = "+".to_owned();
+        while events.len() < limit {
+            let entries = self.entries(
+                ::redis::cmd("XREVRANGE")
+                    .arg(&self.keys.events)
+                    .arg(&end)
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(count(SCAN_BATCH)),
+            )?;
+            let exhausted = entries.len() < SCAN_BATCH;
+            for (entry, fields) in entries {
+                end = format!("({entry}");
+                if events.len() < limit && is_event_of(&fields, id) {
+                    events.push(record::event_from_entry(&entry, fields)?);
+                }
+            }
+            if exhausted {
+                break;
+            }
+        }
+        events.reverse();
+        Ok(events)
+    }
+
+    /// Nothing to do: every append trims the event log, and sessions leave by eviction.
+    fn tidy(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether the fields of a stream entry (name, value, …) are those of an event of `id`.
+fn is_event_of(fields: &[String], id: &str) -> bool {
+    fields
+        .chunks_exact(2)
+        .any(|pair| pair[0] == "session" && pair[1] == id)
+}

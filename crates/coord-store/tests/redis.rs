@@ -1,0 +1,544 @@
+//! The conformance suite on the Redis store (a private `redis-server` per test), plus what only
+//! that store promises: scripts that apply the core's rules exactly, survive a flushed script
+//! cache and a broken connection, keys under the namespace's hash tag, the server's clock, and
+//! a bounded wait for a server that does not answer.
+
+mod conformance;
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use coord_core::{
+    Beat, BeatKind, EventKind, ExitStatus, Phase, PolicyOverrides, Registration, Runtime, Session,
+    Source, Timestamp,
+};
+use coord_store::redis::RedisStore;
+use coord_store::{Config, Store, StoreError, StoreUrl};
+use support::RedisServer;
+
+struct Redis {
+    server: RedisServer,
+}
+
+impl Redis {
+    fn new() -> Self {
+        Self {
+            server: RedisServer::start(),
+        }
+    }
+}
+
+impl conformance::Backend for Redis {
+    fn open(&self, namespace: &str) -> Box<dyn Store> {
+        Box::new(open(&self.server, namespace))
+    }
+}
+
+conformance_suite!(Redis::new());
+
+fn open(server: &RedisServer, namespace: &str) -> RedisStore {
+    RedisStore::open(&server.url(), &Config::new(namespace)).unwrap()
+}
+
+fn registration(id: &str) -> Registration {
+    Registration {
+        id: id.to_owned(),
+        parent: None,
+        host: "hôte-ü".to_owned(),
+        pid: Some(4242),
+        pid_start: Some(123_456),
+        boot_id: Some("boot-1".to_owned()),
+        runtime: Runtime::Codex,
+        task: "a \"quoted\" task / ünïcode".to_owned(),
+        cwd: Some("/work".to_owned()),
+        labels: BTreeMap::new(),
+        log_path: None,
+        policy: PolicyOverrides::default(),
+        phase: Phase::Waiting,
+        source: Source::Hook,
+        restart: false,
+    }
+}
+
+/// The time the store gave the last change `source` made: every change records its source's
+/// signal at the server's `now`.
+fn now_of(s: &Session, source: Source) -> Timestamp {
+    s.signals[&source]
+}
+
+/// A store and, beside it, the record the core's rules compute from the same changes at the
+/// same times, with the events they produce.
+struct Twin {
+    store: RedisStore,
+    id: String,
+    model: Option<Session>,
+    logged: Vec<EventKind>,
+}
+
+impl Twin {
+    fn model(&self) -> Session {
+        self.model.clone().expect("registered")
+    }
+
+    fn register(&mut self, reg: &Registration) {
+        let stored = self.store.register(reg).unwrap();
+        let (expected, events) = reg.apply(self.model.as_ref(), now_of(&stored, reg.source));
+        assert_eq!(stored, expected, "register {reg:?}");
+        self.logged.extend(events);
+        self.model = Some(stored);
+    }
+
+    fn beat(&mut self, beat: &Beat) {
+        let stored = self.store.heartbeat(&self.id, beat).unwrap();
+        let mut expected = self.model();
+        let Some(stored) = stored else {
+            let now = expected.last_seen;
+            assert!(
+                beat.apply(&mut expected, now).is_none(),
+                "the core takes {beat:?}"
+            );
+            return;
+        };
+        let events = beat
+            .apply(&mut expected, now_of(&stored, beat.source))
+            .expect("the core takes the beat too");
+        assert_eq!(stored, expected, "beat {beat:?}");
+        self.logged.extend(events);
+        self.model = Some(stored);
+    }
+
+    fn end(&mut self, source: Source) {
+        let stored = self.store.unregister(&self.id, source).unwrap().unwrap();
+        let mut expected = self.model();
+        let events = expected.end(
+            source,
+            stored.signals.get(&source).copied().unwrap_or_default(),
+        );
+        if events.is_empty() {
+            expected = self.model();
+        }
+        assert_eq!(stored, expected, "end by {source:?}");
+        self.logged.extend(events);
+        self.model = Some(stored);
+    }
+
+    fn exit(&mut self, incarnation: u64, status: ExitStatus) {
+        let source = Source::Watch;
+        let recorded = self
+            .store
+            .record_exit(&self.id, incarnation, status, source)
+            .unwrap();
+        let stored = self.store.session(&self.id).unwrap().unwrap();
+        let mut expected = self.model();
+        let events = if expected.incarnation == incarnation {
+            expected.exited(status, source, now_of(&stored, source))
+        } else {
+            Vec::new()
+        };
+        assert_eq!(recorded, !events.is_empty());
+        if !recorded {
+            expected = self.model();
+        }
+        assert_eq!(stored, expected, "exit {incarnation} {status:?}");
+        self.logged.extend(events);
+        self.model = Some(stored);
+    }
+}
+
+/// Runs every kind of change through the store and through the core's rules side by side:
+/// the stored record and the logged events must be exactly what the core computes.
+#[test]
+fn the_scripts_apply_the_core_rules_exactly() {
+    let server = RedisServer::start();
+    let id = "a b/ü{x}";
+    let mut twin = Twin {
+        store: open(&server, "default"),
+        id: id.to_owned(),
+        model: None,
+        logged: Vec::new(),
+    };
+    let reg = registration(id);
+    twin.register(&reg);
+    twin.register(&Registration {
+        task: "another".into(),
+        cwd: None,
+        log_path: Some("/tmp/log".into()),
+        labels: BTreeMap::from([("k".into(), "v".into())]),
+        policy: PolicyOverrides {
+            ttl: Some(u64::MAX),
+            ..PolicyOverrides::default()
+        },
+        source: Source::Cli,
+        ..reg.clone()
+    });
+
+    let phase_at = twin.model().phase_at;
+    let later = |ms: u64| phase_at.plus(Duration::from_millis(ms));
+    let blocked = Phase::Blocked {
+        on: "permission for Bash".into(),
+    };
+    let beats = [
+        Beat::activity(Source::Hook, later(1)),
+        Beat {
+            phase: Some(Phase::Working),
+            ..Beat::activity(Source::Cli, later(0))
+        },
+        Beat {
+            phase: Some(Phase::InTool {
+                tool: "Bash".into(),
+                since: later(2),
+            }),
+            progress: Some(serde_json::json!({"big": u64::MAX, "empty": [], "o": {}, "x": 0.1})),
+            log_mtime: Some(later(50)),
+            ..Beat::activity(Source::Hook, later(2))
+        },
+        Beat {
+            kind: BeatKind::Signal,
+            phase: Some(blocked.clone()),
+            ..Beat::activity(Source::Api, later(3))
+        },
+        Beat {
+            phase: Some(Phase::Working),
+            log_mtime: Some(later(10)),
+            ..Beat::alive(Source::Watch, later(1))
+        },
+        Beat {
+            phase: Some(blocked),
+            ..Beat::activity(Source::Hook, later(4))
+        },
+        Beat {
+            phase: Some(Phase::Ended),
+            ..Beat::activity(Source::Hook, later(5))
+        },
+        Beat::activity(Source::Hook, later(6)),
+    ];
+    for beat in &beats {
+        twin.beat(beat);
+    }
+    twin.register(&reg);
+    twin.end(Source::Cli);
+    twin.end(Source::Api);
+    twin.register(&reg);
+    let current = twin.model().incarnation;
+    twin.exit(current + 1, ExitStatus::Gone);
+    twin.exit(current, ExitStatus::Code(3));
+    twin.exit(current, ExitStatus::Signal(9));
+    twin.beat(&beats[0]);
+    twin.register(&reg);
+    assert_eq!(twin.model().incarnation, current + 1);
+
+    let kinds: Vec<_> = twin
+        .store
+        .session_events(id, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, twin.logged);
+    assert_eq!(kinds.iter().filter(|k| k.name() == "registered").count(), 4);
+}
+
+#[test]
+fn a_flushed_script_cache_is_loaded_again() {
+    let server = RedisServer::start();
+    let store = open(&server, "default");
+    store.register(&registration("s1")).unwrap();
+    let mut raw = server.raw();
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut raw).unwrap();
+    let beat = Beat::activity(Source::Hook, store.now().unwrap());
+    let s = store.heartbeat("s1", &beat).unwrap().expect("alive");
+    assert_eq!(s.beats, 1);
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut raw).unwrap();
+    assert!(store.evict("s1", s.revision, "test").unwrap());
+}
+
+#[test]
+fn every_key_is_under_its_namespace_hash_tag_and_never_expires() {
+    let server = RedisServer::start();
+    for (namespace, tag) in [("team-a", "{team-a}"), ("we{i}rd%", "{we%7Bi%7Drd%25}")] {
+        let store = open(&server, namespace);
+        store.register(&registration("s1")).unwrap();
+        store.register(&registration("s2")).unwrap();
+        store
+            .heartbeat("s1", &Beat::activity(Source::Hook, store.now().unwrap()))
+            .unwrap();
+        let prefix = format!("coord:{tag}:");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!(
+                "coord:{}*",
+                tag.replace('{', "\\{").replace('}', "\\}")
+            ))
+            .query(&mut server.raw())
+            .unwrap();
+        assert_eq!(keys.len(), 7, "{keys:?}");
+        assert!(keys.iter().all(|k| k.starts_with(&prefix)), "{keys:?}");
+    }
+    let mut raw = server.raw();
+    let mut all = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) =
+            redis::cmd("SCAN").arg(cursor).query(&mut raw).unwrap();
+        all.extend(keys);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(all.len(), 14, "{all:?}");
+    for key in &all {
+        assert!(key.starts_with("coord:{"), "{key}");
+        let ttl: i64 = redis::cmd("TTL").arg(key).query(&mut raw).unwrap();
+        assert_eq!(ttl, -1, "{key} expires");
+    }
+}
+
+#[test]
+fn now_is_the_server_clock() {
+    let server = RedisServer::start();
+    let store = open(&server, "default");
+    let mut raw = server.raw();
+    let mut server_now = || {
+        let (secs, micros): (i64, i64) = redis::cmd("TIME").query(&mut raw).unwrap();
+        secs * 1_000 + micros / 1_000
+    };
+    let before = server_now();
+    let now = store.now().unwrap().as_millis();
+    let after = server_now();
+    assert!(
+        before <= now && now <= after,
+        "{before} <= {now} <= {after}"
+    );
+    let s = store.register(&registration("s1")).unwrap();
+    assert!(s.registered_at.as_millis() >= now && s.registered_at.as_millis() <= server_now());
+}
+
+#[test]
+fn a_broken_connection_is_made_again() {
+    let server = RedisServer::start();
+    let store = open(&server, "default");
+    store.register(&registration("s1")).unwrap();
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(&mut server.raw())
+        .unwrap();
+    let _ = store.session("s1");
+    assert!(store.session("s1").unwrap().is_some());
+}
+
+/// The URL of a local TCP address, with a password that must never show.
+fn url_with_password(addr: SocketAddr) -> (coord_store::url::RedisUrl, String) {
+    let text = format!("redis://coord:s3cret@{addr}/0");
+    let Ok(StoreUrl::Redis(url)) = StoreUrl::parse(Some(&text), |_| None) else {
+        panic!("{text} does not parse");
+    };
+    (url, format!("redis://coord:***@{addr}/0"))
+}
+
+/// How much longer than its timeout a failed call may take: thread wake-ups on a loaded machine.
+const MARGIN: Duration = Duration::from_millis(100);
+
+fn config(timeout: Duration) -> Config {
+    Config {
+        connect_timeout: timeout,
+        ..Config::new("default")
+    }
+}
+
+/// An address that drops every connection attempt, like a black-holed host, without sending a
+/// packet off this machine: a listener with a backlog of zero, filled by one connection that is
+/// never accepted, so the kernel drops every later SYN.
+fn black_hole() -> (socket2::Socket, TcpStream, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    listener.bind(&any.into()).unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let filler = TcpStream::connect(addr).unwrap();
+    (listener, filler, addr)
+}
+
+#[test]
+fn an_unreachable_server_fails_within_the_timeout_naming_the_masked_url() {
+    let (_listener, _filler, addr) = black_hole();
+    let (url, shown) = url_with_password(addr);
+    let timeout = Duration::from_millis(250);
+    let started = Instant::now();
+    let err = RedisStore::open(&url, &config(timeout))
+        .err()
+        .expect("no server there");
+    let elapsed = started.elapsed();
+    assert!(elapsed < timeout + MARGIN, "took {elapsed:?}");
+    assert!(matches!(err, StoreError::Timeout { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains(&shown), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+    assert!(!format!("{err:?} {url:?}").contains("s3cret"));
+}
+
+#[test]
+fn a_server_that_never_answers_fails_within_the_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let text = format!("redis://{addr}/0");
+    let Ok(StoreUrl::Redis(url)) = StoreUrl::parse(Some(&text), |_| None) else {
+        panic!("{text} does not parse");
+    };
+    let timeout = Duration::from_millis(200);
+    let store = RedisStore::open(&url, &config(timeout)).unwrap();
+    let started = Instant::now();
+    let err = store
+        .heartbeat("s1", &Beat::activity(Source::Hook, Timestamp::default()))
+        .unwrap_err();
+    assert!(
+        started.elapsed() < timeout + MARGIN,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, StoreError::Timeout { .. }), "{err:?}");
+    assert!(err.to_string().contains(&text), "{err}");
+
+    let (url, shown) = url_with_password(addr);
+    let started = Instant::now();
+    let err = RedisStore::open(&url, &config(timeout))
+        .err()
+        .expect("no answer to AUTH");
+    assert!(started.elapsed() < timeout + MARGIN);
+    assert!(err.to_string().contains(&shown), "{err}");
+}
+
+#[test]
+fn a_wrong_password_names_the_masked_url() {
+    let server = RedisServer::start_with(&["--requirepass", "right"]);
+    let text = format!("redis+unix://{}?pass=wrong", server.socket().display());
+    let Ok(StoreUrl::Redis(url)) = StoreUrl::parse(Some(&text), |_| None) else {
+        panic!("{text} does not parse");
+    };
+    let err = RedisStore::open(&url, &Config::new("default"))
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("pass=***") && !message.contains("wrong"),
+        "{message}"
+    );
+}
+
+/// `rediss://`: a TLS server whose certificate a test authority signed. The authority is given
+/// to the store through `SSL_CERT_FILE`, which only a new process can set (the environment is
+/// read when connecting): the test runs [`tls_client`] in a child of this test binary.
+#[test]
+fn rediss_urls_connect_over_tls() {
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem"],
+            &["-days", "1", "-subj", "/CN=coord test authority"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &["-keyout", "server.key", "-out", "server.csr"],
+            &["-subj", "/CN=localhost"],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    ]);
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = |name: &str| dir.join(name).display().to_string();
+    let _server = RedisServer::start_with(&[
+        "--bind",
+        "127.0.0.1",
+        "--tls-port",
+        &port.to_string(),
+        "--tls-cert-file",
+        &path("server.pem"),
+        "--tls-key-file",
+        &path("server.key"),
+        "--tls-ca-cert-file",
+        &path("ca.pem"),
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["tls_client", "--exact", "--ignored", "--nocapture"])
+        .env("SSL_CERT_FILE", path("ca.pem"))
+        .env("COORD_TEST_TLS_URL", format!("rediss://localhost:{port}/0"))
+        .output()
+        .unwrap();
+    let output = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success(),
+        "{output}{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+    assert!(output.contains("1 passed"), "{output}");
+}
+
+/// The client half of [`rediss_urls_connect_over_tls`], run only by it.
+#[test]
+#[ignore = "run by rediss_urls_connect_over_tls, with the test authority in SSL_CERT_FILE"]
+fn tls_client() {
+    let text = std::env::var("COORD_TEST_TLS_URL").unwrap();
+    let url = StoreUrl::parse(Some(&text), |_| None).unwrap();
+    assert_eq!(url.to_string(), text);
+    let store = coord_store::open(&url, &Config::new("default")).unwrap();
+    let s = store.register(&registration("s1")).unwrap();
+    assert_eq!(store.session("s1").unwrap(), Some(s));
+}
