@@ -19,13 +19,19 @@ pub struct HostInfo {
 }
 
 impl HostInfo {
-    /// This machine.
+    /// This machine. `COORD_HOST` overrides its name (for containers whose host name changes at
+    /// every start, or several machines that share one).
     #[must_use]
     pub fn current() -> Self {
-        let name = rustix::system::uname()
-            .nodename()
-            .to_string_lossy()
-            .into_owned();
+        let name = std::env::var("COORD_HOST")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| {
+                rustix::system::uname()
+                    .nodename()
+                    .to_string_lossy()
+                    .into_owned()
+            });
         let boot_id = fs::read_to_string("/proc/sys/kernel/random/boot_id")
             .ok()
             .map(|s| s.trim().to_owned())

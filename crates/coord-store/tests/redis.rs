@@ -352,23 +352,9 @@ fn config(timeout: Duration) -> Config {
     }
 }
 
-/// An address that drops every connection attempt, like a black-holed host, without sending a
-/// packet off this machine: a listener with a backlog of zero, filled by one connection that is
-/// never accepted, so the kernel drops every later SYN.
-fn black_hole() -> (socket2::Socket, TcpStream, SocketAddr) {
-    use socket2::{Domain, Socket, Type};
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    listener.bind(&any.into()).unwrap();
-    listener.listen(0).unwrap();
-    let addr = listener.local_addr().unwrap().as_socket().unwrap();
-    let filler = TcpStream::connect(addr).unwrap();
-    (listener, filler, addr)
-}
-
 #[test]
 fn an_unreachable_server_fails_within_the_timeout_naming_the_masked_url() {
-    let (_listener, _filler, addr) = black_hole();
+    let (_listener, _filler, addr) = support::black_hole();
     let (url, shown) = url_with_password(addr);
     let timeout = Duration::from_millis(250);
     let started = Instant::now();

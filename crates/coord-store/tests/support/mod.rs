@@ -7,6 +7,7 @@
 //! that skips would pass without testing anything.
 
 use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -111,4 +112,18 @@ fn ping(socket: &Path) -> bool {
     }
     let n = stream.read(&mut answer).unwrap_or(0);
     answer[..n].starts_with(b"+PONG") || answer[..n].starts_with(b"-NOAUTH")
+}
+
+/// An address that drops every connection attempt, like a black-holed host, without sending a
+/// packet off this machine: a listener with a backlog of zero, filled by one connection that is
+/// never accepted, so the kernel drops every later SYN.
+pub fn black_hole() -> (socket2::Socket, TcpStream, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    listener.bind(&any.into()).unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let filler = TcpStream::connect(addr).unwrap();
+    (listener, filler, addr)
 }

@@ -1,0 +1,171 @@
+//! One fleet across machines: every command pointed at a private `redis-server`.
+
+mod common;
+#[path = "../../coord-store/tests/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{COORD, Sleeper, World};
+use serde_json::Value;
+use support::RedisServer;
+
+/// A coord command on "host" `host`, against the server.
+fn on(w: &World, server: &RedisServer, host: &str) -> Command {
+    let mut c = w.cmd();
+    c.env("COORD_URL", server.url().to_string())
+        .env("COORD_HOST", host);
+    c
+}
+
+fn ps(w: &World, server: &RedisServer, host: &str) -> Vec<(String, String)> {
+    let out = on(w, server, host)
+        .args(["ps", "--all", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                s["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn two_hosts_see_one_fleet_with_the_same_states() {
+    let w = World::new();
+    let server = RedisServer::start();
+    let mut a = Sleeper::start();
+    let b = Sleeper::start();
+    for (host, agent) in [("host-a", &a), ("host-b", &b)] {
+        let out = on(&w, &server, host)
+            .args([
+                "register",
+                "--id",
+                &format!("agent-on-{host}"),
+                "--pid",
+                &agent.pid(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let from_a = ps(&w, &server, "host-a");
+    assert_eq!(from_a, ps(&w, &server, "host-b"));
+    assert_eq!(
+        from_a,
+        [
+            ("agent-on-host-a".to_owned(), "active".to_owned()),
+            ("agent-on-host-b".to_owned(), "active".to_owned())
+        ]
+    );
+    // host-a's agent dies; host-a finds it gone (only host-a can look at its processes), and
+    // host-b sees the same.
+    a.kill();
+    assert_eq!(ps(&w, &server, "host-a")[0].1, "dead");
+    assert_eq!(ps(&w, &server, "host-b"), ps(&w, &server, "host-a"));
+}
+
+#[test]
+fn two_hundred_processes_heartbeating_through_redis_lose_nothing() {
+    const PROCESSES: usize = 200;
+    const BEATS: usize = 5;
+    let w = World::new();
+    let server = RedisServer::start();
+    let agent = Sleeper::start();
+    let out = on(&w, &server, "h")
+        .args(["register", "--id", "shared", "--pid", &agent.pid()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let script = format!(
+        "i=0; while [ $i -lt {BEATS} ]; do {COORD} heartbeat --id shared || exit 1; i=$((i+1)); done"
+    );
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|_| {
+            Command::new("sh")
+                .args(["-c", &script])
+                .env("COORD_URL", server.url().to_string())
+                .stdin(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = on(&w, &server, "h")
+        .args(["show", "shared", "--json"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["session"]["beats"], PROCESSES * BEATS);
+}
+
+#[test]
+fn a_store_that_is_down_or_black_holed_costs_the_hook_under_300_ms_and_nothing_else() {
+    let w = World::new();
+    let (_listener, _filler, addr) = support::black_hole();
+    let down = format!("redis+unix://{}/gone.sock", w.dir.path().display());
+    let black_holed = format!("redis://:s3cret@{addr}/0");
+    for url in [&down, &black_holed] {
+        let start = Instant::now();
+        let mut hook = w
+            .cmd()
+            .env("COORD_URL", url)
+            .args(["hook", "PostToolUse"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(
+            &mut hook.stdin.take().unwrap(),
+            br#"{"session_id":"s","hook_event_name":"PostToolUse"}"#,
+        )
+        .unwrap();
+        let out = hook.wait_with_output().unwrap();
+        let took = start.elapsed();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(out.stdout.is_empty() && out.stderr.is_empty());
+        assert!(
+            took < Duration::from_millis(300),
+            "{url}: the hook took {took:?}"
+        );
+    }
+    let out = w
+        .cmd()
+        .env("COORD_URL", &black_holed)
+        .args(["ps"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&addr.to_string()) && !err.contains("s3cret"),
+        "{err}"
+    );
+}
