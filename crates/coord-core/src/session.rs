@@ -165,8 +165,11 @@ pub enum Source {
     Cli,
     /// An agent hook (`coord heartbeat --hook`, `coord hook`).
     Hook,
-    /// A process watcher that holds the session's process.
+    /// A process watcher that holds the session's process (a pidfd: it knows the moment the
+    /// process ends).
     Watch,
+    /// A process watcher that looks the process up every 50 ms, where pidfds are not available.
+    Poll,
     /// A coord command on the session's host that looked the process up in the process table.
     Probe,
     /// A program calling the JSON-RPC API.
@@ -181,6 +184,7 @@ impl Source {
             Source::Cli => "cli",
             Source::Hook => "hook",
             Source::Watch => "watch",
+            Source::Poll => "poll",
             Source::Probe => "probe",
             Source::Api => "api",
         }

@@ -178,6 +178,24 @@ mod tests {
     }
 
     #[test]
+    fn without_a_pidfd_the_end_is_seen_by_looking_the_process_up() {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let held = Held {
+            pid: child.id(),
+            start: start_time(child.id()).unwrap(),
+            fd: None,
+        };
+        assert_eq!(held.mode(), HoldMode::Polling);
+        assert_eq!(held.wait(Duration::from_millis(120)), None);
+        child.kill().unwrap();
+        let reaped = child.wait();
+        assert!(reaped.is_ok());
+        let start = Instant::now();
+        assert_eq!(held.wait(Duration::from_secs(5)), Some(ExitStatus::Gone));
+        assert!(start.elapsed() < Duration::from_millis(500));
+    }
+
+    #[test]
     fn another_start_time_is_another_process() {
         let mut child = Command::new("sleep").arg("30").spawn().unwrap();
         let start = start_time(child.id()).unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use coord_core::{Beat, ExitStatus, Source};
 
 use crate::observe::log_mtime;
-use crate::process::Held;
+use crate::process::{Held, HoldMode};
 use crate::{Result, Service};
 
 /// How many times the end of a process is written before the watcher gives up.
@@ -37,31 +37,50 @@ impl Service {
         interval: Duration,
         log: Option<&str>,
     ) -> Result<WatchEnd> {
+        let source = watcher_source(held.mode());
         loop {
-            let now = self.store.now()?;
-            let beat = Beat {
-                log_mtime: log.and_then(log_mtime),
-                ..Beat::alive(Source::Watch, now)
-            };
-            match self.store.heartbeat(id, &beat) {
-                Ok(Some(s)) if s.incarnation == incarnation => {}
-                Ok(_) => return Ok(WatchEnd::SessionGone),
-                Err(_) => {}
+            // A store that cannot be reached costs this renewal only.
+            if let Ok(false) = self.watch_renew(id, incarnation, source, log) {
+                return Ok(WatchEnd::SessionGone);
             }
             if let Some(status) = held.wait(interval) {
-                self.record_exit(id, incarnation, status)?;
+                self.watch_exit(id, incarnation, status, source)?;
                 return Ok(WatchEnd::Exited(status));
             }
         }
     }
 
-    fn record_exit(&self, id: &str, incarnation: u64, status: ExitStatus) -> Result<()> {
+    /// One renewal by a watcher: the process lives. False when the session no longer takes
+    /// signals from this incarnation, so there is nothing left to watch.
+    pub fn watch_renew(
+        &self,
+        id: &str,
+        incarnation: u64,
+        source: Source,
+        log: Option<&str>,
+    ) -> Result<bool> {
+        let beat = Beat {
+            log_mtime: log.and_then(log_mtime),
+            ..Beat::alive(source, self.store.now()?)
+        };
+        Ok(self
+            .store
+            .heartbeat(id, &beat)?
+            .is_some_and(|s| s.incarnation == incarnation))
+    }
+
+    /// Records the end of the process a watcher held, trying again for a while if the store
+    /// does not answer.
+    pub fn watch_exit(
+        &self,
+        id: &str,
+        incarnation: u64,
+        status: ExitStatus,
+        source: Source,
+    ) -> Result<()> {
         let mut tries = 0;
         loop {
-            match self
-                .store
-                .record_exit(id, incarnation, status, Source::Watch)
-            {
+            match self.store.record_exit(id, incarnation, status, source) {
                 Ok(_) => return Ok(()),
                 Err(e) if tries + 1 >= EXIT_WRITE_TRIES => return Err(e.into()),
                 Err(_) => {
@@ -70,5 +89,15 @@ impl Service {
                 }
             }
         }
+    }
+}
+
+/// The source a watcher's signals carry: `watch` with a pidfd, `poll` without (so `coord show`
+/// says how the process is held).
+#[must_use]
+pub fn watcher_source(mode: HoldMode) -> Source {
+    match mode {
+        HoldMode::Pidfd => Source::Watch,
+        HoldMode::Polling => Source::Poll,
     }
 }

@@ -58,6 +58,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Hold a process: renew its session while it lives, record its end the moment it comes.
     Watch(WatchArgs),
+    /// One report of a sidecar (used by coord-sidecar).
+    #[command(hide = true)]
+    WatchReport(WatchReportArgs),
     /// Run a command under coord: registered, watched, its end recorded (in the foreground,
     /// or in a detached tmux session).
     Run(RunArgs),
@@ -312,6 +315,26 @@ pub struct WatchArgs {
     /// How often to renew the session while the process lives.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub interval: Duration,
+}
+
+/// `coord watch-report`.
+#[derive(Debug, Args)]
+pub struct WatchReportArgs {
+    /// The session.
+    #[arg(long)]
+    pub id: String,
+    /// Its incarnation that the sidecar holds.
+    #[arg(long)]
+    pub incarnation: u64,
+    /// How the process is held: watch (pidfd) or poll.
+    #[arg(long, value_parser = ["watch", "poll"])]
+    pub source: String,
+    /// The session's log.
+    #[arg(long)]
+    pub log: Option<String>,
+    /// The process ended, like this (JSON of the exit status).
+    #[arg(long)]
+    pub exited: Option<String>,
 }
 
 /// `coord run`.

@@ -108,6 +108,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(args) => sweep::run(&ctx, &args),
         Command::Demo(args) => demo::run(&args),
         Command::Watch(args) => watch::run(&ctx, &args),
+        Command::WatchReport(args) => watch::report(&ctx, &args),
         Command::Hooks(args) => hooks::run(&args),
         Command::Run(args) => run::run(&ctx, &args),
     }

@@ -1,15 +1,19 @@
 //! `coord watch --pid P`: the sidecar. Holds the process, renews its session while it lives,
-//! records its end the moment it comes, then exits. It never kills anything.
+//! records its end the moment it comes, then exits. It never kills anything. Once the session
+//! is registered it becomes `coord-sidecar` (see `src/bin/coord-sidecar.rs`), which holds the
+//! process at a fraction of the memory and reports through `coord watch-report`.
 
-use std::process::ExitCode;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
 
 use anyhow::Context as _;
-use coord_core::{Phase, ProcessFact, Source};
+use coord_core::{ExitStatus, Phase, ProcessFact, Source};
 use coord_service::process::Held;
 use coord_service::{RegisterRequest, host};
 
-use super::Context;
-use crate::cli::WatchArgs;
+use super::{Context, UsageError};
+use crate::cli::{WatchArgs, WatchReportArgs};
 
 /// Runs `coord watch`.
 pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<ExitCode> {
@@ -46,6 +50,22 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let log = log
         .map(|p| p.display().to_string())
         .or(session.log_path.clone());
+    // Become the small sidecar, if it is installed beside coord; otherwise watch from here.
+    if let Some(sidecar) = sidecar() {
+        let coord = std::env::current_exe()?;
+        let mut cmd = Command::new(sidecar);
+        cmd.arg(coord)
+            .arg(args.pid.to_string())
+            .arg(start.to_string())
+            .arg(args.interval.as_millis().to_string())
+            .arg(&id)
+            .arg(session.incarnation.to_string());
+        if let Some(log) = &log {
+            cmd.arg(log);
+        }
+        let err = cmd.exec();
+        eprintln!("coord: cannot start the sidecar ({err}); watching from this process");
+    }
     service.watch(
         &id,
         session.incarnation,
@@ -53,5 +73,34 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<ExitCode> {
         args.interval,
         log.as_deref(),
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `coord-sidecar` beside this binary, if it is there.
+fn sidecar() -> Option<PathBuf> {
+    let path = std::env::current_exe()
+        .ok()?
+        .with_file_name("coord-sidecar");
+    path.is_file().then_some(path)
+}
+
+/// Runs `coord watch-report`: one report of the sidecar, written to the store. Prints
+/// `watching`, or `gone` when the session no longer takes signals from this incarnation.
+pub fn report(ctx: &Context, args: &WatchReportArgs) -> anyhow::Result<ExitCode> {
+    let service = ctx.service()?;
+    let source = match args.source.as_str() {
+        "poll" => Source::Poll,
+        _ => Source::Watch,
+    };
+    if let Some(status) = &args.exited {
+        let status: ExitStatus =
+            serde_json::from_str(status).map_err(|e| UsageError(format!("--exited: {e}")))?;
+        service.watch_exit(&args.id, args.incarnation, status, source)?;
+        println!("gone");
+    } else if service.watch_renew(&args.id, args.incarnation, source, args.log.as_deref())? {
+        println!("watching");
+    } else {
+        println!("gone");
+    }
     Ok(ExitCode::SUCCESS)
 }
