@@ -12,6 +12,7 @@
 //!   and how each changes the record; the events each change produces.
 //! - [`policy`]: the time limits that judge a session, with per-session overrides.
 //! - [`classify`]: [`classify()`], the only place a state is decided.
+//! - [`task`]: work, its claims and their fencing tokens.
 //! - [`event`]: the entries of the event log.
 //! - [`agent_event`]: what Claude Code's and Codex's hook events mean in these terms.
 
@@ -21,6 +22,7 @@ pub mod event;
 pub mod policy;
 pub mod session;
 pub mod signal;
+pub mod task;
 pub mod time;
 
 pub use classify::{Rule, State, Verdict, classify};
@@ -28,4 +30,5 @@ pub use event::{Event, EventKind};
 pub use policy::{Policy, PolicyOverrides};
 pub use session::{ExitStatus, Phase, ProcessFact, Runtime, Session, Source};
 pub use signal::{Beat, BeatKind, Registration};
+pub use task::{NewTask, Task, TaskError, TaskState};
 pub use time::{Compact, Timestamp};
