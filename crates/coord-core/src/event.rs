@@ -40,6 +40,22 @@ pub enum EventKind {
         /// Why: the verdict that made it evictable.
         reason: String,
     },
+    /// The session claimed a task.
+    Claimed {
+        /// The task.
+        task: String,
+        /// The claim's fencing token.
+        token: u64,
+    },
+    /// A task left the session: done, failed, released by it, or taken back by the sweep.
+    Unclaimed {
+        /// The task.
+        task: String,
+        /// The task's state now (`done`, `failed`, `pending`).
+        state: String,
+        /// Why, in words.
+        why: String,
+    },
 }
 
 impl EventKind {
@@ -52,6 +68,8 @@ impl EventKind {
             EventKind::Exited { .. } => "exited",
             EventKind::Ended => "ended",
             EventKind::Evicted { .. } => "evicted",
+            EventKind::Claimed { .. } => "claimed",
+            EventKind::Unclaimed { .. } => "unclaimed",
         }
     }
 }
@@ -66,6 +84,8 @@ impl fmt::Display for EventKind {
             EventKind::Exited { status } => write!(f, "process exited: {status}"),
             EventKind::Ended => f.write_str("ended"),
             EventKind::Evicted { reason } => write!(f, "evicted: {reason}"),
+            EventKind::Claimed { task, token } => write!(f, "claimed task {task} (token {token})"),
+            EventKind::Unclaimed { task, state, why } => write!(f, "task {task} {state}: {why}"),
         }
     }
 }

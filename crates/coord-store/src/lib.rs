@@ -23,10 +23,23 @@ pub mod url;
 
 use std::time::Duration;
 
-use coord_core::{Beat, Event, ExitStatus, Registration, Session, Source, Timestamp};
+use coord_core::{
+    Beat, Event, EventKind, ExitStatus, Registration, Session, Source, Task, Timestamp,
+};
 
 pub use error::StoreError;
 pub use url::StoreUrl;
+
+/// An event to log with a task change: the session it concerns (the holder) and what happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskEvent {
+    /// The session concerned.
+    pub session: String,
+    /// Its incarnation, if known.
+    pub incarnation: u64,
+    /// What happened.
+    pub kind: EventKind,
+}
 
 /// The result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -109,6 +122,21 @@ pub trait Store: Send {
     /// Housekeeping that must never run on the hook path: flush the write-ahead log, trim the
     /// event log to its retention. Bounded in time.
     fn tidy(&self) -> Result<()>;
+
+    /// One task.
+    fn task(&self, id: &str) -> Result<Option<Task>>;
+
+    /// Every task of the namespace, oldest first.
+    fn tasks(&self) -> Result<Vec<Task>>;
+
+    /// Stores `task` only if the stored one's revision is still `expected` (`None`: only if
+    /// there is none yet), and logs `events` with it, atomically. False, changing nothing, if
+    /// the task changed (or appeared) since the caller read it: tasks change by compare-and-set,
+    /// so that the rules of [`coord_core::task`] run once, in Rust, for every backend.
+    fn put_task(&self, task: &Task, expected: Option<u64>, events: &[TaskEvent]) -> Result<bool>;
+
+    /// The namespace's next fencing token: a counter that only grows, never reused.
+    fn next_token(&self) -> Result<u64>;
 }
 
 /// Opens the store `url` names.

@@ -14,7 +14,9 @@
 //! - `last_seen`: id by last signal, a sorted set read by [`Store::quiet_since`];
 //! - `hosts`: host name to the last time any session on it was heard, a hash;
 //! - `seq`: the event counter; `events`: the event log, a stream trimmed to about 100 000
-//!   entries on every append (`MAXLEN ~`).
+//!   entries on every append (`MAXLEN ~`);
+//! - `task:<id>`: a task, a hash of its `revision` and its `record` (JSON); `tasks`: task ids by
+//!   the time they were added, a sorted set; `tokens`: the fencing-token counter.
 //!
 //! No key expires: sessions leave by eviction only, so a session is never lost before the sweep
 //! has judged it. Needs Redis 6.2 or later (exclusive stream ranges).
@@ -30,11 +32,11 @@ use std::time::Duration;
 
 use ::redis::{Client, Connection, ConnectionLike, FromRedisValue, RedisError, Script};
 use coord_core::{
-    Beat, Event, EventKind, ExitStatus, Phase, Registration, Session, Source, Timestamp,
+    Beat, Event, EventKind, ExitStatus, Phase, Registration, Session, Source, Task, Timestamp,
 };
 
 use crate::url::RedisUrl;
-use crate::{Config, Result, Store, StoreError};
+use crate::{Config, Result, Store, StoreError, TaskEvent};
 
 /// How many stream entries [`Store::session_events`] reads per round trip.
 const SCAN_BATCH: usize = 1_000;
@@ -51,6 +53,7 @@ static HEARTBEAT: LazyLock<Script> = script!("heartbeat.lua");
 static UNREGISTER: LazyLock<Script> = script!("unregister.lua");
 static RECORD_EXIT: LazyLock<Script> = script!("record_exit.lua");
 static EVICT: LazyLock<Script> = script!("evict.lua");
+static PUT_TASK: LazyLock<Script> = script!("put_task.lua");
 
 /// The shared store.
 pub struct RedisStore {
@@ -71,6 +74,8 @@ struct Keys {
     hosts: String,
     seq: String,
     events: String,
+    tasks: String,
+    tokens: String,
 }
 
 impl Keys {
@@ -94,12 +99,18 @@ impl Keys {
             hosts: key("hosts"),
             seq: key("seq"),
             events: key("events"),
+            tasks: key("tasks"),
+            tokens: key("tokens"),
             prefix,
         }
     }
 
     fn session(&self, id: &str) -> String {
         format!("{}session:{id}", self.prefix)
+    }
+
+    fn task(&self, id: &str) -> String {
+        format!("{}task:{id}", self.prefix)
     }
 }
 
@@ -370,6 +381,66 @@ impl Store for RedisStore {
     /// Nothing to do: every append trims the event log, and sessions leave by eviction.
     fn tidy(&self) -> Result<()> {
         Ok(())
+    }
+
+    fn task(&self, id: &str) -> Result<Option<Task>> {
+        let text: Option<String> = self.with(|con| {
+            ::redis::cmd("HGET")
+                .arg(self.keys.task(id))
+                .arg("record")
+                .query(con)
+        })?;
+        Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+    }
+
+    fn tasks(&self) -> Result<Vec<Task>> {
+        let ids: Vec<String> = self.with(|con| {
+            ::redis::cmd("ZRANGE")
+                .arg(&self.keys.tasks)
+                .arg(0)
+                .arg(-1)
+                .query(con)
+        })?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGET").arg(self.keys.task(id)).arg("record");
+        }
+        let records: Vec<Option<String>> = self.with(|con| pipe.query(con))?;
+        records
+            .into_iter()
+            .flatten()
+            .map(|t| Ok(serde_json::from_str(&t)?))
+            .collect()
+    }
+
+    fn put_task(&self, task: &Task, expected: Option<u64>, events: &[TaskEvent]) -> Result<bool> {
+        let k = &self.keys;
+        let mut call = PUT_TASK.prepare_invoke();
+        call.key(k.task(&task.id))
+            .key(&k.tasks)
+            .key(&k.last_seen)
+            .key(&k.hosts)
+            .key(&k.seq)
+            .key(&k.events)
+            .arg(&task.id)
+            .arg(expected.map(|r| r.to_string()).unwrap_or_default())
+            .arg(task.revision.to_string())
+            .arg(task.created_at.as_millis())
+            .arg(serde_json::to_string(task)?);
+        for e in events {
+            call.arg(&e.session)
+                .arg(e.incarnation.to_string())
+                .arg(serde_json::to_string(&e.kind)?);
+        }
+        let stored: i64 = self.with(|con| call.invoke(con))?;
+        Ok(stored == 1)
+    }
+
+    fn next_token(&self) -> Result<u64> {
+        self.with(|con| ::redis::cmd("INCR").arg(&self.keys.tokens).query(con))
     }
 }
 

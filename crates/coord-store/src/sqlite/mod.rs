@@ -21,13 +21,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use coord_core::{Beat, Event, EventKind, ExitStatus, Registration, Session, Source, Timestamp};
+use coord_core::{
+    Beat, Event, EventKind, ExitStatus, Registration, Session, Source, Task, Timestamp,
+};
 use rusqlite::config::DbConfig;
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use crate::{Config, Result, Store, StoreError};
+use crate::{Config, Result, Store, StoreError, TaskEvent};
 
 /// The write-ahead log's size past which a writer truncates it (measured with
 /// `bench/hook-cost`: smaller checkpoints too often, larger makes every open replay more).
@@ -347,6 +349,67 @@ impl Store for SqliteStore {
         )?;
         events.reverse();
         Ok(events)
+    }
+
+    fn task(&self, id: &str) -> Result<Option<Task>> {
+        let mut tasks = self.select(
+            "SELECT record FROM tasks WHERE ns = ?1 AND id = ?2",
+            params![self.ns, id],
+            rows::task_from_row,
+        )?;
+        Ok(tasks.pop())
+    }
+
+    fn tasks(&self) -> Result<Vec<Task>> {
+        self.select(
+            "SELECT record FROM tasks WHERE ns = ?1 ORDER BY created, id",
+            params![self.ns],
+            rows::task_from_row,
+        )
+    }
+
+    fn put_task(&self, task: &Task, expected: Option<u64>, events: &[TaskEvent]) -> Result<bool> {
+        self.write(|tx, now| {
+            let stored: Option<u64> = tx
+                .prepare_cached("SELECT revision FROM tasks WHERE ns = ?1 AND id = ?2")?
+                .query_row(params![self.ns, task.id], |r| r.get(0))
+                .optional()?;
+            if stored != expected {
+                return Ok(false);
+            }
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO tasks (ns, id, created, revision, record) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                self.ns,
+                task.id,
+                task.created_at.as_millis(),
+                task.revision,
+                rows::task_json(task)?
+            ])?;
+            for e in events {
+                self.log(
+                    tx,
+                    &e.session,
+                    e.incarnation,
+                    std::slice::from_ref(&e.kind),
+                    now,
+                )?;
+            }
+            Ok(true)
+        })
+    }
+
+    fn next_token(&self) -> Result<u64> {
+        self.write(|tx, _| {
+            Ok(tx
+                .prepare_cached(
+                    "INSERT INTO tokens (ns, last) VALUES (?1, 1) \
+                     ON CONFLICT (ns) DO UPDATE SET last = last + 1 RETURNING last",
+                )?
+                .query_row(params![self.ns], |r| r.get(0))?)
+        })
     }
 
     fn tidy(&self) -> Result<()> {

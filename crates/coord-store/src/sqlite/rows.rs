@@ -5,7 +5,7 @@
 //! start, so fewer columns are measurably cheaper on the hook path. An event row is its JSON
 //! and its sequence number.
 
-use coord_core::{Event, EventKind, Session, Timestamp};
+use coord_core::{Event, EventKind, Session, Task, Timestamp};
 use rusqlite::Row;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,16 @@ pub fn session_json(s: &Session) -> Result<String> {
 
 /// Reads a session from a row whose first column is its JSON.
 pub fn session_from_row(row: &Row<'_>) -> Result<Session> {
+    Ok(serde_json::from_str(&row.get::<_, String>(0)?)?)
+}
+
+/// The JSON of a task record.
+pub fn task_json(t: &Task) -> Result<String> {
+    Ok(serde_json::to_string(t)?)
+}
+
+/// Reads a task from a row whose first column is its JSON.
+pub fn task_from_row(row: &Row<'_>) -> Result<Task> {
     Ok(serde_json::from_str(&row.get::<_, String>(0)?)?)
 }
 

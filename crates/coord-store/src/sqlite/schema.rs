@@ -29,6 +29,21 @@ const MIGRATIONS: &[&str] = &[
         event   TEXT    NOT NULL
     );
     CREATE INDEX events_by_session ON events (ns, session, seq);",
+    // 2: tasks (the record as JSON, its revision for compare-and-set) and the fencing-token
+    //    counter of each namespace.
+    "CREATE TABLE tasks (
+        ns       TEXT    NOT NULL,
+        id       TEXT    NOT NULL,
+        created  INTEGER NOT NULL,
+        revision INTEGER NOT NULL,
+        record   TEXT    NOT NULL,
+        PRIMARY KEY (ns, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX tasks_by_age ON tasks (ns, created, id);
+    CREATE TABLE tokens (
+        ns   TEXT    NOT NULL PRIMARY KEY,
+        last INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

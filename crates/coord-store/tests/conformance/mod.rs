@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::thread;
 
 use coord_core::{
-    Beat, EventKind, ExitStatus, Phase, PolicyOverrides, ProcessFact, Registration, Runtime,
-    Source, Timestamp,
+    Beat, EventKind, ExitStatus, NewTask, Phase, PolicyOverrides, ProcessFact, Registration,
+    Runtime, Source, Task, TaskState, Timestamp,
 };
-use coord_store::Store;
+use coord_store::{Store, TaskEvent};
 
 /// A private store that the suite may open as many handles on as it likes.
 pub trait Backend: Sync {
@@ -40,6 +40,11 @@ macro_rules! conformance_suite {
             concurrent_heartbeats_from_many_handles_lose_nothing,
             progress_details_are_kept,
             tidy_keeps_every_session_and_recent_event,
+            tasks_round_trip_and_list_oldest_first,
+            tasks_change_by_compare_and_set_only,
+            a_task_change_logs_its_events_with_it,
+            fencing_tokens_only_grow_and_are_never_handed_out_twice,
+            tasks_of_namespaces_never_mix,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -478,4 +483,156 @@ pub fn tidy_keeps_every_session_and_recent_event(b: &dyn Backend) {
     store.tidy().unwrap();
     assert!(store.session("s1").unwrap().is_some());
     assert_eq!(store.events(0, 10).unwrap(), events);
+}
+
+fn new_task(store: &dyn Store, id: &str) -> Task {
+    let labels = BTreeMap::from([("team".to_owned(), "infra".to_owned())]);
+    let spec = NewTask {
+        id: id.to_owned(),
+        title: format!("do {id}"),
+        labels,
+        max_attempts: Some(4),
+    };
+    Task::new(&spec, store.now().unwrap())
+}
+
+pub fn tasks_round_trip_and_list_oldest_first(b: &dyn Backend) {
+    let store = b.open("default");
+    assert!(store.tasks().unwrap().is_empty());
+    assert!(store.task("t1").unwrap().is_none());
+    let mut ids = Vec::new();
+    for id in ["zeta", "alpha", "mid"] {
+        let mut t = new_task(&*store, id);
+        let token = store.next_token().unwrap();
+        if id == "alpha" {
+            t.claim(
+                "s1",
+                token,
+                std::time::Duration::from_secs(60),
+                store.now().unwrap(),
+            )
+            .unwrap();
+            t.progress = Some(serde_json::json!({"step": 2, "note": "half way"}));
+        }
+        assert!(store.put_task(&t, None, &[]).unwrap());
+        assert_eq!(
+            store.task(id).unwrap().unwrap(),
+            t,
+            "{id} reads back as stored"
+        );
+        ids.push(id);
+        std::thread::sleep(std::time::Duration::from_millis(3));
+    }
+    let listed: Vec<String> = store.tasks().unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(listed, ids, "oldest first");
+    let alpha = store.task("alpha").unwrap().unwrap();
+    assert!(matches!(alpha.state, TaskState::Claimed { ref session, .. } if session == "s1"));
+}
+
+pub fn tasks_change_by_compare_and_set_only(b: &dyn Backend) {
+    let store = b.open("default");
+    let t = new_task(&*store, "t1");
+    assert!(store.put_task(&t, None, &[]).unwrap());
+    assert!(!store.put_task(&t, None, &[]).unwrap(), "it exists already");
+    let mut claimed = t.clone();
+    claimed
+        .claim(
+            "s1",
+            1,
+            std::time::Duration::from_secs(60),
+            store.now().unwrap(),
+        )
+        .unwrap();
+    assert!(
+        !store.put_task(&claimed, Some(t.revision + 7), &[]).unwrap(),
+        "wrong revision"
+    );
+    assert_eq!(
+        store.task("t1").unwrap().unwrap(),
+        t,
+        "a refused swap changes nothing"
+    );
+    assert!(store.put_task(&claimed, Some(t.revision), &[]).unwrap());
+    assert!(
+        !store.put_task(&claimed, Some(t.revision), &[]).unwrap(),
+        "a second swap loses"
+    );
+    assert_eq!(store.task("t1").unwrap().unwrap(), claimed);
+}
+
+pub fn a_task_change_logs_its_events_with_it(b: &dyn Backend) {
+    let store = b.open("default");
+    let t = new_task(&*store, "t1");
+    let event = TaskEvent {
+        session: "s1".into(),
+        incarnation: 2,
+        kind: EventKind::Claimed {
+            task: "t1".into(),
+            token: 9,
+        },
+    };
+    assert!(
+        store
+            .put_task(&t, None, std::slice::from_ref(&event))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .put_task(&t, None, std::slice::from_ref(&event))
+            .unwrap()
+    );
+    let events = store.events(0, 10).unwrap();
+    assert_eq!(events.len(), 1, "a refused swap logs nothing");
+    assert_eq!(
+        (events[0].session.as_str(), events[0].incarnation),
+        ("s1", 2)
+    );
+    assert_eq!(events[0].kind, event.kind);
+    assert_eq!(store.session_events("s1", 10).unwrap(), events);
+}
+
+pub fn fencing_tokens_only_grow_and_are_never_handed_out_twice(b: &dyn Backend) {
+    const THREADS: usize = 8;
+    const EACH: usize = 25;
+    let first = b.open("default").next_token().unwrap();
+    let per_thread: Vec<Vec<u64>> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                scope.spawn(|| {
+                    let store = b.open("default");
+                    (0..EACH)
+                        .map(|_| store.next_token().unwrap())
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<u64> = per_thread.iter().flatten().copied().collect();
+    for tokens in &per_thread {
+        assert!(
+            tokens.windows(2).all(|w| w[0] < w[1]),
+            "each caller sees them grow"
+        );
+    }
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), THREADS * EACH, "never handed out twice");
+    assert!(all[0] > first);
+}
+
+pub fn tasks_of_namespaces_never_mix(b: &dyn Backend) {
+    let a = b.open("team-a");
+    let other = b.open("team-b");
+    assert!(a.put_task(&new_task(&*a, "t1"), None, &[]).unwrap());
+    assert!(other.task("t1").unwrap().is_none());
+    assert!(other.tasks().unwrap().is_empty());
+    assert!(other.put_task(&new_task(&*other, "t1"), None, &[]).unwrap());
+    let first_a = a.next_token().unwrap();
+    let first_other = other.next_token().unwrap();
+    assert_eq!(
+        (first_a, first_other),
+        (1, 1),
+        "each namespace counts its own tokens"
+    );
 }
