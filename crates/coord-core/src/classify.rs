@@ -78,6 +78,16 @@ impl State {
         }
     }
 
+    /// Whether a session in this state lives and can be handed work: not hung, not dead, not
+    /// ended, not unknown.
+    #[must_use]
+    pub const fn is_live(self) -> bool {
+        matches!(
+            self,
+            State::Active | State::InTool | State::Blocked | State::Idle
+        )
+    }
+
     /// Whether the sweep may remove a session in this state (after the grace period).
     #[must_use]
     pub const fn is_evictable(self) -> bool {

@@ -22,6 +22,9 @@ pub struct Policy {
     /// A session `dead` (or `ended`) this long is evicted by the sweep. Namespace-wide only:
     /// the sweep's index scan is bounded by it.
     pub evict_grace: Duration,
+    /// Work taken back from a lost holder is not handed out again for this long, so that a
+    /// write the old holder had in flight meets a refused token.
+    pub lock_delay: Duration,
 }
 
 impl Default for Policy {
@@ -32,6 +35,7 @@ impl Default for Policy {
             tool_timeout: Duration::from_secs(30 * 60),
             ttl: Duration::from_secs(30 * 60),
             evict_grace: Duration::from_secs(5 * 60),
+            lock_delay: Duration::from_secs(5),
         }
     }
 }
@@ -52,6 +56,7 @@ impl Policy {
                 .map_or(self.tool_timeout, Duration::from_millis),
             ttl: o.ttl.map_or(self.ttl, Duration::from_millis),
             evict_grace: self.evict_grace,
+            lock_delay: self.lock_delay,
         }
     }
 }

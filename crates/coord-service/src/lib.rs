@@ -11,7 +11,8 @@
 //! - [`process`]: holding a process (pidfd) until it ends.
 //! - [`watch`]: the sidecar's loop: renew while the process lives, record its end.
 //! - [`fleet`]: the classified view of the fleet behind `coord ps` and `coord show`.
-//! - [`sweep`]: finding the dead and evicting them, bounded.
+//! - [`sweep`]: finding the dead and evicting them, bounded, and taking back their work.
+//! - [`tasks`]: the work queue: claims with fencing tokens, reclaiming from the lost.
 
 pub mod fleet;
 pub mod hooks;
@@ -19,6 +20,7 @@ pub mod host;
 pub mod observe;
 pub mod process;
 pub mod sweep;
+pub mod tasks;
 pub mod watch;
 pub mod workdir;
 
@@ -50,6 +52,21 @@ pub enum ServiceError {
     /// An id that cannot name a session.
     #[error("invalid session id `{0}`: use 1 to 200 printable characters without spaces")]
     InvalidId(String),
+    /// A task with this id exists already.
+    #[error("task `{0}` exists already")]
+    TaskExists(String),
+    /// No task has this id.
+    #[error("no task `{0}`")]
+    NoSuchTask(String),
+    /// No pending task fits the session.
+    #[error("no pending task for `{0}` (none waits, or none has labels it carries)")]
+    NothingToClaim(String),
+    /// Concurrent changes kept winning over this one.
+    #[error("task `{0}` kept changing under this change; try again")]
+    Contended(String),
+    /// A task operation was refused (a stale fencing token, a task that is not pending…).
+    #[error(transparent)]
+    Task(coord_core::TaskError),
 }
 
 /// The result of a service call.

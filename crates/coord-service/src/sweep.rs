@@ -4,7 +4,9 @@
 //! grows with the number expired, not with the fleet), observes the local ones (a process
 //! found running renews them, which takes them out of the next scan), judges each with
 //! [`classify()`](coord_core::classify) and evicts with a compare-and-set on the revision it
-//! judged, so a session that signalled meanwhile is never evicted.
+//! judged, so a session that signalled meanwhile is never evicted. The tasks an evicted
+//! session held go back to the queue (after the lock-delay), and so do claims whose lease
+//! lapsed or whose holder is gone.
 
 use std::collections::HashMap;
 
@@ -22,6 +24,8 @@ pub struct SweepReport {
     pub exited: Vec<String>,
     /// Sessions it evicted, with the reason.
     pub evicted: Vec<(String, String)>,
+    /// Tasks it took back (from evicted holders, lapsed claims, vanished holders), with why.
+    pub released: Vec<(String, String)>,
 }
 
 impl Service {
@@ -52,10 +56,17 @@ impl Service {
             if verdict.state.is_evictable() && now.since(verdict.since) >= grace {
                 let reason = format!("{}: {}", verdict.state, verdict.reason);
                 if self.store.evict(&s.id, s.revision, &reason)? {
+                    let why = format!("{} was evicted ({reason})", s.id);
+                    for task in self.reclaim_from(&s.id, &why, self.policy.lock_delay)? {
+                        report.released.push((task, why.clone()));
+                    }
                     report.evicted.push((s.id, reason));
                 }
             }
         }
+        report
+            .released
+            .extend(self.reclaim_stale_claims(now, self.policy.lock_delay)?);
         Ok(report)
     }
 }

@@ -54,8 +54,10 @@ pub enum Command {
     Show(ShowArgs),
     /// Show the event log.
     Events(EventsArgs),
-    /// Evict sessions dead (or ended) for longer than the grace period.
+    /// Evict sessions dead (or ended) for longer than the grace period; take back their work.
     Sweep(SweepArgs),
+    /// The work queue: add, claim, report progress, complete, fail, release, list, show.
+    Task(TaskArgs),
     /// Hold a process: renew its session while it lives, record its end the moment it comes.
     Watch(WatchArgs),
     /// One report of a sidecar (used by coord-sidecar).
@@ -292,6 +294,16 @@ pub struct SweepArgs {
     /// Evict sessions dead or ended for longer than this [default: 5m].
     #[arg(long, value_parser = parse_duration)]
     pub grace: Option<Duration>,
+    /// Work taken back is not handed out again for this long [default: 5s].
+    #[arg(long, value_parser = parse_duration)]
+    pub lock_delay: Option<Duration>,
+    /// Hand the tasks waiting in the queue to live sessions whose labels fit, the least loaded
+    /// first.
+    #[arg(long)]
+    pub assign: bool,
+    /// The lease of claims made by --assign.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub lease: Duration,
     /// The most quiet sessions to examine in this sweep.
     #[arg(long, default_value_t = 10_000)]
     pub limit: usize,
@@ -361,6 +373,105 @@ pub struct RunArgs {
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
+}
+
+/// `coord task`.
+#[derive(Debug, Args)]
+pub struct TaskArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TaskAction,
+}
+
+/// `coord task` actions.
+#[derive(Debug, Subcommand)]
+pub enum TaskAction {
+    /// Add a task to the queue; prints its id.
+    Add {
+        /// What is to be done.
+        #[arg(required = true)]
+        title: Vec<String>,
+        /// Its id [default: t-<n>].
+        #[arg(long)]
+        id: Option<String>,
+        /// A label a session must carry to be handed it, key=value; repeat for more.
+        #[arg(long = "label", value_parser = parse_label)]
+        labels: Vec<(String, String)>,
+        /// Lost holders before it is failed [default: 3].
+        #[arg(long)]
+        max_attempts: Option<u32>,
+    },
+    /// Claim a task (the named one, or the oldest waiting one that fits); prints its id and
+    /// the claim's fencing token.
+    Claim {
+        /// The claiming session [default: COORD_ID, else <host>-<parent pid>].
+        #[arg(long, env = "COORD_ID")]
+        session: Option<String>,
+        /// The task to claim.
+        #[arg(long)]
+        task: Option<String>,
+        /// How long the claim holds without progress.
+        #[arg(long, default_value = "30m", value_parser = parse_duration)]
+        lease: Duration,
+        /// Print the claimed task as JSON (with the progress the last holder left).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Report progress under a claim (kept for whoever takes over); renews the lease.
+    Progress {
+        /// The task.
+        task: String,
+        /// The claim's fencing token.
+        #[arg(long)]
+        token: u64,
+        /// Progress details (JSON).
+        #[arg(long, value_parser = parse_json)]
+        details: Option<serde_json::Value>,
+        /// The renewed lease.
+        #[arg(long, default_value = "30m", value_parser = parse_duration)]
+        lease: Duration,
+    },
+    /// Finish a task under a claim.
+    Complete {
+        /// The task.
+        task: String,
+        /// The claim's fencing token.
+        #[arg(long)]
+        token: u64,
+    },
+    /// Give a task up under a claim: failed.
+    Fail {
+        /// The task.
+        task: String,
+        /// The claim's fencing token.
+        #[arg(long)]
+        token: u64,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Give a task back to the queue under a claim.
+    Release {
+        /// The task.
+        task: String,
+        /// The claim's fencing token.
+        #[arg(long)]
+        token: u64,
+    },
+    /// List the queue: pending, claimed (holder and token), done, failed.
+    List {
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One task with its history.
+    Show {
+        /// The task.
+        task: String,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `coord demo`.

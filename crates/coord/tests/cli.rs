@@ -109,7 +109,7 @@ fn a_killed_process_is_dead_at_the_next_look_and_evicted_by_the_sweep() {
         s["reason"]
     );
     let sweep = w.ok(&["sweep", "--grace", "0s"]);
-    assert!(sweep.contains("evicted  a: dead: process gone"), "{sweep}");
+    assert!(sweep.contains("evicted   a: dead: process gone"), "{sweep}");
     assert!(w.session("a").is_none());
     let events = w.ok(&["events"]);
     let kinds: Vec<&str> = events

@@ -234,7 +234,7 @@ fn any_duration() -> impl Strategy<Value = Duration> {
 prop_compose! {
     fn any_policy()(a in any_duration(), s in any_duration(), tt in any_duration(),
                     ttl in any_duration(), g in any_duration()) -> Policy {
-        Policy { active_window: a, stale_after: s, tool_timeout: tt, ttl, evict_grace: g }
+        Policy { active_window: a, stale_after: s, tool_timeout: tt, ttl, evict_grace: g, lock_delay: g }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod register;
 pub mod run;
 pub mod show;
 pub mod sweep;
+pub mod task;
 pub mod unregister;
 pub mod watch;
 
@@ -106,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(args) => show::run(&ctx, &args),
         Command::Events(args) => events::run(&ctx, &args),
         Command::Sweep(args) => sweep::run(&ctx, &args),
+        Command::Task(args) => task::run(&ctx, &args),
         Command::Demo(args) => demo::run(&args),
         Command::Watch(args) => watch::run(&ctx, &args),
         Command::WatchReport(args) => watch::report(&ctx, &args),

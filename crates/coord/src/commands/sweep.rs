@@ -1,5 +1,8 @@
-//! `coord sweep`: evict the sessions dead (or ended) past the grace period, now.
+//! `coord sweep`: run `check_health` now: evict the sessions dead (or ended) past the grace
+//! period, take back the tasks they held and the claims that lapsed, and with `--assign` hand
+//! the waiting tasks to live sessions.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use coord_core::Policy;
@@ -10,33 +13,51 @@ use crate::cli::SweepArgs;
 
 /// Runs `coord sweep`.
 pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
+    let defaults = Policy::default();
     let policy = Policy {
-        evict_grace: args.grace.unwrap_or(Policy::default().evict_grace),
-        ..Policy::default()
+        evict_grace: args.grace.unwrap_or(defaults.evict_grace),
+        lock_delay: args.lock_delay.unwrap_or(defaults.lock_delay),
+        ..defaults
     };
     let service = ctx.service_with(Patience::Command, policy)?;
     let report = service.sweep(args.limit)?;
+    let assigned = if args.assign {
+        service.assign(args.lease)?
+    } else {
+        BTreeMap::new()
+    };
     service.tidy()?;
     if args.json {
-        let evicted: Vec<_> = report
-            .evicted
-            .iter()
-            .map(|(id, reason)| json!({ "id": id, "reason": reason }))
-            .collect();
-        let doc =
-            json!({ "examined": report.examined, "exited": report.exited, "evicted": evicted });
+        let pairs = |list: &[(String, String)], key: &str| -> Vec<serde_json::Value> {
+            list.iter()
+                .map(|(id, why)| json!({ "id": id, key: why }))
+                .collect()
+        };
+        let doc = json!({
+            "examined": report.examined,
+            "exited": report.exited,
+            "evicted": pairs(&report.evicted, "reason"),
+            "released": pairs(&report.released, "why"),
+            "assigned": assigned,
+        });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
     }
     for id in &report.exited {
-        println!("exited   {id}: process gone");
+        println!("exited    {id}: process gone");
     }
     for (id, reason) in &report.evicted {
-        println!("evicted  {id}: {reason}");
+        println!("evicted   {id}: {reason}");
     }
-    if report.evicted.is_empty() {
+    for (task, why) in &report.released {
+        println!("released  {task}: {why}");
+    }
+    for (task, session) in &assigned {
+        println!("assigned  {task} -> {session}");
+    }
+    if report.evicted.is_empty() && report.released.is_empty() && assigned.is_empty() {
         println!(
-            "nothing to evict ({} quiet sessions examined)",
+            "nothing to do ({} quiet sessions examined)",
             report.examined
         );
     }

@@ -14,12 +14,23 @@ pub const COORD: &str = env!("CARGO_BIN_EXE_coord");
 /// A temp dir with a store, and commands that use it.
 pub struct World {
     pub dir: tempfile::TempDir,
+    store: Option<String>,
 }
 
 impl World {
+    /// A world on a private embedded store.
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
+            store: None,
+        }
+    }
+
+    /// A world on the store `url` (a private Redis, say).
+    pub fn on(url: String) -> Self {
+        Self {
+            store: Some(url),
+            ..Self::new()
         }
     }
 
@@ -30,7 +41,9 @@ impl World {
 
     /// `COORD_URL` for the store.
     pub fn url(&self) -> String {
-        format!("sqlite://{}", self.db().display())
+        self.store
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.db().display()))
     }
 
     /// A `coord` command set up for this world (no inherited coord settings, no colour, and

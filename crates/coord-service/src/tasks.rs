@@ -1,0 +1,265 @@
+//! The work queue: adding, claiming and finishing tasks, and taking back the work of sessions
+//! that were lost.
+//!
+//! Every change reads the task, applies the core's rule ([`coord_core::task`]) with the store's
+//! clock and swaps it in by compare-and-set; a swap that loses to a concurrent change is tried
+//! again on the fresh task. A claim takes a new fencing token from the store's counter, so a
+//! token is never handed out twice and tokens only grow.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use coord_core::{EventKind, NewTask, Phase, ProcessFact, Task, TaskError, TaskState, Timestamp};
+use coord_store::TaskEvent;
+
+use crate::{Result, Service, ServiceError};
+
+/// How long a claim holds without progress, by default.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30 * 60);
+
+/// How often a change that lost a race is tried again.
+const RETRIES: usize = 16;
+
+/// A change a holder makes under its claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskOp {
+    /// Progress details (kept for whoever takes over), renewing the lease.
+    Progress(Option<serde_json::Value>, Duration),
+    /// Finished.
+    Complete,
+    /// Given up, with the reason.
+    Fail(String),
+    /// Given back to the queue.
+    Release,
+}
+
+impl Service {
+    /// Adds a task; its id defaults to `t-<n>`.
+    pub fn task_add(&self, mut spec: NewTask) -> Result<Task> {
+        if spec.id.is_empty() {
+            spec.id = format!("t-{}", self.store.next_token()?);
+        }
+        let task = Task::new(&spec, self.store.now()?);
+        if self.store.put_task(&task, None, &[])? {
+            Ok(task)
+        } else {
+            Err(ServiceError::TaskExists(spec.id))
+        }
+    }
+
+    /// One task.
+    pub fn task(&self, id: &str) -> Result<Task> {
+        self.store
+            .task(id)?
+            .ok_or_else(|| ServiceError::NoSuchTask(id.to_owned()))
+    }
+
+    /// Every task, oldest first.
+    pub fn tasks(&self) -> Result<Vec<Task>> {
+        Ok(self.store.tasks()?)
+    }
+
+    /// Claims `task` (or the oldest pending task whose labels the session carries) for
+    /// `session`, which must be registered and alive. The claim comes with a new fencing token
+    /// and the progress the last holder left.
+    pub fn task_claim(&self, session: &str, task: Option<&str>, lease: Duration) -> Result<Task> {
+        let holder = self
+            .store
+            .session(session)?
+            .filter(|s| s.phase != Phase::Ended && !matches!(s.process, ProcessFact::Exited { .. }))
+            .ok_or_else(|| ServiceError::NotRegistered(session.to_owned()))?;
+        for _ in 0..RETRIES {
+            let now = self.store.now()?;
+            let candidates = match task {
+                Some(id) => vec![self.task(id)?],
+                None => self
+                    .store
+                    .tasks()?
+                    .into_iter()
+                    .filter(|t| t.claimable(now) && t.fits(&holder.labels))
+                    .collect(),
+            };
+            if candidates.is_empty() {
+                return Err(ServiceError::NothingToClaim(session.to_owned()));
+            }
+            for mut t in candidates {
+                let expected = t.revision;
+                let token = self.store.next_token()?;
+                t.claim(session, token, lease, now)?;
+                let event = TaskEvent {
+                    session: session.to_owned(),
+                    incarnation: holder.incarnation,
+                    kind: EventKind::Claimed {
+                        task: t.id.clone(),
+                        token,
+                    },
+                };
+                if self.store.put_task(&t, Some(expected), &[event])? {
+                    return Ok(t);
+                }
+            }
+        }
+        Err(ServiceError::Contended(
+            task.unwrap_or("the next task").to_owned(),
+        ))
+    }
+
+    /// Applies a holder's change under its claim (`token`); a stale token is refused and
+    /// changes nothing.
+    pub fn task_update(&self, id: &str, token: u64, op: &TaskOp) -> Result<Task> {
+        for _ in 0..RETRIES {
+            let mut t = self.task(id)?;
+            let expected = t.revision;
+            let holder = t.check(token)?.0.to_owned();
+            let now = self.store.now()?;
+            match op {
+                TaskOp::Progress(details, lease) => {
+                    t.progress(token, details.clone(), *lease, now)?;
+                }
+                TaskOp::Complete => t.complete(token, now)?,
+                TaskOp::Fail(reason) => t.fail(token, reason, now)?,
+                TaskOp::Release => t.release(token, now)?,
+            }
+            let events = match (op, &t.state) {
+                (TaskOp::Progress(..), _) => Vec::new(),
+                (_, state) => vec![unclaimed(&holder, &t.id, state, op_words(op))],
+            };
+            if self.store.put_task(&t, Some(expected), &events)? {
+                return Ok(t);
+            }
+        }
+        Err(ServiceError::Contended(id.to_owned()))
+    }
+
+    /// Takes back every task `session` holds (it was evicted, or is gone): `why` says so in the
+    /// tasks' history. Returns the ids.
+    pub fn reclaim_from(
+        &self,
+        session: &str,
+        why: &str,
+        lock_delay: Duration,
+    ) -> Result<Vec<String>> {
+        let held: Vec<Task> = self
+            .store
+            .tasks()?
+            .into_iter()
+            .filter(|t| matches!(&t.state, TaskState::Claimed { session: s, .. } if s == session))
+            .collect();
+        let mut taken = Vec::new();
+        for t in held {
+            let id = t.id.clone();
+            if self.reclaim(t, why, lock_delay)? {
+                taken.push(id);
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Takes back a claimed task if it is still the claim that was judged (same revision).
+    pub(crate) fn reclaim(&self, mut t: Task, why: &str, lock_delay: Duration) -> Result<bool> {
+        let TaskState::Claimed { session, .. } = &t.state else {
+            return Ok(false);
+        };
+        let holder = session.clone();
+        let expected = t.revision;
+        if !t.reclaim(why, lock_delay, self.store.now()?) {
+            return Ok(false);
+        }
+        let event = unclaimed(&holder, &t.id, &t.state, why);
+        Ok(self.store.put_task(&t, Some(expected), &[event])?)
+    }
+
+    /// Hands the claimable tasks to live sessions whose labels fit, the least loaded first.
+    /// Returns what went where.
+    pub fn assign(&self, lease: Duration) -> Result<BTreeMap<String, String>> {
+        let now = self.store.now()?;
+        let tasks = self.store.tasks()?;
+        let mut load: BTreeMap<String, usize> = BTreeMap::new();
+        for t in &tasks {
+            if let TaskState::Claimed { session, .. } = &t.state {
+                *load.entry(session.clone()).or_default() += 1;
+            }
+        }
+        let fleet = self.fleet()?;
+        let live: Vec<_> = fleet
+            .entries
+            .iter()
+            .filter(|e| e.verdict.state.is_live() && e.session.parent.is_none())
+            .map(|e| &e.session)
+            .collect();
+        let mut assigned = BTreeMap::new();
+        for t in tasks.iter().filter(|t| t.claimable(now)) {
+            let Some(to) = live
+                .iter()
+                .filter(|s| t.fits(&s.labels))
+                .min_by_key(|s| (load.get(&s.id).copied().unwrap_or(0), s.registered_at))
+            else {
+                continue;
+            };
+            if self.task_claim(&to.id, Some(&t.id), lease).is_ok() {
+                *load.entry(to.id.clone()).or_default() += 1;
+                assigned.insert(t.id.clone(), to.id.clone());
+            }
+        }
+        Ok(assigned)
+    }
+
+    /// Takes back tasks whose claim lapsed, or whose holder is no longer registered.
+    pub(crate) fn reclaim_stale_claims(
+        &self,
+        now: Timestamp,
+        lock_delay: Duration,
+    ) -> Result<Vec<(String, String)>> {
+        let mut taken = Vec::new();
+        for t in self.store.tasks()? {
+            let TaskState::Claimed {
+                session,
+                lease_until,
+                ..
+            } = &t.state
+            else {
+                continue;
+            };
+            let why = if *lease_until <= now {
+                format!("the claim of {session} lapsed")
+            } else if self.store.session(session)?.is_none() {
+                format!("its holder {session} is gone")
+            } else {
+                continue;
+            };
+            let id = t.id.clone();
+            if self.reclaim(t, &why, lock_delay)? {
+                taken.push((id, why));
+            }
+        }
+        Ok(taken)
+    }
+}
+
+/// The event of a task leaving its holder.
+fn unclaimed(holder: &str, task: &str, state: &TaskState, why: &str) -> TaskEvent {
+    TaskEvent {
+        session: holder.to_owned(),
+        incarnation: 0,
+        kind: EventKind::Unclaimed {
+            task: task.to_owned(),
+            state: state.name().to_owned(),
+            why: why.to_owned(),
+        },
+    }
+}
+
+fn op_words(op: &TaskOp) -> &str {
+    match op {
+        TaskOp::Progress(..) => "progress",
+        TaskOp::Complete => "completed by its holder",
+        TaskOp::Fail(reason) => reason,
+        TaskOp::Release => "released by its holder",
+    }
+}
+
+impl From<TaskError> for ServiceError {
+    fn from(e: TaskError) -> Self {
+        ServiceError::Task(e)
+    }
+}
