@@ -47,6 +47,11 @@ pub enum EventKind {
         /// The claim's fencing token.
         token: u64,
     },
+    /// The session took the leader lease (a claim on the reserved leader task).
+    Leader {
+        /// The lease's term: its fencing token.
+        term: u64,
+    },
     /// A task left the session: done, failed, released by it, or taken back by the sweep.
     Unclaimed {
         /// The task.
@@ -69,6 +74,7 @@ impl EventKind {
             EventKind::Ended => "ended",
             EventKind::Evicted { .. } => "evicted",
             EventKind::Claimed { .. } => "claimed",
+            EventKind::Leader { .. } => "leader",
             EventKind::Unclaimed { .. } => "unclaimed",
         }
     }
@@ -85,6 +91,7 @@ impl fmt::Display for EventKind {
             EventKind::Ended => f.write_str("ended"),
             EventKind::Evicted { reason } => write!(f, "evicted: {reason}"),
             EventKind::Claimed { task, token } => write!(f, "claimed task {task} (token {token})"),
+            EventKind::Leader { term } => write!(f, "leads the fleet (term {term})"),
             EventKind::Unclaimed { task, state, why } => write!(f, "task {task} {state}: {why}"),
         }
     }

@@ -42,6 +42,11 @@ impl Service {
     /// Every session, observed from this host and classified; evicts what is due in passing.
     pub fn fleet(&self) -> Result<Fleet> {
         self.sweep(PASSING_SWEEP_LIMIT)?;
+        self.judge_all()
+    }
+
+    /// Every session, observed from this host and classified, without sweeping first.
+    pub(crate) fn judge_all(&self) -> Result<Fleet> {
         let now = self.store.now()?;
         let mut sessions = self.store.sessions()?;
         for s in &mut sessions {

@@ -12,11 +12,13 @@
 //! - [`watch`]: the sidecar's loop: renew while the process lives, record its end.
 //! - [`fleet`]: the classified view of the fleet behind `coord ps` and `coord show`.
 //! - [`sweep`]: finding the dead and evicting them, bounded, and taking back their work.
+//! - [`leader`]: the leader lease (one session leads a namespace and sweeps).
 //! - [`tasks`]: the work queue: claims with fencing tokens, reclaiming from the lost.
 
 pub mod fleet;
 pub mod hooks;
 pub mod host;
+pub mod leader;
 pub mod observe;
 pub mod process;
 pub mod sweep;
@@ -55,6 +57,9 @@ pub enum ServiceError {
     /// A task with this id exists already.
     #[error("task `{0}` exists already")]
     TaskExists(String),
+    /// Ids starting with `coord:` are coord's own.
+    #[error("task ids starting with `coord:` are reserved: `{0}`")]
+    ReservedTask(String),
     /// No task has this id.
     #[error("no task `{0}`")]
     NoSuchTask(String),

@@ -6,12 +6,14 @@
 //! [`classify()`](coord_core::classify) and evicts with a compare-and-set on the revision it
 //! judged, so a session that signalled meanwhile is never evicted. The tasks an evicted
 //! session held go back to the queue (after the lock-delay), and so do claims whose lease
-//! lapsed or whose holder is gone.
+//! lapsed or whose holder is gone. [`Service::check_health`] then hands the leader lease on if
+//! its holder was lost.
 
 use std::collections::HashMap;
 
 use coord_core::{Timestamp, classify};
 
+use crate::leader::DEFAULT_LEADER_LEASE;
 use crate::observe::Observed;
 use crate::{Result, Service};
 
@@ -26,6 +28,8 @@ pub struct SweepReport {
     pub evicted: Vec<(String, String)>,
     /// Tasks it took back (from evicted holders, lapsed claims, vanished holders), with why.
     pub released: Vec<(String, String)>,
+    /// The session that leads after the sweep, if any.
+    pub leader: Option<String>,
 }
 
 impl Service {
@@ -67,6 +71,15 @@ impl Service {
         report
             .released
             .extend(self.reclaim_stale_claims(now, self.policy.lock_delay)?);
+        Ok(report)
+    }
+
+    /// `check_health`: a sweep, then, if the fleet uses a leader and nobody holds the lease,
+    /// the lease goes to the longest-registered live session. What `coord sweep` and the
+    /// server's schedule run; the sweeps other commands make in passing do not elect.
+    pub fn check_health(&self, limit: usize) -> Result<SweepReport> {
+        let mut report = self.sweep(limit)?;
+        report.leader = self.elect(DEFAULT_LEADER_LEASE)?.leader.map(|(s, _)| s);
         Ok(report)
     }
 }

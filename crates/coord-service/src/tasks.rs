@@ -17,6 +17,10 @@ use crate::{Result, Service, ServiceError};
 /// How long a claim holds without progress, by default.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30 * 60);
 
+/// The reserved task whose claim is the leader lease: its fencing token is the leader's term,
+/// and it changes hands by the same rules as any work (a lapsed or evicted holder loses it).
+pub const LEADER_TASK: &str = "coord:leader";
+
 /// How often a change that lost a race is tried again.
 const RETRIES: usize = 16;
 
@@ -39,6 +43,9 @@ impl Service {
         if spec.id.is_empty() {
             spec.id = format!("t-{}", self.store.next_token()?);
         }
+        if spec.id.starts_with("coord:") {
+            return Err(ServiceError::ReservedTask(spec.id));
+        }
         let task = Task::new(&spec, self.store.now()?);
         if self.store.put_task(&task, None, &[])? {
             Ok(task)
@@ -54,9 +61,11 @@ impl Service {
             .ok_or_else(|| ServiceError::NoSuchTask(id.to_owned()))
     }
 
-    /// Every task, oldest first.
+    /// Every task, oldest first (not the reserved leader task).
     pub fn tasks(&self) -> Result<Vec<Task>> {
-        Ok(self.store.tasks()?)
+        let mut tasks = self.store.tasks()?;
+        tasks.retain(|t| t.id != LEADER_TASK);
+        Ok(tasks)
     }
 
     /// Claims `task` (or the oldest pending task whose labels the session carries) for
@@ -73,7 +82,6 @@ impl Service {
             let candidates = match task {
                 Some(id) => vec![self.task(id)?],
                 None => self
-                    .store
                     .tasks()?
                     .into_iter()
                     .filter(|t| t.claimable(now) && t.fits(&holder.labels))
@@ -86,13 +94,18 @@ impl Service {
                 let expected = t.revision;
                 let token = self.store.next_token()?;
                 t.claim(session, token, lease, now)?;
+                let kind = if t.id == LEADER_TASK {
+                    EventKind::Leader { term: token }
+                } else {
+                    EventKind::Claimed {
+                        task: t.id.clone(),
+                        token,
+                    }
+                };
                 let event = TaskEvent {
                     session: session.to_owned(),
                     incarnation: holder.incarnation,
-                    kind: EventKind::Claimed {
-                        task: t.id.clone(),
-                        token,
-                    },
+                    kind,
                 };
                 if self.store.put_task(&t, Some(expected), &[event])? {
                     return Ok(t);
@@ -173,14 +186,14 @@ impl Service {
     /// Returns what went where.
     pub fn assign(&self, lease: Duration) -> Result<BTreeMap<String, String>> {
         let now = self.store.now()?;
-        let tasks = self.store.tasks()?;
+        let tasks = self.tasks()?;
         let mut load: BTreeMap<String, usize> = BTreeMap::new();
         for t in &tasks {
             if let TaskState::Claimed { session, .. } = &t.state {
                 *load.entry(session.clone()).or_default() += 1;
             }
         }
-        let fleet = self.fleet()?;
+        let fleet = self.judge_all()?;
         let live: Vec<_> = fleet
             .entries
             .iter()

@@ -153,6 +153,10 @@ pub struct HeartbeatArgs {
     /// nothing, exit 0 whatever happens.
     #[arg(long)]
     pub hook: bool,
+    /// Also renew (or take, if nobody holds it) the leader lease, and print `leader` or
+    /// `follower`.
+    #[arg(long, conflicts_with = "hook")]
+    pub lead: bool,
 }
 
 /// `coord hook`.

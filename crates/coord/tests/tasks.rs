@@ -250,3 +250,39 @@ fn a_zombie_and_the_new_holder_racing_to_complete_exactly_one_wins_on_redis() {
     let server = RedisServer::start();
     race(&World::on(server.url().to_string()), 200);
 }
+
+#[test]
+fn one_session_leads_and_the_lease_passes_on_when_it_dies() {
+    on_both(|w| {
+        let mut a = w.registered("a", &[]);
+        let _b = w.registered("b", &[]);
+        assert_eq!(w.ok(&["heartbeat", "--id", "a", "--lead"]).trim(), "leader");
+        assert_eq!(
+            w.ok(&["heartbeat", "--id", "a", "--lead"]).trim(),
+            "leader",
+            "renewed"
+        );
+        assert_eq!(
+            w.ok(&["heartbeat", "--id", "b", "--lead"]).trim(),
+            "follower (leader: a)"
+        );
+        a.kill();
+        let sweep = w.ok(&["sweep", "--grace", "0s", "--lock-delay", "0s"]);
+        assert!(sweep.contains("leader    b"), "{sweep}");
+        assert_eq!(w.ok(&["heartbeat", "--id", "b", "--lead"]).trim(), "leader");
+        let log = w.ok(&["events"]);
+        let terms: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("leads the fleet"))
+            .collect();
+        assert_eq!(terms.len(), 2, "{log}");
+        assert!(
+            terms[0].contains(" a ") && terms[1].contains(" b "),
+            "{log}"
+        );
+        assert!(
+            !w.ok(&["task", "list"]).contains("coord:leader"),
+            "the lease is no task of yours"
+        );
+    });
+}

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use coord_core::agent_event::HookPayload;
 use coord_core::{Beat, Phase, Policy, Source, Timestamp};
+use coord_service::leader::DEFAULT_LEADER_LEASE;
 use coord_service::{RegisterRequest, host};
 
 use super::{Context, Patience};
@@ -22,6 +23,14 @@ pub fn run(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| service.default_id(host::parent_pid()));
     service.heartbeat(&id, &beat(args, Source::Cli, observed_at))?;
+    if args.lead {
+        let leadership = service.lead(&id, DEFAULT_LEADER_LEASE)?;
+        match &leadership.leader {
+            _ if leadership.is(&id) => println!("leader"),
+            Some((leader, _)) => println!("follower (leader: {leader})"),
+            None => println!("follower"),
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -20,7 +20,7 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
         ..defaults
     };
     let service = ctx.service_with(Patience::Command, policy)?;
-    let report = service.sweep(args.limit)?;
+    let report = service.check_health(args.limit)?;
     let assigned = if args.assign {
         service.assign(args.lease)?
     } else {
@@ -39,6 +39,7 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
             "evicted": pairs(&report.evicted, "reason"),
             "released": pairs(&report.released, "why"),
             "assigned": assigned,
+            "leader": report.leader,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
@@ -54,6 +55,9 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
     }
     for (task, session) in &assigned {
         println!("assigned  {task} -> {session}");
+    }
+    if let Some(leader) = &report.leader {
+        println!("leader    {leader}");
     }
     if report.evicted.is_empty() && report.released.is_empty() && assigned.is_empty() {
         println!(
