@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use coord_core::{EventKind, NewTask, Phase, ProcessFact, Task, TaskError, TaskState, Timestamp};
+use coord_core::{
+    EventKind, NewTask, Phase, ProcessFact, State, Task, TaskError, TaskState, Timestamp,
+};
 use coord_store::TaskEvent;
 
 use crate::{Result, Service, ServiceError};
@@ -233,12 +235,15 @@ impl Service {
             else {
                 continue;
             };
-            let why = if *lease_until <= now {
-                format!("the claim of {session} lapsed")
-            } else if self.store.session(session)?.is_none() {
-                format!("its holder {session} is gone")
-            } else {
-                continue;
+            let holder = self.store.session(session)?;
+            let why = match holder {
+                None => format!("its holder {session} is gone"),
+                // A holder whose whole host fell silent (a laptop asleep, a partition) is not
+                // known to be lost: its work waits for it, and for the sweep's verdict.
+                Some(h) if *lease_until <= now && self.judge(&h, now)?.state != State::Unknown => {
+                    format!("the claim of {session} lapsed")
+                }
+                Some(_) => continue,
             };
             let id = t.id.clone();
             if self.reclaim(t, &why, lock_delay)? {

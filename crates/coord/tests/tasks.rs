@@ -286,3 +286,58 @@ fn one_session_leads_and_the_lease_passes_on_when_it_dies() {
         );
     });
 }
+
+#[test]
+fn a_holder_whose_host_fell_silent_keeps_its_work_until_the_host_is_heard_again() {
+    on_both(|w| {
+        let on = |host: &str, args: &[&str]| {
+            let out = w.cmd().env("COORD_HOST", host).args(args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let laptop = common::Sleeper::start();
+        on(
+            "laptop",
+            &[
+                "register",
+                "--id",
+                "lap",
+                "--pid",
+                &laptop.pid(),
+                "--ttl",
+                "1s",
+            ],
+        );
+        on("server", &["task", "add", "--id", "t1", "work"]);
+        on(
+            "server",
+            &["task", "claim", "--session", "lap", "--lease", "1s"],
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        // The laptop sleeps: its session and its host are silent alike. Unknown, not dead:
+        // nothing is evicted and its work waits, though its lease lapsed.
+        let sweep = on("server", &["sweep", "--grace", "0s", "--lock-delay", "0s"]);
+        assert!(
+            !sweep.contains("evicted") && !sweep.contains("released"),
+            "{sweep}"
+        );
+        assert_eq!(task(w, "t1")["state"], "claimed");
+        // Something else on the laptop is heard again, but not `lap`: now its lapsed claim goes
+        // back (the laptop's own command already takes it back in passing), and it is dead.
+        on(
+            "laptop",
+            &["register", "--id", "lap-2", "--pid", &laptop.pid()],
+        );
+        let sweep = on("server", &["sweep", "--grace", "0s", "--lock-delay", "0s"]);
+        assert!(sweep.contains("evicted   lap:"), "{sweep}");
+        let t = task(w, "t1");
+        assert_eq!(
+            (t["state"].as_str(), t["attempts"].as_u64()),
+            (Some("pending"), Some(1))
+        );
+    });
+}
