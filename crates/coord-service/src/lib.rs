@@ -220,9 +220,14 @@ impl Service {
 
     /// Applies a heartbeat; [`ServiceError::NotRegistered`] when the session does not take it.
     pub fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Session> {
-        self.store
+        let session = self
+            .store
             .heartbeat(id, beat)?
-            .ok_or_else(|| ServiceError::NotRegistered(id.to_owned()))
+            .ok_or_else(|| ServiceError::NotRegistered(id.to_owned()))?;
+        if let Some(details) = &beat.progress {
+            self.progress_held_tasks(id, details)?;
+        }
+        Ok(session)
     }
 
     /// Ends a session cleanly.

@@ -146,6 +146,33 @@ impl Service {
         Err(ServiceError::Contended(id.to_owned()))
     }
 
+    /// Keeps progress details a session sent with a heartbeat on every task it holds (renewing
+    /// their leases), so that whoever takes the work over resumes it.
+    pub(crate) fn progress_held_tasks(
+        &self,
+        session: &str,
+        details: &serde_json::Value,
+    ) -> Result<()> {
+        for t in self.store.tasks()? {
+            if let TaskState::Claimed {
+                session: holder,
+                token,
+                lease_until,
+            } = &t.state
+                && holder == session
+                && t.id != LEADER_TASK
+            {
+                let lease = lease_until.since(t.updated_at).max(DEFAULT_LEASE);
+                let op = TaskOp::Progress(Some(details.clone()), lease);
+                match self.task_update(&t.id, *token, &op) {
+                    Ok(_) | Err(ServiceError::Task(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Takes back every task `session` holds (it was evicted, or is gone): `why` says so in the
     /// tasks' history. Returns the ids.
     pub fn reclaim_from(

@@ -341,3 +341,20 @@ fn a_holder_whose_host_fell_silent_keeps_its_work_until_the_host_is_heard_again(
         );
     });
 }
+
+#[test]
+fn progress_sent_with_a_heartbeat_is_kept_on_the_tasks_the_session_holds() {
+    on_both(|w| {
+        let _agent = w.registered("a", &[]);
+        w.ok(&["task", "add", "--id", "t1", "work"]);
+        claim(w, "a", &[]);
+        w.ok(&[
+            "heartbeat",
+            "--id",
+            "a",
+            "--progress",
+            r#"{"file":"src/lib.rs"}"#,
+        ]);
+        assert_eq!(task(w, "t1")["progress"]["file"], "src/lib.rs");
+    });
+}
