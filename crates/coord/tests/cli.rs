@@ -73,17 +73,12 @@ fn the_default_id_is_host_and_the_calling_process() {
         "{0} register >/dev/null && {0} heartbeat && echo $$",
         common::COORD
     );
-    let out = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .env("COORD_URL", w.url())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeed(
+        std::process::Command::new("sh")
+            .args(["-c", &script])
+            .env("COORD_URL", w.url()),
     );
-    let shell_pid = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let shell_pid = out.trim().to_owned();
     let ps = w.ps();
     let s = &ps["sessions"][0];
     assert_eq!(

@@ -133,19 +133,13 @@ fn run_in_tmux(w: &World, t: &Tmux, name: &str, extra: &[&str], script: &str) {
     let mut args = vec!["run", "--tmux", name];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--", "sh", "-c", script]);
-    let out = t
-        .cmd(w)
-        .env("XDG_STATE_HOME", w.dir.path().join("state"))
-        .args(&args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeed(
+        t.cmd(w)
+            .env("XDG_STATE_HOME", w.dir.path().join("state"))
+            .args(&args)
+            .stdin(Stdio::null()),
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), name);
+    assert_eq!(out.trim(), name);
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{COORD, Sleeper, World};
+use common::{Sleeper, World, hammer, succeed};
 use serde_json::Value;
 use support::RedisServer;
 
@@ -21,16 +21,8 @@ fn on(w: &World, server: &RedisServer, host: &str) -> Command {
 }
 
 fn ps(w: &World, server: &RedisServer, host: &str) -> Vec<(String, String)> {
-    let out = on(w, server, host)
-        .args(["ps", "--all", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = succeed(on(w, server, host).args(["ps", "--all", "--json"]));
+    let doc: Value = serde_json::from_str(&out).unwrap();
     doc["sessions"]
         .as_array()
         .unwrap()
@@ -51,21 +43,13 @@ fn two_hosts_see_one_fleet_with_the_same_states() {
     let mut a = Sleeper::start();
     let b = Sleeper::start();
     for (host, agent) in [("host-a", &a), ("host-b", &b)] {
-        let out = on(&w, &server, host)
-            .args([
-                "register",
-                "--id",
-                &format!("agent-on-{host}"),
-                "--pid",
-                &agent.pid(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeed(on(&w, &server, host).args([
+            "register",
+            "--id",
+            &format!("agent-on-{host}"),
+            "--pid",
+            &agent.pid(),
+        ]));
     }
     let from_a = ps(&w, &server, "host-a");
     assert_eq!(from_a, ps(&w, &server, "host-b"));
@@ -95,28 +79,9 @@ fn two_hundred_processes_heartbeating_through_redis_lose_nothing() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let script = format!(
-        "i=0; while [ $i -lt {BEATS} ]; do {COORD} heartbeat --id shared || exit 1; i=$((i+1)); done"
-    );
-    let children: Vec<_> = (0..PROCESSES)
-        .map(|_| {
-            Command::new("sh")
-                .args(["-c", &script])
-                .env("COORD_URL", server.url().to_string())
-                .stdin(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    hammer(&server.url().to_string(), PROCESSES, BEATS, |_| {
+        "shared".to_owned()
+    });
     let out = on(&w, &server, "h")
         .args(["show", "shared", "--json"])
         .output()

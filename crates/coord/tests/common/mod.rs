@@ -60,14 +60,7 @@ impl World {
 
     /// Runs coord with `args`, expecting success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "coord {args:?} failed: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        succeed(self.cmd().args(args))
     }
 
     /// Runs coord with `args`; returns the whole output.
@@ -124,6 +117,46 @@ impl World {
             .session(id)
             .unwrap_or_else(|| panic!("session {id} is not listed"));
         s["state"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Runs `cmd`, expecting success; returns its stdout.
+pub fn succeed(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Starts `processes` shells at once, shell `i` running `coord heartbeat --id <id(i)>` `beats`
+/// times against the store `url`, and waits for all: every heartbeat must succeed.
+pub fn hammer(url: &str, processes: usize, beats: usize, id: impl Fn(usize) -> String) {
+    let children: Vec<_> = (0..processes)
+        .map(|i| {
+            let script = format!(
+                "i=0; while [ $i -lt {beats} ]; do {COORD} heartbeat --id {} || exit 1; i=$((i+1)); done",
+                id(i)
+            );
+            Command::new("sh")
+                .args(["-c", &script])
+                .env("COORD_URL", url)
+                .stdin(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a heartbeat failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
