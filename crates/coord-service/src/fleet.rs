@@ -94,18 +94,6 @@ impl Service {
         }))
     }
 
-    /// The verdict on one stored session at `now`, as this host sees it (without observing its
-    /// process: the caller decides whether to look).
-    pub(crate) fn judge(&self, session: &Session, now: Timestamp) -> Result<coord_core::Verdict> {
-        let heard = self.store.host_heard(&session.host)?;
-        Ok(classify(
-            session,
-            self.host_heard(session, heard, now),
-            &self.policy,
-            now,
-        ))
-    }
-
     /// When the session's host was last heard: now, for this host (the caller runs here);
     /// else the latest signal of any session there.
     pub(crate) fn host_heard(

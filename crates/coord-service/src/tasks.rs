@@ -9,9 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use coord_core::{
-    EventKind, NewTask, Phase, ProcessFact, State, Task, TaskError, TaskState, Timestamp,
-};
+use coord_core::{EventKind, NewTask, Phase, ProcessFact, Task, TaskError, TaskState, Timestamp};
 use coord_store::TaskEvent;
 
 use crate::{Result, Service, ServiceError};
@@ -262,12 +260,18 @@ impl Service {
             else {
                 continue;
             };
-            let holder = self.store.session(session)?;
-            let why = match holder {
+            let why = match self.store.session(session)? {
                 None => format!("its holder {session} is gone"),
-                // A holder whose whole host fell silent (a laptop asleep, a partition) is not
-                // known to be lost: its work waits for it, and for the sweep's verdict.
-                Some(h) if *lease_until <= now && self.judge(&h, now)?.state != State::Unknown => {
+                // A lapsed claim goes back only once the holder's host was heard after the
+                // lease ran out: a host that fell silent (a laptop asleep, a partition) keeps
+                // its work until it is heard again, and the sweep has judged its sessions.
+                Some(h)
+                    if *lease_until <= now
+                        && self
+                            .store
+                            .host_heard(&h.host)?
+                            .is_some_and(|t| t > *lease_until) =>
+                {
                     format!("the claim of {session} lapsed")
                 }
                 Some(_) => continue,

@@ -14,8 +14,10 @@
 //! - [`url`]: parses `COORD_URL` and finds the default store path.
 //! - [`sqlite`]: the embedded store (SQLite in WAL mode), the default.
 //! - [`redis`]: a Redis server shared by a fleet of machines.
+//! - [`clock`]: the embedded store's clock (the host's, or a manual one for tests).
 //! - [`error`]: the errors of the storage layer.
 
+pub mod clock;
 pub mod error;
 pub mod redis;
 pub mod sqlite;
@@ -27,6 +29,7 @@ use coord_core::{
     Beat, Event, EventKind, ExitStatus, Registration, Session, Source, Task, Timestamp,
 };
 
+pub use clock::Clock;
 pub use error::StoreError;
 pub use url::StoreUrl;
 
@@ -55,6 +58,8 @@ pub struct Config {
     /// (Redis: the connect timeout and the read and write timeouts of its connection). A
     /// caller that must not hang on an unreachable server (the hook path) sets it short.
     pub connect_timeout: Duration,
+    /// Where the embedded store reads the time (Redis always reads the server's).
+    pub clock: Clock,
 }
 
 impl Config {
@@ -65,6 +70,7 @@ impl Config {
             namespace: namespace.into(),
             busy_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(2),
+            clock: Clock::Host,
         }
     }
 }

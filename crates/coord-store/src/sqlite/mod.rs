@@ -19,7 +19,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use coord_core::{
     Beat, Event, EventKind, ExitStatus, Registration, Session, Source, Task, Timestamp,
@@ -29,7 +29,7 @@ use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use crate::{Config, Result, Store, StoreError, TaskEvent};
+use crate::{Clock, Config, Result, Store, StoreError, TaskEvent};
 
 /// The write-ahead log's size past which a writer truncates it (measured with
 /// `bench/hook-cost`: smaller checkpoints too often, larger makes every open replay more).
@@ -44,6 +44,7 @@ pub struct SqliteStore {
     ns: String,
     path: PathBuf,
     busy_timeout: Duration,
+    clock: Clock,
 }
 
 impl SqliteStore {
@@ -65,6 +66,7 @@ impl SqliteStore {
             ns: config.namespace.clone(),
             path: path.to_owned(),
             busy_timeout: config.busy_timeout,
+            clock: config.clock.clone(),
         })
     }
 
@@ -236,10 +238,7 @@ fn create_private_file(path: &Path) -> Result<()> {
 
 impl Store for SqliteStore {
     fn now(&self) -> Result<Timestamp> {
-        let ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, coord_core::time::millis);
-        Ok(Timestamp::from_millis(ms))
+        Ok(self.clock.now())
     }
 
     fn register(&self, registration: &Registration) -> Result<Session> {

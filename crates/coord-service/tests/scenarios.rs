@@ -1,0 +1,248 @@
+//! A fleet's life played step by step on a manual clock, against the real embedded store:
+//! a holder dies, a zombie returns, a leader is lost, a laptop sleeps, a partition heals.
+//! Every step is deterministic: time moves only when the script moves it.
+
+use std::time::Duration;
+
+use coord_core::{ExitStatus, NewTask, Policy, Source, State, TaskError, TaskState, Timestamp};
+use coord_service::leader::DEFAULT_LEADER_LEASE;
+use coord_service::tasks::TaskOp;
+use coord_service::{HostInfo, RegisterRequest, Service, ServiceError};
+use coord_store::sqlite::SqliteStore;
+use coord_store::{Clock, Config};
+
+const MIN: Duration = Duration::from_secs(60);
+const LEASE: Duration = Duration::from_secs(3600);
+
+/// One store, one manual clock, and a service per simulated host.
+struct Fleet {
+    dir: tempfile::TempDir,
+    clock: Clock,
+}
+
+impl Fleet {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            clock: Clock::manual(Timestamp::from_millis(1_800_000_000_000)),
+        }
+    }
+
+    /// coord as run on `host`.
+    fn on(&self, host: &str) -> Service {
+        let config = Config {
+            clock: self.clock.clone(),
+            ..Config::new("default")
+        };
+        let store = SqliteStore::open(&self.dir.path().join("coord.db"), &config).unwrap();
+        let policy = Policy {
+            evict_grace: MIN,
+            ..Policy::default()
+        };
+        let host = HostInfo {
+            name: host.to_owned(),
+            boot_id: None,
+        };
+        Service::new(Box::new(store), host, policy)
+    }
+
+    fn wait(&self, d: Duration) {
+        self.clock.advance(d);
+    }
+}
+
+fn join(svc: &Service, id: &str) -> u64 {
+    svc.register(RegisterRequest {
+        id: Some(id.to_owned()),
+        ..RegisterRequest::default()
+    })
+    .unwrap()
+    .incarnation
+}
+
+fn beat(svc: &Service, id: &str) {
+    let beat = coord_core::Beat::activity(Source::Cli, svc.now().unwrap());
+    svc.heartbeat(id, &beat).unwrap();
+}
+
+fn state(svc: &Service, id: &str) -> Option<State> {
+    let fleet = svc.fleet().unwrap();
+    fleet
+        .entries
+        .iter()
+        .find(|e| e.session.id == id)
+        .map(|e| e.verdict.state)
+}
+
+fn token_of(svc: &Service, task: &str) -> u64 {
+    match svc.task(task).unwrap().state {
+        TaskState::Claimed { token, .. } => token,
+        other => panic!("{task} is {other:?}"),
+    }
+}
+
+fn add(svc: &Service, id: &str) {
+    svc.task_add(NewTask {
+        id: id.into(),
+        title: "work".into(),
+        ..NewTask::default()
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_holder_dies_its_work_goes_on_and_the_zombie_is_fenced() {
+    let fleet = Fleet::new();
+    let server = fleet.on("server");
+    let alice_inc = join(&server, "alice");
+    join(&server, "bob");
+    add(&server, "t1");
+    server.task_claim("alice", Some("t1"), LEASE).unwrap();
+    let zombie_token = token_of(&server, "t1");
+    let step = TaskOp::Progress(Some(serde_json::json!({"step": 4})), LEASE);
+    server.task_update("t1", zombie_token, &step).unwrap();
+
+    // alice's watcher sees her process die.
+    fleet.wait(Duration::from_secs(10));
+    server
+        .watch_exit("alice", alice_inc, ExitStatus::Signal(9), Source::Watch)
+        .unwrap();
+    assert_eq!(state(&server, "alice"), Some(State::Dead));
+    // Within the grace period nothing is taken.
+    fleet.wait(Duration::from_secs(30));
+    let report = server.check_health(100).unwrap();
+    assert!(
+        report.evicted.is_empty() && report.released.is_empty(),
+        "{report:?}"
+    );
+    // Past it: evicted, and her task back in the queue, held back by the lock-delay.
+    fleet.wait(MIN);
+    let report = server.check_health(100).unwrap();
+    assert_eq!(
+        (report.evicted.len(), report.released.len()),
+        (1, 1),
+        "{report:?}"
+    );
+    let delayed = server.task_claim("bob", Some("t1"), LEASE).unwrap_err();
+    assert!(
+        matches!(delayed, ServiceError::Task(TaskError::Delayed { .. })),
+        "{delayed}"
+    );
+    fleet.wait(Duration::from_secs(6));
+    let claimed = server.task_claim("bob", Some("t1"), LEASE).unwrap();
+    assert_eq!(
+        claimed.progress,
+        Some(serde_json::json!({"step": 4})),
+        "bob resumes"
+    );
+    let bob_token = token_of(&server, "t1");
+    assert!(bob_token > zombie_token);
+
+    // alice comes back from the dead and tries to finish: refused, nothing changes.
+    let before = server.task("t1").unwrap();
+    let refused = server
+        .task_update("t1", zombie_token, &TaskOp::Complete)
+        .unwrap_err();
+    assert!(
+        matches!(refused, ServiceError::Task(TaskError::StaleToken { .. })),
+        "{refused}"
+    );
+    assert_eq!(server.task("t1").unwrap(), before);
+    server
+        .task_update("t1", bob_token, &TaskOp::Complete)
+        .unwrap();
+}
+
+#[test]
+fn a_lost_leader_hands_the_lease_to_the_longest_registered_live_session() {
+    let fleet = Fleet::new();
+    let server = fleet.on("server");
+    let a = join(&server, "a");
+    fleet.wait(Duration::from_secs(1));
+    join(&server, "b");
+    fleet.wait(Duration::from_secs(1));
+    join(&server, "c");
+    assert!(server.lead("a", DEFAULT_LEADER_LEASE).unwrap().is("a"));
+    assert!(!server.lead("c", DEFAULT_LEADER_LEASE).unwrap().is("c"));
+    let (_, first_term) = server.leadership().unwrap().leader.unwrap();
+
+    server
+        .watch_exit("a", a, ExitStatus::Gone, Source::Watch)
+        .unwrap();
+    fleet.wait(2 * MIN);
+    beat(&server, "b");
+    beat(&server, "c");
+    let report = server.check_health(100).unwrap();
+    assert_eq!(report.evicted.len(), 1, "{report:?}");
+    assert_eq!(report.leader, None, "the lease waits out the lock-delay");
+    fleet.wait(Duration::from_secs(6));
+    let report = server.check_health(100).unwrap();
+    assert_eq!(report.leader.as_deref(), Some("b"), "{report:?}");
+    let (leader, term) = server.leadership().unwrap().leader.unwrap();
+    assert_eq!(leader, "b");
+    assert!(term > first_term, "a new term");
+}
+
+#[test]
+fn a_laptop_that_sleeps_an_hour_wakes_to_its_sessions_and_its_work() {
+    let fleet = Fleet::new();
+    let server = fleet.on("server");
+    let laptop = fleet.on("laptop");
+    join(&laptop, "lap");
+    join(&server, "srv");
+    add(&server, "t1");
+    server.task_claim("lap", Some("t1"), 2 * LEASE).unwrap();
+    let token = token_of(&server, "t1");
+
+    // The laptop sleeps an hour; the server keeps beating and sweeping.
+    for _ in 0..12 {
+        fleet.wait(5 * MIN);
+        beat(&server, "srv");
+        server.check_health(100).unwrap();
+    }
+    assert_eq!(
+        state(&server, "lap"),
+        Some(State::Unknown),
+        "silent with its host: not dead"
+    );
+    assert_eq!(token_of(&server, "t1"), token, "its work was not taken");
+
+    // It wakes, beats, and finishes its work under its own token.
+    beat(&laptop, "lap");
+    assert_eq!(state(&server, "lap"), Some(State::Active));
+    server.task_update("t1", token, &TaskOp::Complete).unwrap();
+}
+
+#[test]
+fn after_a_partition_heals_a_silent_session_on_a_heard_host_is_dead_and_its_work_moves() {
+    let fleet = Fleet::new();
+    let server = fleet.on("server");
+    let east = fleet.on("east");
+    join(&east, "e1");
+    join(&east, "e2");
+    join(&server, "srv");
+    add(&server, "t1");
+    server.task_claim("e1", Some("t1"), LEASE).unwrap();
+
+    // East is cut off for 40 minutes: its sessions are unknown, not dead.
+    fleet.wait(40 * MIN);
+    beat(&server, "srv");
+    server.check_health(100).unwrap();
+    assert_eq!(state(&server, "e1"), Some(State::Unknown));
+    assert_eq!(server.task("t1").unwrap().state.name(), "claimed");
+
+    // The partition heals: e2 is heard again, e1 is not. Now e1's silence is its own: dead,
+    // and evicted at the next look.
+    beat(&east, "e2");
+    let report = server.check_health(100).unwrap();
+    let evicted: Vec<&str> = report.evicted.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(evicted, ["e1"], "{report:?}");
+    fleet.wait(Duration::from_secs(6));
+    let assigned = server.assign(LEASE).unwrap();
+    assert!(
+        assigned
+            .get("t1")
+            .is_some_and(|to| to == "e2" || to == "srv"),
+        "{assigned:?}"
+    );
+}
