@@ -174,6 +174,8 @@ pub enum Source {
     Probe,
     /// A program calling the JSON-RPC API.
     Api,
+    /// The agent's own status file (Claude Code's `sessions/<pid>.json`), read on its host.
+    Status,
 }
 
 impl Source {
@@ -187,6 +189,7 @@ impl Source {
             Source::Poll => "poll",
             Source::Probe => "probe",
             Source::Api => "api",
+            Source::Status => "status",
         }
     }
 }

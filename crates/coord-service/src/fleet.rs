@@ -41,6 +41,7 @@ const REPORT_EVENTS: usize = 20;
 impl Service {
     /// Every session, observed from this host and classified; evicts what is due in passing.
     pub fn fleet(&self) -> Result<Fleet> {
+        self.discover()?;
         self.sweep(PASSING_SWEEP_LIMIT)?;
         self.judge_all()
     }

@@ -16,6 +16,9 @@ pub struct HostInfo {
     pub name: String,
     /// The kernel's boot id, when readable.
     pub boot_id: Option<String>,
+    /// Where Claude Code keeps its per-process status files (`sessions/` under
+    /// `CLAUDE_CONFIG_DIR`, else `~/.claude`), when known.
+    pub claude_sessions: Option<std::path::PathBuf>,
 }
 
 impl HostInfo {
@@ -36,7 +39,16 @@ impl HostInfo {
             .ok()
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty());
-        Self { name, boot_id }
+        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let claude_sessions = env("CLAUDE_CONFIG_DIR")
+            .map(std::path::PathBuf::from)
+            .or_else(|| env("HOME").map(|h| std::path::PathBuf::from(h).join(".claude")))
+            .map(|dir| dir.join("sessions"));
+        Self {
+            name,
+            boot_id,
+            claude_sessions,
+        }
     }
 
     /// Looks the session's process up, when it runs on this host and its PID is known.

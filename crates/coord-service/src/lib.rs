@@ -10,11 +10,13 @@
 //! - [`workdir`]: the task label a working directory declares (`.claude-task`).
 //! - [`process`]: holding a process (pidfd) until it ends.
 //! - [`watch`]: the sidecar's loop: renew while the process lives, record its end.
+//! - [`discover`]: Claude Code sessions found from their status files, with no setup.
 //! - [`fleet`]: the classified view of the fleet behind `coord ps` and `coord show`.
 //! - [`sweep`]: finding the dead and evicting them, bounded, and taking back their work.
 //! - [`leader`]: the leader lease (one session leads a namespace and sweeps).
 //! - [`tasks`]: the work queue: claims with fencing tokens, reclaiming from the lost.
 
+pub mod discover;
 pub mod fleet;
 pub mod hooks;
 pub mod host;

@@ -42,6 +42,7 @@ impl Fleet {
         let host = HostInfo {
             name: host.to_owned(),
             boot_id: None,
+            claude_sessions: None,
         };
         Service::new(Box::new(store), host, policy)
     }

@@ -94,6 +94,13 @@ impl StandIn {
     }
 }
 
+/// Field 22 of `/proc/<pid>/stat`: the process's start time.
+fn start_time(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
 fn rand_suffix() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -114,11 +121,18 @@ struct Replay {
     stand_ins: HashMap<String, StandIn>,
     current: Option<String>,
     session_id: String,
+    /// Whether the recorded hooks run (false: coord sees only the status files, as with no
+    /// hooks installed).
+    hooks: bool,
 }
 
 impl Replay {
     /// Runs one recorded hook under the stand-in of its agent process.
     fn hook(&mut self, i: usize, line: &Value) -> String {
+        let event = line["event"].as_str().unwrap().to_owned();
+        if !self.hooks {
+            return event;
+        }
         let payload = &line["payload"];
         if self.session_id.is_empty()
             && let Some(sid) = payload["session_id"].as_str()
@@ -149,6 +163,60 @@ impl Replay {
             payload_file.display()
         ));
         event.to_owned()
+    }
+
+    /// Writes (or removes) Claude Code's status file as recorded, for the stand-in of the
+    /// recorded process: its pid, its start time and this boot in place of the recording's.
+    fn status(&mut self, line: &Value) -> String {
+        let recorded_pid = line["file"]
+            .as_str()
+            .map(|f| f.trim_end_matches(".json").to_owned())
+            .or_else(|| self.current.clone())
+            .unwrap();
+        let (dir, agent) = (self.w.dir.path().to_owned(), self.agent);
+        let stand_in = self
+            .stand_ins
+            .entry(recorded_pid.clone())
+            .or_insert_with(|| StandIn::start(&dir, agent));
+        self.current = Some(recorded_pid);
+        let sessions = dir.join(".claude/sessions");
+        fs::create_dir_all(&sessions).unwrap();
+        let path = sessions.join(format!("{}.json", stand_in.pid()));
+        match line["content"].as_object() {
+            None => {
+                let _ = fs::remove_file(&path);
+            }
+            Some(content) => {
+                if self.session_id.is_empty()
+                    && let Some(sid) = content.get("sessionId").and_then(Value::as_str)
+                {
+                    sid.clone_into(&mut self.session_id);
+                }
+                let mut content = content.clone();
+                let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+                content.insert("pid".into(), stand_in.pid().into());
+                content.insert(
+                    "procStart".into(),
+                    start_time(stand_in.pid()).to_string().into(),
+                );
+                // The status changes now, in this replay, not when it was recorded.
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis() as u64;
+                for key in ["statusUpdatedAt", "updatedAt"] {
+                    if content.contains_key(key) {
+                        content.insert(key.into(), now.into());
+                    }
+                }
+                content.insert(
+                    "pidDomain".into(),
+                    format!("linux:{}:pid:[0]", boot.trim().replace('-', "")).into(),
+                );
+                fs::write(&path, Value::Object(content).to_string()).unwrap();
+            }
+        }
+        "status".to_owned()
     }
 
     /// Runs a recorded Codex `notify` call.
@@ -202,6 +270,11 @@ impl Replay {
 
 /// Replays a recording and runs the checks at their steps.
 fn replay(case: &str, checks: &[Check<'_>]) {
+    replay_with(case, true, checks);
+}
+
+/// Replays a recording with or without its hooks.
+fn replay_with(case: &str, hooks: bool, checks: &[Check<'_>]) {
     let lines: Vec<Value> = fs::read_to_string(fixture(&format!("{case}.jsonl")))
         .unwrap()
         .lines()
@@ -217,12 +290,14 @@ fn replay(case: &str, checks: &[Check<'_>]) {
         stand_ins: HashMap::new(),
         current: None,
         session_id: String::new(),
+        hooks,
     };
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut checked = 0;
     for (i, line) in lines.iter().enumerate() {
         let label = match line["kind"].as_str().unwrap() {
             "hook" => r.hook(i, line),
+            "status" => r.status(line),
             "notify" => r.notify(line),
             "action" => r.action(line),
             "exit" => r.exit(),
@@ -477,5 +552,38 @@ fn the_chained_notify_program_still_runs() {
     assert_eq!(
         text.trim(),
         r#"--their-flag {"type":"agent-turn-complete","thread-id":"t"}"#
+    );
+}
+
+#[test]
+fn claude_escape_during_a_tool_ends_the_turn_through_the_status_file() {
+    replay(
+        "claude-code/tui-esc-busy",
+        &[
+            (("PreToolUse", 1), &[("$", "in-tool")]),
+            (("status", 4), &[("$", "idle")]),
+        ],
+    );
+}
+
+#[test]
+fn claude_sessions_show_up_with_no_hook_installed() {
+    replay_with(
+        "claude-code/tui-permission",
+        false,
+        &[
+            (("status", 2), &[("count", "1"), ("$", "idle")]),
+            (("status", 3), &[("$", "active")]),
+            (("status", 4), &[("$", "blocked")]),
+            (("status", 6), &[("$", "idle")]),
+        ],
+    );
+}
+
+#[test]
+fn a_status_file_left_behind_by_a_killed_claude_is_not_believed() {
+    replay(
+        "claude-code/tui-kill9-busy",
+        &[(("kill", 1), &[("$", "dead"), ("count", "1")])],
     );
 }

@@ -1,0 +1,148 @@
+//! Zero setup: the Claude Code sessions running on this host, found from the status file each
+//! Claude Code process keeps (`~/.claude/sessions/<pid>.json`), with no hook installed.
+//!
+//! A file is believed only if its process is running with the start time the file records, in
+//! this boot: after `kill -9` the file stays behind, and its PID may since belong to another
+//! process. A believed file registers its session (or, where hooks report it too, merges with
+//! it by session id) and its `status` is a signal with its own time, so it can end a phase no
+//! hook ends: Esc or Ctrl+C during a tool turns the status to `idle` with no event at all.
+//! Old-format `pid-<n>.json` files are orphans and ignored.
+
+use std::fs;
+use std::path::Path;
+
+use coord_core::{Beat, Phase, ProcessFact, Runtime, Source, Timestamp};
+use serde::Deserialize;
+
+use crate::host::start_time;
+use crate::{RegisterRequest, Result, Service};
+
+/// The fields of a status file coord reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusFile {
+    pid: u32,
+    session_id: String,
+    cwd: Option<String>,
+    /// Field 22 of `/proc/<pid>/stat`, as a string.
+    proc_start: Option<String>,
+    /// `linux:<boot id>:pid:[<namespace>]`.
+    pid_domain: Option<String>,
+    status: Option<String>,
+    waiting_for: Option<String>,
+    status_updated_at: Option<i64>,
+    updated_at: Option<i64>,
+}
+
+impl StatusFile {
+    /// The boot id the file was written in, without dashes.
+    fn boot_id(&self) -> Option<String> {
+        let domain = self.pid_domain.as_deref()?;
+        let mut parts = domain.split(':');
+        (parts.next() == Some("linux")).then(|| parts.next().unwrap_or_default().replace('-', ""))
+    }
+
+    /// The phase its status says, if it says one that a hook's report would not already give.
+    fn phase(&self, current: &Phase) -> Option<Phase> {
+        match self.status.as_deref()? {
+            "idle" => Some(Phase::Waiting),
+            "waiting" => Some(Phase::Blocked {
+                on: self
+                    .waiting_for
+                    .clone()
+                    .unwrap_or_else(|| "a person".to_owned()),
+            }),
+            // Busy covers working and running a tool: only a session that looked turned over
+            // or blocked is working again.
+            "busy" | "shell" => match current {
+                Phase::Waiting | Phase::Blocked { .. } => Some(Phase::Working),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+impl Service {
+    /// Registers or renews every Claude Code session whose status file this host holds and
+    /// believes; returns how many there are.
+    pub fn discover(&self) -> Result<usize> {
+        let Some(dir) = self.host.claude_sessions.as_deref() else {
+            return Ok(0);
+        };
+        let files = read_status_files(dir);
+        let our_boot = self.host.boot_id.as_deref().map(|b| b.replace('-', ""));
+        let mut found = 0;
+        for file in files {
+            let Some(start) = start_time(file.pid) else {
+                continue;
+            };
+            let recorded = file
+                .proc_start
+                .as_deref()
+                .and_then(|s| s.parse::<u64>().ok());
+            if recorded.is_some_and(|r| r != start)
+                || file
+                    .boot_id()
+                    .zip(our_boot.clone())
+                    .is_some_and(|(a, b)| a != b)
+            {
+                continue;
+            }
+            found += 1;
+            self.merge(&file, start)?;
+        }
+        Ok(found)
+    }
+
+    /// Applies one believed status file to the store.
+    fn merge(&self, file: &StatusFile, start: u64) -> Result<()> {
+        let at = Timestamp::from_millis(file.status_updated_at.or(file.updated_at).unwrap_or(0));
+        let stored = self.store.session(&file.session_id)?;
+        let known = stored.as_ref().filter(|s| {
+            s.pid == Some(file.pid) && !matches!(s.process, ProcessFact::Exited { .. })
+        });
+        let Some(session) = known else {
+            let req = RegisterRequest {
+                id: Some(file.session_id.clone()),
+                pid: Some(file.pid),
+                pid_start: Some(start),
+                runtime: Some(Runtime::Claude),
+                cwd: file.cwd.clone().map(Into::into),
+                phase: file.phase(&Phase::Working),
+                source: Some(Source::Status),
+                ..RegisterRequest::default()
+            };
+            self.store.register(&self.registration(req)?)?;
+            return Ok(());
+        };
+        let seen = session.signals.get(&Source::Status).copied();
+        let phase = file.phase(&session.phase);
+        if seen.is_some_and(|t| t >= at) && phase.is_none() {
+            return Ok(());
+        }
+        let beat = Beat {
+            phase,
+            ..Beat::alive(Source::Status, at)
+        };
+        self.store.heartbeat(&session.id, &beat)?;
+        Ok(())
+    }
+}
+
+/// The status files in `dir` that parse; anything else there is ignored.
+fn read_status_files(dir: &Path) -> Vec<StatusFile> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".json") && name.trim_end_matches(".json").parse::<u32>().is_ok()
+        })
+        .filter_map(|e| fs::read(e.path()).ok())
+        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+        .collect()
+}
