@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use coord_core::{Event, Session, Timestamp, Verdict, classify};
+use coord_core::{Event, Session, TaskState, Timestamp, Verdict, classify};
 
 use crate::{PASSING_SWEEP_LIMIT, Result, Service};
 
@@ -13,6 +13,10 @@ pub struct Entry {
     pub session: Session,
     /// Its state and why.
     pub verdict: Verdict,
+    /// The tasks it holds.
+    pub claims: Vec<String>,
+    /// Whether it holds the leader lease.
+    pub leads: bool,
 }
 
 /// The whole fleet at one moment.
@@ -43,7 +47,18 @@ impl Service {
     pub fn fleet(&self) -> Result<Fleet> {
         self.discover()?;
         self.sweep(PASSING_SWEEP_LIMIT)?;
-        self.judge_all()
+        let mut fleet = self.judge_all()?;
+        let tasks = self.tasks()?;
+        let leader = self.leadership()?.leader.map(|(s, _)| s);
+        for e in &mut fleet.entries {
+            e.claims = tasks
+                .iter()
+                .filter(|t| matches!(&t.state, TaskState::Claimed { session, .. } if *session == e.session.id))
+                .map(|t| t.id.clone())
+                .collect();
+            e.leads = leader.as_deref() == Some(e.session.id.as_str());
+        }
+        Ok(fleet)
     }
 
     /// Every session, observed from this host and classified, without sweeping first.
@@ -68,6 +83,8 @@ impl Service {
                     now,
                 ),
                 session: s.clone(),
+                claims: Vec::new(),
+                leads: false,
             })
             .collect();
         Ok(Fleet { now, entries })
@@ -88,8 +105,22 @@ impl Service {
             now,
         );
         let events = self.store.session_events(id, REPORT_EVENTS)?;
+        let claims = self
+            .tasks()?
+            .into_iter()
+            .filter(
+                |t| matches!(&t.state, TaskState::Claimed { session: s, .. } if *s == session.id),
+            )
+            .map(|t| t.id)
+            .collect();
+        let leads = self.leadership()?.is(&session.id);
         Ok(Some(Report {
-            entry: Entry { session, verdict },
+            entry: Entry {
+                session,
+                verdict,
+                claims,
+                leads,
+            },
             events,
             now,
         }))

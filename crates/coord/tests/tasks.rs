@@ -40,6 +40,17 @@ fn a_task_is_claimed_worked_on_and_completed_under_its_token() {
         assert_eq!(id.trim(), "t1");
         let (task_id, token) = claim(w, "worker", &[]);
         assert_eq!(task_id, "t1");
+        assert_eq!(
+            w.session("worker").unwrap()["claims"],
+            serde_json::json!(["t1"])
+        );
+        let table = w.ok(&["ps"]);
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with("worker ") && l.contains(" t1 ")),
+            "{table}"
+        );
         w.ok(&[
             "task",
             "progress",

@@ -48,6 +48,19 @@ pub fn run(ctx: &Context, args: &PsArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The tasks a session holds, and `leader` if it leads.
+fn work(e: &Entry) -> String {
+    let mut work = e.claims.clone();
+    if e.leads {
+        work.push("leader".to_owned());
+    }
+    if work.is_empty() {
+        "-".to_owned()
+    } else {
+        work.join(",")
+    }
+}
+
 fn shows(args: &PsArgs, state: State) -> bool {
     if args.state.is_empty() {
         args.all || state != State::Ended
@@ -65,6 +78,7 @@ pub fn table(fleet: &Fleet, entries: &[&Entry], color: bool) -> String {
         "HOST:PID",
         "STATE",
         "LAST SEEN",
+        "WORK",
         "REASON",
     ]);
     for e in entries {
@@ -77,6 +91,7 @@ pub fn table(fleet: &Fleet, entries: &[&Entry], color: bool) -> String {
             s.location().into(),
             Cell::painted(state.to_string(), paint(state, state.as_str(), color)),
             ago(s.last_seen, fleet.now).into(),
+            work(e).into(),
             e.verdict.reason.as_str().into(),
         ]);
     }

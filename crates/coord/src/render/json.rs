@@ -71,6 +71,8 @@ pub fn entry(e: &Entry) -> Value {
         .collect();
     m.insert("signals".into(), Value::Object(signals));
     m.insert("policy".into(), to_value(&s.policy));
+    m.insert("claims".into(), to_value(&e.claims));
+    m.insert("leader".into(), e.leads.into());
     Value::Object(m)
 }
 
