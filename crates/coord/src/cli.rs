@@ -16,7 +16,8 @@ use coord_core::{Runtime, State};
 #[derive(Debug, Parser)]
 #[command(name = "coord", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// The store: unset for the embedded default, or sqlite:///path/to/coord.db.
+    /// The store: unset for the embedded default, sqlite:///path/to/coord.db, or
+    /// redis://[user:password@]host:port/db (rediss://, redis+unix:///path.sock).
     #[arg(long, env = "COORD_URL", global = true, hide_env_values = true)]
     pub url: Option<String>,
 
@@ -52,6 +53,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Show one session in detail: its signals, its verdict, its events.
     Show(ShowArgs),
+    /// Explain one session's state: every signal held and the rule that decided.
+    Explain(ExplainArgs),
     /// Show the event log.
     Events(EventsArgs),
     /// Evict sessions dead (or ended) for longer than the grace period; take back their work.
@@ -276,6 +279,13 @@ pub struct ShowArgs {
     /// Print one JSON document.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `coord explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The session id.
+    pub id: String,
 }
 
 /// `coord events`.

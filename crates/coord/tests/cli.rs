@@ -357,3 +357,24 @@ fn events_follow_prints_new_events_as_they_come() {
     follow.kill().unwrap();
     follow.wait().unwrap();
 }
+
+#[test]
+fn explain_shows_the_signals_and_marks_the_rule_that_decided() {
+    let w = World::new();
+    let _agent = w.registered("a", &[]);
+    w.ok(&[
+        "heartbeat",
+        "--id",
+        "a",
+        "--phase",
+        "in-tool",
+        "--tool",
+        "Bash",
+    ]);
+    let text = w.ok(&["explain", "a"]);
+    assert!(text.starts_with("a is in-tool: running Bash"), "{text}");
+    assert!(text.contains("-> 6. in-tool:"), "{text}");
+    assert!(text.contains("cli ") && text.contains("process"), "{text}");
+    assert_eq!(text.matches("->").count(), 1, "one rule decides");
+    assert_eq!(w.run(&["explain", "nobody"]).status.code(), Some(1));
+}

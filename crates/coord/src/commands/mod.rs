@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod events;
+pub mod explain;
 pub mod heartbeat;
 pub mod hook;
 pub mod hooks;
@@ -106,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ps(args) => ps::run(&ctx, &args),
         Command::Show(args) => show::run(&ctx, &args),
         Command::Events(args) => events::run(&ctx, &args),
+        Command::Explain(args) => explain::run(&ctx, &args),
         Command::Sweep(args) => sweep::run(&ctx, &args),
         Command::Task(args) => task::run(&ctx, &args),
         Command::Demo(args) => demo::run(&args),
