@@ -34,6 +34,8 @@ pub struct HookPayload {
     /// Stop: background work of the session and its state.
     #[serde(default)]
     pub background_tasks: Vec<BackgroundTask>,
+    /// `StopFailure` and `PostToolUseFailure`: what went wrong.
+    pub error: Option<String>,
 }
 
 /// One entry of `Stop.background_tasks`.
@@ -143,15 +145,21 @@ pub fn read_hook(event: &str, p: &HookPayload, at: Timestamp) -> Reading {
             Some("elicitation_complete" | "elicitation_response") => Effect::Activity,
             _ => Effect::Signal,
         },
-        // Background subagents or shells still run: the turn is not over.
+        // Background subagents or shells still run: the turn is over, the work is not.
         "Stop"
             if p.background_tasks
                 .iter()
                 .any(|t| t.status.as_deref() == Some("running")) =>
         {
-            Effect::Activity
+            Effect::Phase(Phase::Background)
         }
-        "Stop" | "StopFailure" | "Interrupt" => Effect::Phase(Phase::Waiting),
+        "StopFailure" => Effect::Phase(Phase::Limited {
+            why: match p.error.as_deref() {
+                Some(error) => format!("API error: {error}"),
+                None => "API error".to_owned(),
+            },
+        }),
+        "Stop" | "Interrupt" => Effect::Phase(Phase::Waiting),
         "PostToolBatch"
         | "PreCompact"
         | "PostCompact"
@@ -256,10 +264,17 @@ mod tests {
                 on: "permission for Write".into()
             })
         );
-        for turn_over in ["Stop", "StopFailure", "Interrupt"] {
+        for turn_over in ["Stop", "Interrupt"] {
             let r = read(&format!(r#"{{"hook_event_name":"{turn_over}"}}"#));
             assert_eq!(r.effect, Effect::Phase(Phase::Waiting), "{turn_over}");
         }
+        let failed = read(r#"{"hook_event_name":"StopFailure","error":"rate_limit"}"#);
+        assert_eq!(
+            failed.effect,
+            Effect::Phase(Phase::Limited {
+                why: "API error: rate_limit".into()
+            })
+        );
         let idle = read(r#"{"hook_event_name":"Notification","notification_type":"idle_prompt"}"#);
         assert_eq!(idle.effect, Effect::Phase(Phase::Waiting));
         let unknown = read(r#"{"hook_event_name":"SomethingNew"}"#);
@@ -274,7 +289,7 @@ mod tests {
         let r = read(
             r#"{"hook_event_name":"Stop","background_tasks":[{"id":"a","status":"running"}]}"#,
         );
-        assert_eq!(r.effect, Effect::Activity);
+        assert_eq!(r.effect, Effect::Phase(Phase::Background));
         let done = read(
             r#"{"hook_event_name":"Stop","background_tasks":[{"id":"a","status":"completed"}]}"#,
         );

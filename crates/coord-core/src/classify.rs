@@ -10,10 +10,12 @@
 //! | 3     | `dead`    | every source silent past `ttl`, while its host was heard from after that |
 //! | 3     | `unknown` | every source silent past `ttl`, and its host silent too |
 //! | 4     | `blocked` | waiting for a person's answer (never stale: a person is slow, not hung) |
-//! | 5     | `in-tool` | a tool call runs, for less than `tool_timeout` |
-//! | 6     | `stale`   | supposed to work (working, or a tool past `tool_timeout`), no progress for `stale_after` |
-//! | 7     | `idle`    | the turn is over, waiting for a prompt |
-//! | 8     | `active`  | working, with recent activity |
+//! | 5     | `limited` | alive but unable to work: an API error, a rate or usage limit |
+//! | 6     | `in-tool` | a tool call runs, for less than `tool_timeout` |
+//! | 7     | `stale`   | supposed to work (working, or a tool past `tool_timeout`), no progress for `stale_after` |
+//! | 8     | `background` | the turn is over, its background work runs (never stale, not idle) |
+//! | 9     | `idle`    | the turn is over, waiting for a prompt |
+//! | 10    | `active`  | working, with recent activity |
 //!
 //! Death needs evidence: a silent session is only `dead` when something else on its host is
 //! still heard (the classifier itself, for a local session); otherwise coord cannot tell a dead
@@ -38,6 +40,10 @@ pub enum State {
     InTool,
     /// Waiting for a person's answer.
     Blocked,
+    /// Alive but unable to work (an API error, a limit).
+    Limited,
+    /// The turn is over; its background work runs.
+    Background,
     /// The turn is over; it waits for a prompt.
     Idle,
     /// Alive (or not known to be dead) but making no progress while it should: hung.
@@ -52,10 +58,12 @@ pub enum State {
 
 impl State {
     /// Every state, from the most alive to the least.
-    pub const ALL: [State; 8] = [
+    pub const ALL: [State; 10] = [
         State::Active,
         State::InTool,
         State::Blocked,
+        State::Limited,
+        State::Background,
         State::Idle,
         State::Stale,
         State::Unknown,
@@ -70,6 +78,8 @@ impl State {
             State::Active => "active",
             State::InTool => "in-tool",
             State::Blocked => "blocked",
+            State::Limited => "limited",
+            State::Background => "background",
             State::Idle => "idle",
             State::Stale => "stale",
             State::Unknown => "unknown",
@@ -78,10 +88,24 @@ impl State {
         }
     }
 
-    /// Whether a session in this state lives and can be handed work: not hung, not dead, not
-    /// ended, not unknown.
+    /// Whether a session in this state lives: not hung, not dead, not ended, not unknown.
     #[must_use]
     pub const fn is_live(self) -> bool {
+        matches!(
+            self,
+            State::Active
+                | State::InTool
+                | State::Blocked
+                | State::Limited
+                | State::Background
+                | State::Idle
+        )
+    }
+
+    /// Whether a session in this state may be handed new work: live, and neither unable to
+    /// work nor busy with background work.
+    #[must_use]
+    pub const fn takes_work(self) -> bool {
         matches!(
             self,
             State::Active | State::InTool | State::Blocked | State::Idle
@@ -104,8 +128,8 @@ impl fmt::Display for State {
 /// A name that is not one of [`State::ALL`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown state `{0}` (expected one of: active, in-tool, blocked, idle, stale, unknown, dead, \
-     ended)"
+    "unknown state `{0}` (expected one of: active, in-tool, blocked, limited, background, idle, \
+     stale, unknown, dead, ended)"
 )]
 pub struct UnknownState(String);
 
@@ -134,11 +158,15 @@ pub enum Rule {
     HostSilent,
     /// Rule 4: waiting for a person's answer.
     WaitingForPerson,
-    /// Rule 5: a tool call within the tool timeout.
+    /// Rule 5: unable to work.
+    CannotWork,
+    /// Rule 6: a tool call within the tool timeout.
     ToolRunning,
     /// Rule 5: no progress while it should work.
     NoProgress,
-    /// Rule 6: the turn is over.
+    /// Rule 8: the turn is over, background work runs.
+    BackgroundWork,
+    /// Rule 9: the turn is over.
     TurnOver,
     /// Rule 7: working, recently heard.
     Working,
@@ -158,10 +186,12 @@ impl Rule {
                 "unknown: silent longer than the ttl, but its host is silent too (no evidence)"
             }
             Rule::WaitingForPerson => "blocked: it waits for a person's answer (never stale)",
+            Rule::CannotWork => "limited: alive but unable to work (an API error, a limit)",
             Rule::ToolRunning => "in-tool: a tool call runs for less than the tool timeout",
             Rule::NoProgress => {
                 "stale: supposed to work, but no progress for longer than stale_after"
             }
+            Rule::BackgroundWork => "background: the turn is over, its background work runs",
             Rule::TurnOver => "idle: the turn is over and it waits for a prompt",
             Rule::Working => "active: working, heard from within stale_after",
         }
@@ -272,6 +302,21 @@ fn by_phase(session: &Session, p: &Policy, now: Timestamp) -> Verdict {
             State::Blocked,
             Rule::WaitingForPerson,
             format!("waiting for {on} for {}", ago(session.phase_at)),
+            session.phase_at,
+        ),
+        Phase::Limited { why } => verdict(
+            State::Limited,
+            Rule::CannotWork,
+            format!("{why}, {} ago", ago(session.phase_at)),
+            session.phase_at,
+        ),
+        Phase::Background => verdict(
+            State::Background,
+            Rule::BackgroundWork,
+            format!(
+                "turn over {} ago; background work runs",
+                ago(session.phase_at)
+            ),
             session.phase_at,
         ),
         Phase::InTool { tool, since } if now.since(*since) < p.tool_timeout => verdict(

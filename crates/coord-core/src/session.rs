@@ -93,6 +93,14 @@ pub enum Phase {
         /// What it waits for ("permission for Bash").
         on: String,
     },
+    /// The turn is over, but work the agent started in the background (subagents, shells)
+    /// still runs.
+    Background,
+    /// The agent is alive but cannot work: an API error, a rate or usage limit.
+    Limited {
+        /// Why.
+        why: String,
+    },
     /// The turn is over; the agent waits for a person to give it the next prompt.
     Waiting,
     /// The session ended cleanly (unregistered, or the agent said so).
@@ -107,6 +115,8 @@ impl Phase {
             Phase::Working => "working",
             Phase::InTool { .. } => "in-tool",
             Phase::Blocked { .. } => "blocked",
+            Phase::Background => "background",
+            Phase::Limited { .. } => "limited",
             Phase::Waiting => "waiting",
             Phase::Ended => "ended",
         }

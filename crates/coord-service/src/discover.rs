@@ -54,10 +54,14 @@ impl StatusFile {
             }),
             // Busy covers working and running a tool: only a session that looked turned over
             // or blocked is working again.
-            "busy" | "shell" => match current {
-                Phase::Waiting | Phase::Blocked { .. } => Some(Phase::Working),
+            "busy" => match current {
+                Phase::Waiting
+                | Phase::Blocked { .. }
+                | Phase::Background
+                | Phase::Limited { .. } => Some(Phase::Working),
                 _ => None,
             },
+            "shell" => Some(Phase::Background),
             _ => None,
         }
     }

@@ -396,11 +396,11 @@ fn claude_subagents_are_children_that_never_overwrite_or_end_their_parent() {
 }
 
 #[test]
-fn claude_stop_while_a_background_subagent_runs_is_not_idle() {
+fn claude_stop_while_a_background_subagent_runs_is_background_not_idle() {
     replay(
         "claude-code/print-subagent-bg",
         &[
-            (("Stop", 1), &[("$", "active")]),
+            (("Stop", 1), &[("$", "background")]),
             (("SubagentStop", 1), &[("count", "2")]),
             (("Stop", 2), &[("$", "idle")]),
         ],
@@ -443,14 +443,14 @@ fn claude_killed_with_sigkill_mid_tool_is_dead() {
 }
 
 #[test]
-fn claude_idle_prompt_and_api_errors_end_the_turn() {
+fn claude_idle_prompt_ends_the_turn_and_an_api_error_limits_the_session() {
     replay(
         "claude-code/tui-idle",
         &[(("Notification", 1), &[("$", "idle")])],
     );
     replay(
         "claude-code/tui-apierror",
-        &[(("StopFailure", 1), &[("$", "idle")])],
+        &[(("StopFailure", 1), &[("$", "limited")])],
     );
 }
 

@@ -191,7 +191,7 @@ fn states_parse_and_print_alike() {
 fn liveliness(s: State) -> u8 {
     match s {
         State::Active | State::InTool => 4,
-        State::Idle | State::Blocked => 3,
+        State::Idle | State::Blocked | State::Limited | State::Background => 3,
         State::Stale => 2,
         State::Unknown => 1,
         State::Dead | State::Ended => 0,
@@ -208,6 +208,8 @@ fn any_phase() -> impl Strategy<Value = Phase> {
         Just(Phase::Waiting),
         Just(Phase::Ended),
         "[a-z ]{1,12}".prop_map(|on| Phase::Blocked { on }),
+        "[a-z ]{1,12}".prop_map(|why| Phase::Limited { why }),
+        Just(Phase::Background),
         (any_time(), "[A-Z][a-z]{1,6}").prop_map(|(since, tool)| Phase::InTool { tool, since }),
     ]
 }

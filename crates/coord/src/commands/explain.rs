@@ -13,14 +13,16 @@ use crate::cli::ExplainArgs;
 use crate::render::{ago, rfc3339};
 
 /// The rules of `classify`, in the order they are tried.
-const RULES: [Rule; 9] = [
+const RULES: [Rule; 11] = [
     Rule::EndedCleanly,
     Rule::ProcessExited,
     Rule::SilentPastTtl,
     Rule::HostSilent,
     Rule::WaitingForPerson,
+    Rule::CannotWork,
     Rule::ToolRunning,
     Rule::NoProgress,
+    Rule::BackgroundWork,
     Rule::TurnOver,
     Rule::Working,
 ];
@@ -66,6 +68,7 @@ fn explain(report: &Report, policy: &coord_core::Policy) -> String {
     let phase = match &s.phase {
         Phase::InTool { tool, since } => format!("in-tool ({tool}, since {})", ago(*since, now)),
         Phase::Blocked { on } => format!("blocked on {on}"),
+        Phase::Limited { why } => format!("limited: {why}"),
         other => other.name().to_owned(),
     };
     let _ = writeln!(

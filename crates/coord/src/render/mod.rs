@@ -22,6 +22,8 @@ fn state_color(state: State) -> &'static str {
         State::Active => "\x1b[32m",
         State::InTool => "\x1b[36m",
         State::Blocked => "\x1b[1;35m",
+        State::Limited => "\x1b[35m",
+        State::Background => "\x1b[2;36m",
         State::Idle => "\x1b[34m",
         State::Stale => "\x1b[33m",
         State::Unknown => "\x1b[90m",
