@@ -55,6 +55,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Explain one session's state: every signal held and the rule that decided.
     Explain(ExplainArgs),
+    /// Check the installation: the store, the clocks, the agents' hooks, the watchers.
+    Doctor,
     /// Show the event log.
     Events(EventsArgs),
     /// Evict sessions dead (or ended) for longer than the grace period; take back their work.

@@ -378,3 +378,34 @@ fn explain_shows_the_signals_and_marks_the_rule_that_decided() {
     assert_eq!(text.matches("->").count(), 1, "one rule decides");
     assert_eq!(w.run(&["explain", "nobody"]).status.code(), Some(1));
 }
+
+#[test]
+fn doctor_checks_the_store_and_the_hooks() {
+    let w = World::new();
+    std::fs::create_dir_all(w.dir.path().join(".claude")).unwrap();
+    let before = w.ok(&["doctor"]);
+    assert!(before.contains("ok    store sqlite://"), "{before}");
+    assert!(
+        before.contains("warn  Claude Code hooks missing"),
+        "{before}"
+    );
+    let out = w
+        .cmd()
+        .args(["hooks", "install", "--runtime", "claude"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let after = w.ok(&["doctor"]);
+    assert!(
+        after.contains("ok    Claude Code hooks installed and calling this coord"),
+        "{after}"
+    );
+    let broken = w
+        .cmd()
+        .env("COORD_URL", "sqlite:///proc/no/such/dir/coord.db")
+        .args(["doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&broken.stdout).contains("fail  store"));
+}

@@ -17,13 +17,7 @@ pub fn run(args: &HooksArgs) -> anyhow::Result<ExitCode> {
         HooksAction::Uninstall { target } | HooksAction::Status { target } => (target, false),
     };
     let paths = paths()?;
-    let coord = std::env::current_exe()
-        .and_then(|p| p.canonicalize())
-        .context("cannot find the coord binary")?;
-    let opts = Options {
-        coord,
-        trust_codex_hooks: trust,
-    };
+    let opts = this_coord(trust)?;
     let scope = match target.scope {
         HooksScope::User => Scope::User,
         HooksScope::Project => Scope::Project,
@@ -60,8 +54,19 @@ pub fn run(args: &HooksArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The options that point hooks at this coord binary.
+pub fn this_coord(trust: bool) -> anyhow::Result<Options> {
+    let coord = std::env::current_exe()
+        .and_then(|p| p.canonicalize())
+        .context("cannot find the coord binary")?;
+    Ok(Options {
+        coord,
+        trust_codex_hooks: trust,
+    })
+}
+
 /// Where the agents keep their settings, from the environment.
-fn paths() -> anyhow::Result<Paths> {
+pub fn paths() -> anyhow::Result<Paths> {
     let var = |k: &str| {
         std::env::var_os(k)
             .filter(|v| !v.is_empty())
@@ -75,34 +80,39 @@ fn paths() -> anyhow::Result<Paths> {
     })
 }
 
-/// The agents to act on: the one named, or with `all` every agent this user has (its
-/// settings directory exists, or its command is on `PATH`).
+/// The agents to act on: the one named, or with `all` every agent this user has.
 fn agents(runtime: HooksRuntime, paths: &Paths) -> anyhow::Result<Vec<Agent>> {
     Ok(match runtime {
         HooksRuntime::Claude => vec![Agent::ClaudeCode],
         HooksRuntime::Codex => vec![Agent::Codex],
         HooksRuntime::All => {
-            let claude_dir = paths
-                .claude_config_dir
-                .clone()
-                .unwrap_or_else(|| paths.home.join(".claude"));
-            let codex_dir = paths
-                .codex_home
-                .clone()
-                .unwrap_or_else(|| paths.home.join(".codex"));
-            let mut found = Vec::new();
-            if claude_dir.is_dir() || on_path("claude") {
-                found.push(Agent::ClaudeCode);
-            }
-            if codex_dir.is_dir() || on_path("codex") {
-                found.push(Agent::Codex);
-            }
+            let found = agents_found(paths);
             if found.is_empty() {
                 bail!("found neither Claude Code nor Codex for this user; name one with --runtime");
             }
             found
         }
     })
+}
+
+/// Every agent this user has: its settings directory exists, or its command is on `PATH`.
+pub fn agents_found(paths: &Paths) -> Vec<Agent> {
+    let claude_dir = paths
+        .claude_config_dir
+        .clone()
+        .unwrap_or_else(|| paths.home.join(".claude"));
+    let codex_dir = paths
+        .codex_home
+        .clone()
+        .unwrap_or_else(|| paths.home.join(".codex"));
+    let mut found = Vec::new();
+    if claude_dir.is_dir() || on_path("claude") {
+        found.push(Agent::ClaudeCode);
+    }
+    if codex_dir.is_dir() || on_path("codex") {
+        found.push(Agent::Codex);
+    }
+    found
 }
 
 fn on_path(program: &str) -> bool {

@@ -2,6 +2,7 @@
 //! service, and prints through [`crate::render`].
 
 pub mod demo;
+pub mod doctor;
 pub mod events;
 pub mod explain;
 pub mod heartbeat;
@@ -108,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(args) => show::run(&ctx, &args),
         Command::Events(args) => events::run(&ctx, &args),
         Command::Explain(args) => explain::run(&ctx, &args),
+        Command::Doctor => doctor::run(&ctx),
         Command::Sweep(args) => sweep::run(&ctx, &args),
         Command::Task(args) => task::run(&ctx, &args),
         Command::Demo(args) => demo::run(&args),

@@ -1,0 +1,151 @@
+//! `coord doctor`: checks the installation, one line per finding: the store (reachable,
+//! writable, its clock), the agents' hooks (installed, calling this coord, trusted by Codex,
+//! and firing: a session whose own status moves while no hook event arrives has hooks that do
+//! not run), and the watchers holding processes. Exit 1 when something is broken.
+
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use coord_core::{Compact, Source, Timestamp};
+use coord_setup::{Agent, Scope};
+
+use super::Context;
+use super::hooks::{agents_found, paths, this_coord};
+
+/// A clock further off than this from the store's is worth a warning.
+const CLOCK_SKEW: Duration = Duration::from_secs(2);
+
+/// A status file that moved this much later than the last hook event means hooks do not fire.
+const HOOKS_SILENT: Duration = Duration::from_secs(120);
+
+/// What the checks found, counted as they print.
+#[derive(Default)]
+struct Findings {
+    ok: usize,
+    warnings: usize,
+    failed: usize,
+}
+
+impl Findings {
+    fn ok(&mut self, what: impl AsRef<str>) {
+        self.ok += 1;
+        println!("ok    {}", what.as_ref());
+    }
+
+    fn warn(&mut self, what: impl AsRef<str>) {
+        self.warnings += 1;
+        println!("warn  {}", what.as_ref());
+    }
+
+    fn fail(&mut self, what: impl AsRef<str>) {
+        self.failed += 1;
+        println!("fail  {}", what.as_ref());
+    }
+}
+
+/// Runs `coord doctor`.
+pub fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
+    let mut f = Findings::default();
+    let url = ctx.store_url()?;
+    match ctx.service() {
+        Err(e) => f.fail(format!("store {url}: {e:#}")),
+        Ok(service) => {
+            match service.tidy() {
+                Ok(()) => f.ok(format!("store {url}: reachable and writable")),
+                Err(e) => f.fail(format!("store {url}: not writable: {e}")),
+            }
+            if let Ok(store_now) = service.now() {
+                let here = Timestamp::from_millis(coord_core::time::millis(
+                    SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap_or_default(),
+                ));
+                let skew = here.since(store_now).max(store_now.since(here));
+                if skew > CLOCK_SKEW {
+                    f.warn(format!(
+                        "this host's clock is {} off the store's (coord uses the store's)",
+                        Compact(skew)
+                    ));
+                } else {
+                    f.ok("clocks agree with the store's");
+                }
+            }
+            if let Ok(fleet) = service.fleet() {
+                let held = fleet
+                    .entries
+                    .iter()
+                    .filter(|e| {
+                        e.session.signals.contains_key(&Source::Watch)
+                            || e.session.signals.contains_key(&Source::Poll)
+                    })
+                    .count();
+                let polling = fleet
+                    .entries
+                    .iter()
+                    .filter(|e| e.session.signals.contains_key(&Source::Poll))
+                    .count();
+                f.ok(format!(
+                    "{} sessions, {held} held by a watcher",
+                    fleet.entries.len()
+                ));
+                if polling > 0 {
+                    f.warn(format!(
+                        "{polling} watchers poll: this system has no pidfds"
+                    ));
+                }
+                for e in &fleet.entries {
+                    let s = &e.session;
+                    let (Some(status), hook) =
+                        (s.signals.get(&Source::Status), s.signals.get(&Source::Hook))
+                    else {
+                        continue;
+                    };
+                    if hook.is_none_or(|h| status.since(*h) > HOOKS_SILENT) {
+                        f.warn(format!(
+                            "{}: Claude Code reports it, but no hook event arrived{}: are the hooks installed and enabled?",
+                            s.id,
+                            hook.map_or(String::new(), |h| format!(" for {}", Compact(status.since(*h))))
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    hooks(&mut f);
+    println!("{} ok, {} warnings, {} failed", f.ok, f.warnings, f.failed);
+    Ok(if f.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The hooks of every agent this user has.
+fn hooks(f: &mut Findings) {
+    let (Ok(paths), Ok(opts)) = (paths(), this_coord(false)) else {
+        f.fail("cannot find HOME or this coord binary");
+        return;
+    };
+    let agents = agents_found(&paths);
+    if agents.is_empty() {
+        f.ok("no Claude Code or Codex for this user: no hooks to check");
+    }
+    for agent in agents {
+        match coord_setup::status(agent, Scope::User, &paths, &opts) {
+            Err(e) => f.fail(format!("{agent} hooks: {e}")),
+            Ok(status) if status.is_complete() => {
+                f.ok(format!("{agent} hooks installed and calling this coord"));
+                if agent == Agent::Codex && status.to_string().contains("not trusted") {
+                    f.warn("Codex hooks are not trusted yet: review them in Codex, or coord hooks install --runtime codex --trust");
+                }
+            }
+            Ok(_) => f.warn(format!(
+                "{agent} hooks missing or calling another coord: coord hooks install --runtime {}",
+                match agent {
+                    Agent::ClaudeCode => "claude",
+                    Agent::Codex => "codex",
+                }
+            )),
+        }
+    }
+}
