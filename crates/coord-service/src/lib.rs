@@ -15,11 +15,13 @@
 //! - [`sweep`]: finding the dead and evicting them, bounded, and taking back their work.
 //! - [`leader`]: the leader lease (one session leads a namespace and sweeps).
 //! - [`tasks`]: the work queue: claims with fencing tokens, reclaiming from the lost.
+//! - [`json`]: the JSON shapes every adapter shows to scripts (CLI `--json`, the server).
 
 pub mod discover;
 pub mod fleet;
 pub mod hooks;
 pub mod host;
+pub mod json;
 pub mod leader;
 pub mod observe;
 pub mod process;

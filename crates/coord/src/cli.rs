@@ -73,6 +73,9 @@ pub enum Command {
     Run(RunArgs),
     /// Watch coord track a few real processes that work, hang, crash and end (about 20 s).
     Demo(DemoArgs),
+    /// Serve the fleet over the network: JSON-RPC 2.0 (HTTP and WebSocket, with the
+    /// ClaudeBench system.* methods), live events, /metrics and /healthz.
+    Serve(ServeArgs),
 }
 
 /// Limits a session sets for itself.
@@ -488,6 +491,23 @@ pub enum TaskAction {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `coord serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (IP:port); any but a loopback address needs --token.
+    #[arg(long, default_value = "127.0.0.1:7077")]
+    pub listen: std::net::SocketAddr,
+    /// The bearer token every request must carry (Authorization: Bearer <token>).
+    #[arg(long, env = "COORD_TOKEN", hide_env_values = true)]
+    pub token: Option<coord_server::Token>,
+    /// Evict sessions dead or ended for longer than this [default: 5m].
+    #[arg(long, value_parser = parse_duration)]
+    pub grace: Option<Duration>,
+    /// Work taken back is not handed out again for this long [default: 5s].
+    #[arg(long, value_parser = parse_duration)]
+    pub lock_delay: Option<Duration>,
 }
 
 /// `coord demo`.

@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod ps;
 pub mod register;
 pub mod run;
+pub mod serve;
 pub mod show;
 pub mod sweep;
 pub mod task;
@@ -117,6 +118,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::WatchReport(args) => watch::report(&ctx, &args),
         Command::Hooks(args) => hooks::run(&args),
         Command::Run(args) => run::run(&ctx, &args),
+        Command::Serve(args) => serve::run(&ctx, &args),
     }
 }
 

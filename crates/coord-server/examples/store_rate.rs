@@ -1,0 +1,65 @@
+//! The store's own heartbeat rate, in-process, for `bench/server-throughput` to print beside
+//! the rate through `coord serve`: one `Service` on an embedded store, heartbeats in a loop over
+//! many instances, bounded in time; then the same with the leader check `system.heartbeat`
+//! adds (`Service::lead`).
+//!
+//! ```text
+//! store_rate DB_PATH SECONDS IDS
+//! ```
+//!
+//! Prints two lines: `heartbeat <calls/s>` and `heartbeat+lead <calls/s>`.
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use coord_core::{Beat, Policy, Runtime, Source};
+use coord_service::leader::DEFAULT_LEADER_LEASE;
+use coord_service::{HostInfo, RegisterRequest, Service};
+use coord_store::{Config, StoreUrl};
+
+fn rate(
+    seconds: u64,
+    mut one: impl FnMut(usize) -> Result<(), Box<dyn Error>>,
+) -> Result<f64, Box<dyn Error>> {
+    let start = Instant::now();
+    let until = start + Duration::from_secs(seconds);
+    let mut n = 0;
+    while Instant::now() < until {
+        one(n)?;
+        n += 1;
+    }
+    Ok(f64::from(u32::try_from(n).unwrap_or(u32::MAX)) / start.elapsed().as_secs_f64())
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: store_rate DB_PATH SECONDS IDS";
+    let path = PathBuf::from(args.get(1).ok_or(usage)?);
+    let seconds: u64 = args.get(2).ok_or(usage)?.parse::<u64>()?.clamp(1, 60);
+    let ids: usize = args.get(3).ok_or(usage)?.parse::<usize>()?.max(1);
+    let store = coord_store::open(&StoreUrl::Sqlite(path), &Config::new("bench"))?;
+    let service = Service::new(store, HostInfo::current(), Policy::default());
+    for i in 0..ids {
+        service.register(RegisterRequest {
+            id: Some(format!("bench-{i}")),
+            runtime: Some(Runtime::Other),
+            source: Some(Source::Api),
+            ..RegisterRequest::default()
+        })?;
+    }
+    let beat = |n: usize| -> Result<String, Box<dyn Error>> {
+        let id = format!("bench-{}", n % ids);
+        service.heartbeat(&id, &Beat::activity(Source::Api, service.now()?))?;
+        Ok(id)
+    };
+    let plain = rate(seconds, |n| beat(n).map(drop))?;
+    let lead = rate(seconds, |n| {
+        let id = beat(n)?;
+        service.lead(&id, DEFAULT_LEADER_LEASE)?;
+        Ok(())
+    })?;
+    println!("heartbeat {plain:.0}");
+    println!("heartbeat+lead {lead:.0}");
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Who may talk to the server. It listens on loopback by default; any other address needs a
+//! bearer token, and with a token every request (the RPC, the WebSocket, the metrics, the
+//! health check) must carry `Authorization: Bearer <token>` or get HTTP 401 and nothing else.
+//! The token is compared in constant time and never printed: its `Debug` is redacted.
+//!
+//! A web page the user happens to visit must not drive the fleet through the user's browser
+//! either: `POST /rpc` takes only `application/json` bodies (which a browser sends to another
+//! origin only after a CORS preflight, which this server never grants), and a WebSocket
+//! handshake that carries an `Origin` (browsers always send one; programs usually none) must
+//! come from this machine.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+/// A bearer token: the secret a client must present.
+#[derive(Clone)]
+pub struct Token(Arc<str>);
+
+/// A token that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("the token is empty or has spaces or control characters")]
+pub struct BadToken;
+
+impl FromStr for Token {
+    type Err = BadToken;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(Self(s.into()))
+        } else {
+            Err(BadToken)
+        }
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+impl Token {
+    /// Whether an `Authorization` header value carries this token.
+    #[must_use]
+    pub fn admits(&self, authorization: Option<&[u8]>) -> bool {
+        let Some(value) = authorization else {
+            return false;
+        };
+        let Some((scheme, given)) = value.split_at_checked(7) else {
+            return false;
+        };
+        scheme.eq_ignore_ascii_case(b"bearer ") && bool::from(given.ct_eq(self.0.as_bytes()))
+    }
+}
+
+/// Whether the server may listen on `addr` with (or without) a token: loopback always, any
+/// other address only with one.
+#[must_use]
+pub fn may_listen(addr: SocketAddr, token: Option<&Token>) -> bool {
+    addr.ip().is_loopback() || token.is_some()
+}
+
+/// Whether a body of this `Content-Type` is taken: JSON only.
+#[must_use]
+pub fn is_json(content_type: Option<&[u8]>) -> bool {
+    content_type.is_some_and(|t| {
+        let essence = t.split(|&b| b == b';').next().unwrap_or_default();
+        essence
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"application/json")
+    })
+}
+
+/// Whether a WebSocket handshake's `Origin` is this machine (or absent).
+#[must_use]
+pub fn origin_is_local(origin: Option<&[u8]>) -> bool {
+    let Some(origin) = origin else {
+        return true;
+    };
+    let Ok(origin) = std::str::from_utf8(origin) else {
+        return false;
+    };
+    let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let authority = authority.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The middleware: passes requests that carry the token, answers the others 401.
+pub async fn require(State(token): State<Token>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(axum::http::HeaderValue::as_bytes);
+    if token.admits(given) {
+        next.run(request).await
+    } else {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_token_is_admitted() {
+        let t: Token = "s3cret".parse().unwrap();
+        assert!(t.admits(Some(b"Bearer s3cret")));
+        assert!(t.admits(Some(b"bearer s3cret")));
+        assert!(!t.admits(Some(b"Bearer s3cre")));
+        assert!(!t.admits(Some(b"Bearer s3cretX")));
+        assert!(!t.admits(Some(b"Basic s3cret")));
+        assert!(!t.admits(Some(b"Bearer")));
+        assert!(!t.admits(None));
+        assert_eq!(format!("{t:?}"), "Token(***)");
+        assert!("".parse::<Token>().is_err());
+        assert!("a b".parse::<Token>().is_err());
+    }
+
+    #[test]
+    fn only_json_bodies_and_local_origins_are_taken() {
+        assert!(is_json(Some(b"application/json")));
+        assert!(is_json(Some(b"Application/JSON; charset=utf-8")));
+        assert!(!is_json(Some(b"text/plain")));
+        assert!(!is_json(None));
+        for local in [
+            None,
+            Some(&b"http://localhost:3000"[..]),
+            Some(b"http://127.0.0.1"),
+            Some(b"https://[::1]:8080/x"),
+        ] {
+            assert!(origin_is_local(local), "{local:?}");
+        }
+        for foreign in [
+            &b"https://evil.example"[..],
+            b"http://localhost.evil.example",
+            b"null",
+            b"http://10.0.0.1:7077",
+        ] {
+            assert!(!origin_is_local(Some(foreign)), "{foreign:?}");
+        }
+    }
+
+    #[test]
+    fn only_loopback_is_open_without_a_token() {
+        let t: Token = "x".parse().unwrap();
+        let lo: SocketAddr = "127.0.0.1:7077".parse().unwrap();
+        let lo6: SocketAddr = "[::1]:7077".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:7077".parse().unwrap();
+        assert!(may_listen(lo, None) && may_listen(lo6, None));
+        assert!(!may_listen(any, None));
+        assert!(may_listen(any, Some(&t)));
+    }
+}

@@ -1,0 +1,169 @@
+//! The HTTP routes and their layers: `POST /rpc` and `POST /rpc/batch` (the same handler: a
+//! request or a batch on either, since ClaudeBench's web client sends batches to `/rpc`),
+//! `GET /ws`, `GET /healthz`, `GET /metrics`.
+//!
+//! JSON-RPC errors come with HTTP 200; a body with nothing to answer (only notifications)
+//! gets 204; a body over [`MAX_BODY`] gets 413, and one not sent as `application/json` 415,
+//! each with a JSON-RPC error. With a token, every route
+//! is behind [`auth::require`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use coord_core::State as SessionState;
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::auth::{self, Token};
+use crate::rpc::{Id, Response as RpcResponse, RpcError};
+use crate::{App, MAX_BODY, REQUEST_TIMEOUT, dispatch, ws};
+
+/// Every route, with its layers.
+pub fn router(app: Arc<App>, token: Option<Token>) -> Router {
+    let rpc = Router::new()
+        .route("/rpc", post(rpc))
+        .route("/rpc/batch", post(rpc))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::map_response(explain_too_large));
+    let router = Router::new()
+        .merge(rpc)
+        .route("/ws", get(ws::upgrade))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(app)
+        .layer(CatchPanicLayer::new());
+    match token {
+        Some(token) => router.layer(middleware::from_fn_with_state(token, auth::require)),
+        None => router,
+    }
+}
+
+/// `POST /rpc`, `POST /rpc/batch`.
+async fn rpc(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if !auth::is_json(headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes)) {
+        let e =
+            RpcError::invalid_request("the body must be sent as Content-Type: application/json");
+        return json_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &RpcResponse::error(Id::null(), e),
+        );
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
+        Err(e) => {
+            let answer = RpcResponse::error(Id::null(), RpcError::parse_error(e.body_text()));
+            return json_response(StatusCode::OK, &answer);
+        }
+    };
+    match dispatch::handle(&app, &body, peer.ip(), None)
+        .await
+        .to_json()
+    {
+        Some(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// The JSON-RPC error for a body over the limit, whichever layer found it.
+async fn explain_too_large(response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        response
+    }
+}
+
+fn too_large() -> Response {
+    let e = RpcError {
+        data: Some(json!({ "maxBytes": MAX_BODY })),
+        ..RpcError::invalid_request(format!("the body is over {MAX_BODY} bytes"))
+    };
+    json_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &RpcResponse::error(Id::null(), e),
+    )
+}
+
+fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    let text = serde_json::to_string(body).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// `GET /healthz`: 200 when the store answers (with the leader and the breaker's state), 503
+/// otherwise.
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let breaker = app.gate.breaker().state().name();
+    match app
+        .gate
+        .call(app.budget, coord_service::Service::leadership)
+        .await
+    {
+        Ok(l) => json_response(
+            StatusCode::OK,
+            &json!({
+                "status": "ok",
+                "store": "up",
+                "breaker": breaker,
+                "leader": l.leader.map(|(id, term)| json!({ "instanceId": id, "term": term })),
+            }),
+        ),
+        Err(e) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "status": "unavailable", "store": "down", "breaker": breaker, "error": e.to_string() }),
+        ),
+    }
+}
+
+/// `GET /metrics`: the Prometheus text, with the fleet judged now (the last known counts if
+/// the store does not answer).
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let counts = app
+        .gate
+        .call(app.budget, |s| {
+            let fleet = s.fleet()?;
+            Ok(SessionState::ALL
+                .iter()
+                .map(|&st| {
+                    let n = fleet
+                        .entries
+                        .iter()
+                        .filter(|e| e.verdict.state == st)
+                        .count();
+                    (st, n as i64)
+                })
+                .collect::<Vec<_>>())
+        })
+        .await;
+    if let Ok(counts) = counts {
+        app.metrics.set_sessions(&counts);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}

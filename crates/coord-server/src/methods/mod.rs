@@ -1,0 +1,267 @@
+//! The method table: every JSON-RPC method the server answers, its parameters, and the work it
+//! runs on a service handle. The server adds transport, not logic: each method reads its
+//! parameters, then calls the service and shapes the answer.
+//!
+//! - [`system`]: the ClaudeBench `system.*` family, with its exact parameters and results.
+//! - [`session`]: coord's own `session.*`, mirroring `coord register|heartbeat|unregister|ps|show`.
+//! - [`task`]: `task.*`, mirroring `coord task`.
+//! - [`events`]: `events.list` (and the parameters of `events.subscribe`, which the WebSocket
+//!   serves).
+//!
+//! Parameters are named (an object; absent or `null` is `{}`), camelCase, and fields a method
+//! does not know are ignored. A parameter that is missing or of the wrong type is answered
+//! with -32602 naming it.
+
+pub mod events;
+pub mod session;
+pub mod system;
+pub mod task;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use coord_core::TaskError;
+use coord_service::{Service, ServiceError};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::metrics::Metrics;
+use crate::rpc::{Params, RpcError, code};
+
+/// The work of one call, run on a blocking thread with one service handle.
+pub type Work = Box<dyn FnOnce(&Service) -> Result<Value, ServiceError> + Send>;
+
+/// A call whose parameters were read, ready to run.
+pub struct Prepared {
+    /// The work.
+    pub work: Work,
+    /// What a ClaudeBench client gets when the call runs out of time (its documented
+    /// fallback); `None`: the call is answered with -32006.
+    pub fallback: Option<Value>,
+    /// The parameter that names the session, for an error about an invalid id.
+    pub id_field: &'static str,
+}
+
+impl Prepared {
+    /// Work without a fallback, its session named by `id_field`.
+    fn new(
+        id_field: &'static str,
+        work: impl FnOnce(&Service) -> Result<Value, ServiceError> + Send + 'static,
+    ) -> Self {
+        Self {
+            work: Box::new(work),
+            fallback: None,
+            id_field,
+        }
+    }
+
+    /// The same, answered with `fallback` when out of time.
+    fn or_else(mut self, fallback: Value) -> Self {
+        self.fallback = Some(fallback);
+        self
+    }
+}
+
+/// What methods need from the server besides a service handle.
+#[derive(Clone)]
+pub struct Context {
+    /// The metrics that calls feed (heartbeats, evictions, reassignments).
+    pub metrics: Metrics,
+    /// The namespace the server works on (shown in `session.list`).
+    pub namespace: String,
+    /// A recent sequence number of the event log, no later than its end: where a search for
+    /// the end starts.
+    pub seq_hint: Arc<AtomicU64>,
+}
+
+impl Context {
+    /// The latest event's sequence number known to the server.
+    #[must_use]
+    pub fn seq_hint(&self) -> u64 {
+        self.seq_hint.load(Ordering::Relaxed)
+    }
+}
+
+macro_rules! methods {
+    ($($variant:ident => $name:literal,)*) => {
+        /// A method the server knows.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Method {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $variant,
+            )*
+        }
+
+        impl Method {
+            /// The method called `name`, if any.
+            #[must_use]
+            pub fn find(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(Method::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// Its name.
+            #[must_use]
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Method::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+methods! {
+    SystemRegister => "system.register",
+    SystemHeartbeat => "system.heartbeat",
+    SystemUnregister => "system.unregister",
+    SystemCheckHealth => "system.check_health",
+    SystemGetState => "system.get_state",
+    SessionRegister => "session.register",
+    SessionHeartbeat => "session.heartbeat",
+    SessionUnregister => "session.unregister",
+    SessionList => "session.list",
+    SessionShow => "session.show",
+    TaskAdd => "task.add",
+    TaskClaim => "task.claim",
+    TaskProgress => "task.progress",
+    TaskComplete => "task.complete",
+    TaskFail => "task.fail",
+    TaskRelease => "task.release",
+    TaskList => "task.list",
+    TaskShow => "task.show",
+    EventsList => "events.list",
+    EventsSubscribe => "events.subscribe",
+}
+
+/// Reads the parameters of a call of `method` and prepares its work. `events.subscribe` is
+/// the WebSocket's own (see [`crate::ws`]): elsewhere it is not found.
+pub fn prepare(method: Method, params: Params, ctx: &Context) -> Result<Prepared, RpcError> {
+    let params = named(params)?;
+    match method {
+        Method::SystemRegister => system::register(params),
+        Method::SystemHeartbeat => system::heartbeat(params, ctx),
+        Method::SystemUnregister => system::unregister(params, ctx),
+        Method::SystemCheckHealth => system::check_health(&params, ctx),
+        Method::SystemGetState => Ok(system::get_state(ctx)),
+        Method::SessionRegister => session::register(params),
+        Method::SessionHeartbeat => session::heartbeat(params, ctx),
+        Method::SessionUnregister => session::unregister(params),
+        Method::SessionList => session::list(params, ctx),
+        Method::SessionShow => session::show(params),
+        Method::TaskAdd => task::add(params),
+        Method::TaskClaim => task::claim(params),
+        Method::TaskProgress => task::progress(params),
+        Method::TaskComplete => task::complete(params),
+        Method::TaskFail => task::fail(params),
+        Method::TaskRelease => task::release(params),
+        Method::TaskList => Ok(task::list()),
+        Method::TaskShow => task::show(params),
+        Method::EventsList => events::list(params),
+        Method::EventsSubscribe => {
+            let mut e = RpcError::method_not_found(method.name());
+            e.data = Some(serde_json::json!({ "hint": "only over the WebSocket (GET /ws)" }));
+            Err(e)
+        }
+    }
+}
+
+/// The named parameters; positional ones are -32602.
+pub(crate) fn named(params: Params) -> Result<Map<String, Value>, RpcError> {
+    match params {
+        Params::Named(params) => Ok(params),
+        Params::Positional => Err(RpcError::invalid_params(
+            "params",
+            "coord methods take named parameters (an object)",
+        )),
+    }
+}
+
+/// Reads named parameters into `T`; a missing or mistyped field is -32602 naming it.
+pub(crate) fn parse<T: DeserializeOwned>(params: Map<String, Value>) -> Result<T, RpcError> {
+    serde_path_to_error::deserialize(Value::Object(params)).map_err(|e| {
+        let path = e.path().to_string();
+        let why = e.into_inner().to_string();
+        let field = if path == "." {
+            quoted(&why).unwrap_or("params").to_owned()
+        } else {
+            path
+        };
+        RpcError::invalid_params(&field, why)
+    })
+}
+
+/// The first name between backticks in a message ("missing field `id`").
+fn quoted(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once('`')?;
+    Some(rest.split_once('`')?.0)
+}
+
+/// Refuses an empty string for `field`.
+pub(crate) fn non_empty(field: &str, value: &str) -> Result<(), RpcError> {
+    if value.is_empty() {
+        Err(RpcError::invalid_params(field, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The error object for a service's refusal; `id_field` is the parameter that named the
+/// session.
+#[must_use]
+pub fn refusal(e: &ServiceError, id_field: &str) -> RpcError {
+    let message = e.to_string();
+    match e {
+        ServiceError::Store(_) => RpcError::new(
+            code::STORE_UNAVAILABLE,
+            format!("Store unavailable: {message}"),
+        ),
+        ServiceError::NotRegistered(_) => RpcError::new(code::NOT_REGISTERED, message),
+        ServiceError::InvalidId(_) => RpcError::invalid_params(id_field, message),
+        ServiceError::NoSuchProcess(_) => RpcError::invalid_params("pid", message),
+        ServiceError::Task(TaskError::StaleToken { .. }) => {
+            RpcError::new(code::STALE_TOKEN, message)
+        }
+        _ => RpcError::new(code::REFUSED, message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct P {
+        instance_id: String,
+        n: Option<u64>,
+    }
+
+    fn named(v: &Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn bad_params_name_the_field() {
+        let e = parse::<P>(named(&serde_json::json!({}))).unwrap_err();
+        assert_eq!(e.data.unwrap()["field"], "instanceId");
+        let e = parse::<P>(named(&serde_json::json!({"instanceId": 1}))).unwrap_err();
+        assert_eq!(e.data.unwrap()["field"], "instanceId");
+        let e = parse::<P>(named(&serde_json::json!({"instanceId": "a", "n": "x"}))).unwrap_err();
+        assert_eq!(e.code, code::INVALID_PARAMS);
+        assert_eq!(e.data.unwrap()["field"], "n");
+        assert!(parse::<P>(named(&serde_json::json!({"instanceId": "a", "extra": 1}))).is_ok());
+    }
+
+    #[test]
+    fn every_method_is_found_by_its_name() {
+        for name in ["system.register", "task.show", "events.subscribe"] {
+            assert_eq!(Method::find(name).map(Method::name), Some(name));
+        }
+        assert_eq!(Method::find("system.nope"), None);
+    }
+}

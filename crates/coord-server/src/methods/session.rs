@@ -1,0 +1,193 @@
+//! coord's own `session.*` methods, mirroring the command line: `session.register` is `coord
+//! register`, `session.heartbeat` is `coord heartbeat`, `session.unregister` is `coord
+//! unregister`, `session.list` is `coord ps --json` and `session.show` is `coord show --json`
+//! (the same documents). Durations are milliseconds.
+
+use std::collections::BTreeMap;
+
+use coord_core::{Beat, Phase, PolicyOverrides, Runtime, Source, State};
+use coord_service::leader::DEFAULT_LEADER_LEASE;
+use coord_service::{RegisterRequest, ServiceError, json as shapes};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{Context, Prepared, non_empty, parse};
+use crate::rpc::RpcError;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterParams {
+    id: String,
+    task: Option<String>,
+    pid: Option<u32>,
+    runtime: Option<Runtime>,
+    cwd: Option<String>,
+    log: Option<String>,
+    parent: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    restart: bool,
+    ttl: Option<u64>,
+    stale_after: Option<u64>,
+    active_window: Option<u64>,
+    tool_timeout: Option<u64>,
+}
+
+/// `session.register {id, task?, pid?, runtime?, cwd?, log?, parent?, labels?, restart?, ttl?,
+/// staleAfter?, activeWindow?, toolTimeout?}` → `{id, incarnation}`. A `pid` must be a running
+/// process of the server's host (its start time is read so a recycled PID is never taken for
+/// it).
+pub fn register(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+    let p: RegisterParams = parse(params)?;
+    non_empty("id", &p.id)?;
+    let req = RegisterRequest {
+        id: Some(p.id),
+        parent: p.parent,
+        pid: p.pid,
+        runtime: p.runtime,
+        task: p.task,
+        cwd: p.cwd.map(Into::into),
+        labels: p.labels,
+        log_path: p.log.map(Into::into),
+        policy: PolicyOverrides {
+            active_window: p.active_window,
+            stale_after: p.stale_after,
+            tool_timeout: p.tool_timeout,
+            ttl: p.ttl,
+        },
+        source: Some(Source::Api),
+        restart: p.restart,
+        ..RegisterRequest::default()
+    };
+    Ok(Prepared::new("id", move |s| {
+        let session = s.register(req)?;
+        Ok(json!({ "id": session.id, "incarnation": session.incarnation }))
+    }))
+}
+
+/// The phase a heartbeat reports.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum PhaseParam {
+    Working,
+    InTool,
+    Waiting,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeartbeatParams {
+    id: String,
+    phase: Option<PhaseParam>,
+    tool: Option<String>,
+    progress: Option<Value>,
+    #[serde(default)]
+    lead: bool,
+}
+
+/// `session.heartbeat {id, phase?, tool?, progress?, lead?}` → `{id, incarnation, beats}`,
+/// with `leader` (whether it leads) and `leaderId` when `lead` is asked. -32004 when the
+/// session is not registered.
+pub fn heartbeat(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, RpcError> {
+    let p: HeartbeatParams = parse(params)?;
+    non_empty("id", &p.id)?;
+    let metrics = ctx.metrics.clone();
+    Ok(Prepared::new("id", move |s| {
+        let now = s.now()?;
+        let phase = p.phase.map(|phase| match phase {
+            PhaseParam::Working => Phase::Working,
+            PhaseParam::Waiting => Phase::Waiting,
+            PhaseParam::InTool => Phase::InTool {
+                tool: p.tool.clone().unwrap_or_else(|| "tool".to_owned()),
+                since: now,
+            },
+        });
+        let beat = Beat {
+            phase,
+            progress: p.progress,
+            ..Beat::activity(Source::Api, now)
+        };
+        let session = s.heartbeat(&p.id, &beat)?;
+        metrics.heartbeats(1);
+        let mut answer = json!({
+            "id": session.id,
+            "incarnation": session.incarnation,
+            "beats": session.beats,
+        });
+        if p.lead {
+            let leadership = s.lead(&p.id, DEFAULT_LEADER_LEASE)?;
+            answer["leader"] = leadership.is(&p.id).into();
+            answer["leaderId"] = leadership.leader.map(|(id, _)| id).into();
+        }
+        Ok(answer)
+    }))
+}
+
+#[derive(Deserialize)]
+struct IdParams {
+    id: String,
+}
+
+/// `session.unregister {id}` → `{id, incarnation, ended: true}`; -32004 when it is not
+/// registered.
+pub fn unregister(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+    let p: IdParams = parse(params)?;
+    non_empty("id", &p.id)?;
+    Ok(Prepared::new("id", move |s| {
+        let session = s.unregister(&p.id, Source::Api)?;
+        Ok(json!({ "id": session.id, "incarnation": session.incarnation, "ended": true }))
+    }))
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    #[serde(default)]
+    all: bool,
+    #[serde(default)]
+    state: Vec<State>,
+}
+
+/// `session.list {all?, state?}` → the document of `coord ps --json`: `{now, now_ms,
+/// namespace, sessions}`. Ended sessions only with `all`; `state` keeps only those states.
+pub fn list(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, RpcError> {
+    let p: ListParams = parse(params)?;
+    let namespace = ctx.namespace.clone();
+    Ok(Prepared::new("id", move |s| {
+        let fleet = s.fleet()?;
+        let shows = |state: State| {
+            if p.state.is_empty() {
+                p.all || state != State::Ended
+            } else {
+                p.state.contains(&state)
+            }
+        };
+        let sessions: Vec<Value> = fleet
+            .entries
+            .iter()
+            .filter(|e| shows(e.verdict.state))
+            .map(shapes::entry)
+            .collect();
+        Ok(shapes::document(
+            fleet.now,
+            json!({ "namespace": namespace, "sessions": sessions }),
+        ))
+    }))
+}
+
+/// `session.show {id}` → the document of `coord show --json`: `{now, now_ms, session,
+/// events}`; -32004 when there is no such session.
+pub fn show(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+    let p: IdParams = parse(params)?;
+    non_empty("id", &p.id)?;
+    Ok(Prepared::new("id", move |s| {
+        let report = s
+            .report(&p.id)?
+            .ok_or_else(|| ServiceError::NotRegistered(p.id.clone()))?;
+        let events: Vec<Value> = report.events.iter().map(shapes::event).collect();
+        Ok(shapes::document(
+            report.now,
+            json!({ "session": shapes::entry(&report.entry), "events": events }),
+        ))
+    }))
+}

@@ -1,0 +1,145 @@
+//! coord's own `task.*` methods, mirroring `coord task`: the work queue with fencing tokens.
+//! Each answers with the task as `coord task show --json` prints it (its state, holder and
+//! token, attempts, progress, history). A holder passes its claim's token with every change;
+//! a stale token is -32005 and changes nothing; a task that cannot be claimed, or does not
+//! exist, is -32010. Leases are milliseconds.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use coord_core::NewTask;
+use coord_service::tasks::{DEFAULT_LEASE, TaskOp};
+use coord_service::{ServiceError, json as shapes};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{Prepared, non_empty, parse};
+use crate::rpc::RpcError;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddParams {
+    title: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    max_attempts: Option<u32>,
+}
+
+/// `task.add {title, id?, labels?, maxAttempts?}` → the task (its id defaults to `t-<n>`).
+pub fn add(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+    let p: AddParams = parse(params)?;
+    non_empty("title", &p.title)?;
+    let spec = NewTask {
+        id: p.id,
+        title: p.title,
+        labels: p.labels,
+        max_attempts: p.max_attempts,
+    };
+    Ok(Prepared::new("id", move |s| {
+        Ok(shapes::task(&s.task_add(spec)?))
+    }))
+}
+
+#[derive(Deserialize)]
+struct ClaimParams {
+    session: String,
+    task: Option<String>,
+    lease: Option<u64>,
+}
+
+/// `task.claim {session, task?, lease?}` → the claimed task, with its token and the progress
+/// the last holder left: the named task, or the oldest waiting one whose labels the session
+/// carries.
+pub fn claim(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+    let p: ClaimParams = parse(params)?;
+    non_empty("session", &p.session)?;
+    let lease = lease(p.lease);
+    Ok(Prepared::new("session", move |s| {
+        Ok(shapes::task(&s.task_claim(
+            &p.session,
+            p.task.as_deref(),
+            lease,
+        )?))
+    }))
+}
+
+#[derive(Deserialize)]
+struct ProgressParams {
+    task: String,
+    token: u64,
+    details: Option<Value>,
+    lease: Option<u64>,
+}
+
+/// `task.progress {task, token, details?, lease?}` → the task; renews the lease.
+pub fn progress(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+    let p: ProgressParams = parse(params)?;
+    let op = TaskOp::Progress(p.details, lease(p.lease));
+    Ok(update(p.task, p.token, op))
+}
+
+#[derive(Deserialize)]
+struct TokenParams {
+    task: String,
+    token: u64,
+}
+
+/// `task.complete {task, token}` → the task, done.
+pub fn complete(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+    let p: TokenParams = parse(params)?;
+    Ok(update(p.task, p.token, TaskOp::Complete))
+}
+
+#[derive(Deserialize)]
+struct FailParams {
+    task: String,
+    token: u64,
+    reason: String,
+}
+
+/// `task.fail {task, token, reason}` → the task, failed.
+pub fn fail(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+    let p: FailParams = parse(params)?;
+    non_empty("reason", &p.reason)?;
+    Ok(update(p.task, p.token, TaskOp::Fail(p.reason)))
+}
+
+/// `task.release {task, token}` → the task, pending again.
+pub fn release(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+    let p: TokenParams = parse(params)?;
+    Ok(update(p.task, p.token, TaskOp::Release))
+}
+
+/// `task.list {}` → `{tasks}`, oldest first.
+pub fn list() -> Prepared {
+    Prepared::new("id", |s| {
+        let tasks: Vec<Value> = s.tasks()?.iter().map(shapes::task).collect();
+        Ok(json!({ "tasks": tasks }))
+    })
+}
+
+#[derive(Deserialize)]
+struct ShowParams {
+    task: String,
+}
+
+/// `task.show {task}` → the task with its history.
+pub fn show(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+    let p: ShowParams = parse(params)?;
+    Ok(Prepared::new("id", move |s| {
+        Ok(shapes::task(&s.task(&p.task)?))
+    }))
+}
+
+fn update(task: String, token: u64, op: TaskOp) -> Prepared {
+    Prepared::new("id", move |s| {
+        let t = s.task_update(&task, token, &op)?;
+        Ok::<_, ServiceError>(shapes::task(&t))
+    })
+}
+
+fn lease(ms: Option<u64>) -> Duration {
+    ms.map_or(DEFAULT_LEASE, Duration::from_millis)
+}
