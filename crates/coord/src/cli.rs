@@ -501,7 +501,7 @@ pub struct ServeArgs {
     pub listen: std::net::SocketAddr,
     /// The bearer token every request must carry (Authorization: Bearer <token>).
     #[arg(long, env = "COORD_TOKEN", hide_env_values = true)]
-    pub token: Option<coord_server::Token>,
+    pub token: Option<String>,
     /// Evict sessions dead or ended for longer than this [default: 5m].
     #[arg(long, value_parser = parse_duration)]
     pub grace: Option<Duration>,
