@@ -35,6 +35,37 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The command line of a hook invocation (`coord hook …`, `coord heartbeat --hook`): the same
+/// global options and the two commands hooks run, and nothing else, so that the parser the
+/// hook path builds on every tool call is small.
+#[derive(Debug, Parser)]
+#[command(name = "coord")]
+pub struct HookCli {
+    /// The store.
+    #[arg(long, env = "COORD_URL", global = true)]
+    pub url: Option<String>,
+    /// The fleet.
+    #[arg(
+        long,
+        env = "COORD_NAMESPACE",
+        default_value = "default",
+        global = true
+    )]
+    pub namespace: String,
+    /// The command.
+    #[command(subcommand)]
+    pub command: HookCommand,
+}
+
+/// The commands a hook runs.
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// `coord hook EVENT`.
+    Hook(HookArgs),
+    /// `coord heartbeat --hook`.
+    Heartbeat(HeartbeatArgs),
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -14,7 +14,7 @@ use coord_core::{Policy, Runtime};
 use coord_service::{HookContext, host};
 
 use super::{Context, Patience};
-use crate::cli::{Cli, Command as CliCommand, HookArgs};
+use crate::cli::{HookArgs, HookCli, HookCommand};
 use crate::hook_input::{self, Input};
 
 /// The event name under which Codex's `notify` program is installed.
@@ -41,12 +41,13 @@ pub fn is_hook_invocation(args: &[std::ffi::OsString]) -> bool {
 pub fn run_silently() -> ExitCode {
     std::panic::set_hook(Box::new(|_| {}));
     let _ = std::panic::catch_unwind(|| {
-        let Ok(cli) = Cli::try_parse() else { return };
+        let Ok(cli) = HookCli::try_parse() else {
+            return;
+        };
         let ctx = Context::new(cli.url, cli.namespace);
         let _ = match cli.command {
-            CliCommand::Hook(args) => run(&ctx, &args),
-            CliCommand::Heartbeat(args) => super::heartbeat::hook(&ctx, &args),
-            _ => Ok(()),
+            HookCommand::Hook(args) => run(&ctx, &args),
+            HookCommand::Heartbeat(args) => super::heartbeat::hook(&ctx, &args),
         };
     });
     ExitCode::SUCCESS
