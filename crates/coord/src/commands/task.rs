@@ -24,7 +24,10 @@ pub fn run(ctx: &Context, args: &TaskArgs) -> anyhow::Result<ExitCode> {
     };
     let print = |t: &Task, json: bool| -> anyhow::Result<()> {
         if json {
-            println!("{}", serde_json::to_string_pretty(&task_json(t))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&coord_service::json::task(t))?
+            );
         } else {
             print!("{}", task_text(t, service.now()?));
         }
@@ -93,7 +96,7 @@ pub fn run(ctx: &Context, args: &TaskArgs) -> anyhow::Result<ExitCode> {
 
 fn list(tasks: &[Task], now: coord_core::Timestamp, json: bool) -> anyhow::Result<()> {
     if json {
-        let all: Vec<_> = tasks.iter().map(task_json).collect();
+        let all: Vec<_> = tasks.iter().map(coord_service::json::task).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({ "tasks": all }))?
@@ -165,14 +168,4 @@ fn task_text(t: &Task, now: coord_core::Timestamp) -> String {
         );
     }
     out
-}
-
-/// A task as JSON, with times twice (RFC 3339 and epoch ms).
-fn task_json(t: &Task) -> serde_json::Value {
-    let mut v = serde_json::to_value(t).unwrap_or_default();
-    if let Some(m) = v.as_object_mut() {
-        m.insert("created".into(), rfc3339(t.created_at).into());
-        m.insert("updated".into(), rfc3339(t.updated_at).into());
-    }
-    v
 }

@@ -53,12 +53,7 @@ pub fn ago(then: Timestamp, now: Timestamp) -> String {
     }
 }
 
-/// RFC 3339 in UTC with milliseconds.
-#[must_use]
-pub fn rfc3339(t: Timestamp) -> String {
-    let since_epoch = Duration::from_millis(t.as_millis().max(0) as u64);
-    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + since_epoch).to_string()
-}
+pub use coord_service::json::rfc3339;
 
 #[cfg(test)]
 mod tests {
