@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::anyhow;
 use coord_core::{Compact, Phase, ProcessFact, Rule, State};
 use coord_service::fleet::Report;
 
@@ -29,14 +28,7 @@ const RULES: [Rule; 11] = [
 
 /// Runs `coord explain`.
 pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
-    let service = ctx.service()?;
-    let report = service.report(&args.id)?.ok_or_else(|| {
-        anyhow!(
-            "no session `{}` in namespace `{}`",
-            args.id,
-            ctx.namespace()
-        )
-    })?;
+    let (service, report) = super::show::load(ctx, &args.id)?;
     print!("{}", explain(&report, service.policy()));
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use coord_core::{Phase, Policy, ProcessFact, Session, Timestamp};
+use coord_service::Service;
 use coord_service::fleet::Report;
 use serde_json::json;
 
@@ -12,16 +13,19 @@ use super::Context;
 use crate::cli::ShowArgs;
 use crate::render::{ago, json as render_json, paint, rfc3339, use_color};
 
+/// The service and the report on session `id`; an error naming the namespace if there is no
+/// such session.
+pub fn load(ctx: &Context, id: &str) -> anyhow::Result<(Service, Report)> {
+    let service = ctx.service()?;
+    let report = service
+        .report(id)?
+        .ok_or_else(|| anyhow!("no session `{id}` in namespace `{}`", ctx.namespace()))?;
+    Ok((service, report))
+}
+
 /// Runs `coord show`.
 pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
-    let service = ctx.service()?;
-    let report = service.report(&args.id)?.ok_or_else(|| {
-        anyhow!(
-            "no session `{}` in namespace `{}`",
-            args.id,
-            ctx.namespace()
-        )
-    })?;
+    let (service, report) = load(ctx, &args.id)?;
     if args.json {
         let events: Vec<_> = report.events.iter().map(render_json::event).collect();
         let doc = render_json::document(
