@@ -14,7 +14,7 @@ use crate::codex_trust;
 use crate::error::SetupError;
 use crate::hooks_json::{self, Wanted};
 use crate::json_file::JsonFile;
-use crate::report::{FileReport, Operation, TrustReport};
+use crate::report::{Change, FileReport, Operation, TrustReport};
 use crate::status::FileStatus;
 use crate::toml_file::TomlFile;
 use crate::{Options, Paths, Scope, command, notify, trust};
@@ -112,21 +112,31 @@ pub(crate) fn install(
         }
     };
 
+    Ok((
+        save(&hooks, hook_changes, config, Operation::Install)?,
+        trust_report,
+    ))
+}
+
+/// Writes `hooks.json` and, when it changed too, `config.toml`, and reports on each.
+fn save(
+    hooks: &JsonFile,
+    hook_changes: Vec<Change>,
+    config: Option<(TomlFile, Vec<Change>)>,
+    operation: Operation,
+) -> Result<Vec<FileReport>, SetupError> {
     let mut reports = vec![FileReport::saved(
         &hooks.path,
-        Operation::Install,
+        operation,
         hook_changes,
         || hooks.save(),
     )?];
     if let Some((config, changes)) = config {
-        reports.push(FileReport::saved(
-            &config.path,
-            Operation::Install,
-            changes,
-            || config.save(),
-        )?);
+        reports.push(FileReport::saved(&config.path, operation, changes, || {
+            config.save()
+        })?);
     }
-    Ok((reports, trust_report))
+    Ok(reports)
 }
 
 pub(crate) fn uninstall(
@@ -151,21 +161,7 @@ pub(crate) fn uninstall(
         }
     };
 
-    let mut reports = vec![FileReport::saved(
-        &hooks.path,
-        Operation::Uninstall,
-        hook_changes,
-        || hooks.save(),
-    )?];
-    if let Some((config, changes)) = config {
-        reports.push(FileReport::saved(
-            &config.path,
-            Operation::Uninstall,
-            changes,
-            || config.save(),
-        )?);
-    }
-    Ok(reports)
+    save(&hooks, hook_changes, config, Operation::Uninstall)
 }
 
 pub(crate) fn status(

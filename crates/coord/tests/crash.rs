@@ -6,22 +6,9 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{COORD, Sleeper, World};
+use common::{COORD, Rng, Sleeper, World};
 
 const ROUNDS: usize = 50;
-
-/// A small deterministic pseudo-random sequence (xorshift), seeded from the clock and printed
-/// so a failing run can be repeated.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 #[test]
 fn sigkill_in_the_middle_of_writes_loses_no_acknowledged_write() {

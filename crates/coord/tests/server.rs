@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sleeper, World};
+use common::{Rng, Sleeper, World};
 use serde_json::{Value, json};
 use support::RedisServer;
 use tungstenite::stream::MaybeTlsStream;
@@ -922,17 +922,13 @@ fn a_store_that_dies_opens_the_breaker_and_fails_fast() {
     );
 }
 
-/// A small deterministic generator (xorshift), so a failing case can be replayed.
-struct Rng(u64);
+/// Picks from the shared generator.
+trait Pick {
+    fn below(&mut self, n: usize) -> usize;
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
+impl Pick for Rng {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }

@@ -184,3 +184,17 @@ impl Drop for Sleeper {
         self.kill();
     }
 }
+
+/// A small deterministic pseudo-random sequence (xorshift): a failing run can be repeated from
+/// its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
