@@ -147,14 +147,14 @@ impl Server {
     /// not at the first call) and binds the address.
     pub fn bind<F, E>(options: ServeOptions, open: F) -> Result<Self, ServerError>
     where
-        F: Fn() -> Result<Service, E> + Send + Sync + 'static,
+        F: Fn(&str) -> Result<Service, E> + Send + Sync + 'static,
         E: Into<BoxError>,
     {
         if !auth::may_listen(options.listen, options.token.as_ref()) {
             return Err(ServerError::Exposed(options.listen));
         }
-        let open: Arc<Opener> = Arc::new(move || open().map_err(Into::into));
-        let first = open().map_err(ServerError::Store)?;
+        let open: Arc<Opener> = Arc::new(move |ns: &str| open(ns).map_err(Into::into));
+        let first = open(&options.namespace).map_err(ServerError::Store)?;
         let listener = TcpListener::bind(options.listen).map_err(|source| ServerError::Bind {
             addr: options.listen,
             source,
@@ -203,7 +203,7 @@ impl Server {
             tracing::warn!(state = state.name(), "the circuit breaker toward the store");
         });
         let app = Arc::new(App {
-            gate: Gate::new(options.handles, first, open, breaker),
+            gate: Gate::new(options.handles, &options.namespace, first, open, breaker),
             limit: RateLimit::per_minute(options.rate_per_minute),
             methods: methods::Context {
                 metrics: metrics.clone(),
@@ -236,7 +236,7 @@ impl Server {
 /// Binds and serves until stopped: [`Server::bind`] then [`Server::run`].
 pub fn serve<F, E>(options: ServeOptions, open: F) -> Result<(), ServerError>
 where
-    F: Fn() -> Result<Service, E> + Send + Sync + 'static,
+    F: Fn(&str) -> Result<Service, E> + Send + Sync + 'static,
     E: Into<BoxError>,
 {
     Server::bind(options, open)?.run()

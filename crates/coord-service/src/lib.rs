@@ -139,6 +139,31 @@ impl Service {
         &self.host
     }
 
+    /// The store itself, for a transport of the [`Store`] trait (the server's `store.*`
+    /// methods, which carry a remote client's operations): everything else goes through the
+    /// service's own methods.
+    #[must_use]
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Runs `works` one after the other as one group of the store's changes
+    /// ([`Store::grouped`]: one write transaction on the embedded store), and returns each
+    /// one's result in order. An error means the group did not land, whatever each returned.
+    pub fn grouped<T>(
+        &self,
+        works: impl IntoIterator<Item = impl FnOnce(&Service) -> Result<T>>,
+    ) -> Result<Vec<Result<T>>> {
+        let mut works = works.into_iter();
+        let mut results = Vec::new();
+        self.store.grouped(&mut || {
+            for work in works.by_ref() {
+                results.push(work(self));
+            }
+        })?;
+        Ok(results)
+    }
+
     /// The policy in force.
     #[must_use]
     pub fn policy(&self) -> &Policy {

@@ -16,8 +16,9 @@ use coord_core::{Runtime, State};
 #[derive(Debug, Parser)]
 #[command(name = "coord", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// The store: unset for the embedded default, sqlite:///path/to/coord.db, or
-    /// redis://[user:password@]host:port/db (rediss://, redis+unix:///path.sock).
+    /// The store: unset for the embedded default, sqlite:///path/to/coord.db,
+    /// redis://[user:password@]host:port/db (rediss://, redis+unix:///path.sock), or a coord serve
+    /// at http://host:port (its token in COORD_TOKEN).
     #[arg(long, env = "COORD_URL", global = true, hide_env_values = true)]
     pub url: Option<String>,
 
