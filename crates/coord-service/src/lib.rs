@@ -1,4 +1,4 @@
-//! The one service under every adapter: the CLI today, the server and the watchers later.
+//! The one service under every adapter: the CLI, the server and the watchers.
 //!
 //! [`Service`] turns requests into store operations and store records into verdicts. It owns
 //! what the core must not do (read the process table, the host's identity, files) and what the
@@ -10,6 +10,8 @@
 //! - [`workdir`]: the task label a working directory declares (`.claude-task`).
 //! - [`process`]: holding a process (pidfd) until it ends.
 //! - [`watch`]: the sidecar's loop: renew while the process lives, record its end.
+//! - [`host_watch`]: the per-host watcher (`coord watch --all`): inotify on the status
+//!   directories and a pidfd per session process of the host, in one `poll`.
 //! - [`discover`]: Claude Code sessions found from their status files, with no setup.
 //! - [`fleet`]: the classified view of the fleet behind `coord ps` and `coord show`.
 //! - [`sweep`]: finding the dead and evicting them, bounded, and taking back their work.
@@ -21,6 +23,7 @@ pub mod discover;
 pub mod fleet;
 pub mod hooks;
 pub mod host;
+pub mod host_watch;
 pub mod json;
 pub mod leader;
 pub mod observe;
