@@ -145,7 +145,7 @@
       ['phase', `${esc(s.phase)}${s.tool ? ` · <code>${esc(s.tool)}</code> since ${agoSpan(s.tool_since_ms)}` : ''}`],
       ['process', procText],
       ['signals', signals || '-'],
-      ['registered', `${agoSpan(s.registered_at_ms)} · incarnation ${esc(s.incarnation)} · ${esc(s.beats)} beats`],
+      ['registered', `${agoSpan(s.registered_at_ms)} · incarnation ${esc(s.incarnation)} · ${esc(s.beats)} beat${s.beats === 1 ? '' : 's'}`],
       ['last activity', agoSpan(s.last_activity_ms)],
       ['last progress', agoSpan(s.last_progress_ms)],
       ['cwd', s.cwd ? `<code>${esc(s.cwd)}</code>` : '-'],
@@ -206,7 +206,7 @@
       + `<summary><span class="line"><span class="tid">${esc(t.id)}</span>${pill(t.state, ' small')}`
       + `<span class="ttitle">${esc(t.title)}</span>${chipList(labelsOf(t), 'label')}`
       + `<span class="who">${who}</span>`
-      + `<span class="attempts" title="holders lost / attempts allowed">${esc(t.attempts)}/${esc(t.max_attempts)}</span>`
+      + (t.attempts ? `<span class="attempts" title="holders lost, of the attempts it gets">${esc(t.attempts)}/${esc(t.max_attempts)}</span>` : '')
       + `<span class="tseen">${agoSpan(t.updated_at)}</span></span>`
       + `${last ? `<span class="last">${esc(last.what)}</span>` : ''}</summary>`
       + `<ol class="history">${history}</ol></details>`;
