@@ -16,7 +16,8 @@
   const TASK_ORDER = ['claimed', 'pending', 'failed', 'done'];
   const EVENTS_KEPT = 300;
   const DEBOUNCE_MS = 30;
-  const MIN_GAP_MS = 200;
+  // At most one re-list in this long, so an event storm costs the rate limit little.
+  const MIN_GAP_MS = 300;
   const TOKEN_KEY = 'coord.token';
 
   const query = new URLSearchParams(location.search);
