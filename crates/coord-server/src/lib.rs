@@ -1,7 +1,7 @@
 //! `coord serve`: the network face of coord. JSON-RPC 2.0 over HTTP (`POST /rpc`, single calls
 //! and batches) and over a WebSocket (`GET /ws`, with live events), the ClaudeBench `system.*`
-//! instance API and coord's own `session.*`, `task.*`, `events.*`, a health check and
-//! Prometheus metrics.
+//! instance API and coord's own `session.*`, `task.*`, `events.*`, a health check,
+//! Prometheus metrics and a live dashboard for people (`GET /`).
 //!
 //! The server adds transport, not logic: every method calls [`coord_service::Service`]. It is
 //! the only place in coord with an async runtime (tokio, axum), built by [`Server::run`]
@@ -18,8 +18,10 @@
 //! - [`methods`]: the method table.
 //! - [`http`], [`ws`]: the routes; [`feed`]: the live event feed.
 //! - [`metrics`]: what `GET /metrics` shows.
+//! - [`dashboard`]: the page `GET /` serves, embedded in the binary.
 
 mod auth;
+mod dashboard;
 mod dispatch;
 mod feed;
 mod gate;
