@@ -15,6 +15,8 @@
 //! - [`task`]: work, its claims and their fencing tokens.
 //! - [`event`]: the entries of the event log.
 //! - [`agent_event`]: what Claude Code's and Codex's hook events mean in these terms.
+//! - [`transcript`]: what the end of an agent's transcript says that no hook does (an API
+//!   error: limited).
 
 pub mod agent_event;
 pub mod classify;
@@ -24,6 +26,7 @@ pub mod session;
 pub mod signal;
 pub mod task;
 pub mod time;
+pub mod transcript;
 
 pub use classify::{Rule, State, Verdict, classify};
 pub use event::{Event, EventKind};

@@ -587,3 +587,167 @@ fn a_status_file_left_behind_by_a_killed_claude_is_not_believed() {
         &[(("kill", 1), &[("$", "dead"), ("count", "1")])],
     );
 }
+
+#[test]
+fn an_api_error_at_the_end_of_the_transcript_limits_a_session_no_hook_told() {
+    // Under `-p` an API error fires neither Stop nor StopFailure: the transcript is all there is.
+    let w = World::new();
+    let transcript = w.dir.path().join("transcript.jsonl");
+    let recorded =
+        fs::read_to_string(fixture("claude-code/print-apierror.transcript.jsonl")).unwrap();
+    let lines: Vec<&str> = recorded.lines().collect();
+    let error = lines
+        .iter()
+        .position(|l| {
+            l.contains("\"isApiErrorMessage\": true") || l.contains("\"isApiErrorMessage\":true")
+        })
+        .expect("the recording holds the API error");
+    fs::write(&transcript, lines[..error].join("\n") + "\n").unwrap();
+    let log = transcript.display().to_string();
+    let _agent = w.registered("s-print", &["--runtime", "claude", "--log", &log]);
+    w.ok(&["heartbeat", "--id", "s-print"]);
+    assert_eq!(w.state("s-print"), "active");
+
+    // The error, then the bookkeeping entries Claude Code writes after it, written now.
+    std::thread::sleep(Duration::from_millis(20));
+    let now = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    let mut written: Vec<Value> = lines[error..]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for entry in &mut written {
+        if entry.get("timestamp").is_some() {
+            entry["timestamp"] = now.clone().into();
+        }
+    }
+    let mut text = lines[..error].join("\n") + "\n";
+    for entry in written {
+        text.push_str(&entry.to_string());
+        text.push('\n');
+    }
+    fs::write(&transcript, text).unwrap();
+    let s = w.session("s-print").unwrap();
+    assert_eq!(s["state"], "limited", "{s:#}");
+    assert!(
+        s["reason"].as_str().unwrap().contains("API error 500"),
+        "{s:#}"
+    );
+    // Read once: a later look changes nothing.
+    assert_eq!(w.state("s-print"), "limited");
+}
+
+/// Runs `coord hook EVENT` as a hook of the Claude Code process `pid` with `payload`.
+fn claude_hook(w: &World, pid: &str, event: &str, payload: &Value) {
+    use std::io::Write;
+    let mut child = w
+        .cmd()
+        .env("CLAUDE_PID", pid)
+        .args(["hook", event])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.to_string().as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+fn claude_event(id: &str, event: &str, extra: &[(&str, &str)]) -> Value {
+    let mut v = serde_json::json!({
+        "session_id": id,
+        "hook_event_name": event,
+        "cwd": "/work/project",
+        "transcript_path": format!("/nonexistent/{id}.jsonl"),
+    });
+    for (k, val) in extra {
+        v[*k] = (*val).into();
+    }
+    v
+}
+
+#[test]
+fn clear_ends_the_old_session_and_starts_a_new_one_in_the_same_process() {
+    let w = World::new();
+    let mut agent = common::Sleeper::start();
+    let pid = agent.pid();
+    claude_hook(
+        &w,
+        &pid,
+        "SessionStart",
+        &claude_event("before-clear", "SessionStart", &[("source", "startup")]),
+    );
+    claude_hook(
+        &w,
+        &pid,
+        "UserPromptSubmit",
+        &claude_event("before-clear", "UserPromptSubmit", &[]),
+    );
+    assert_eq!(w.state("before-clear"), "active");
+    // `/clear`: SessionEnd(clear) for the old id, SessionStart(clear) for a new one.
+    claude_hook(
+        &w,
+        &pid,
+        "SessionEnd",
+        &claude_event("before-clear", "SessionEnd", &[("reason", "clear")]),
+    );
+    claude_hook(
+        &w,
+        &pid,
+        "SessionStart",
+        &claude_event("after-clear", "SessionStart", &[("source", "clear")]),
+    );
+    assert_eq!(w.state("before-clear"), "ended");
+    assert_eq!(w.state("after-clear"), "idle");
+    let new = w.session("after-clear").unwrap();
+    assert_eq!(new["pid"].as_u64().unwrap().to_string(), pid, "{new:#}");
+    agent.kill();
+    assert_eq!(w.state("after-clear"), "dead");
+    assert_eq!(w.state("before-clear"), "ended");
+}
+
+#[test]
+fn two_processes_on_one_session_id_the_newer_holds_it_and_the_olders_death_kills_nothing() {
+    let w = World::new();
+    let mut first = common::Sleeper::start();
+    let mut second = common::Sleeper::start();
+    let id = "shared-id";
+    claude_hook(
+        &w,
+        &first.pid(),
+        "SessionStart",
+        &claude_event(id, "SessionStart", &[("source", "startup")]),
+    );
+    // The same session resumed in a second terminal while the first still runs.
+    claude_hook(
+        &w,
+        &second.pid(),
+        "SessionStart",
+        &claude_event(id, "SessionStart", &[("source", "resume")]),
+    );
+    let s = w.session(id).unwrap();
+    assert_eq!(
+        s["pid"].as_u64().unwrap().to_string(),
+        second.pid(),
+        "{s:#}"
+    );
+    assert_eq!(s["incarnation"], 2, "{s:#}");
+    // A late event of the first process keeps the session alive, never takes it back.
+    claude_hook(
+        &w,
+        &first.pid(),
+        "UserPromptSubmit",
+        &claude_event(id, "UserPromptSubmit", &[]),
+    );
+    assert_eq!(w.state(id), "active");
+    first.kill();
+    assert_eq!(
+        w.state(id),
+        "active",
+        "the older process's death is not the session's"
+    );
+    second.kill();
+    assert_eq!(w.state(id), "dead");
+}
