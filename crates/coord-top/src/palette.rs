@@ -47,10 +47,16 @@ pub fn focused(color: bool) -> Style {
     }
 }
 
-/// The selected row: reversed, which reads with or without colour.
+/// The selected row: a dark grey band that keeps each cell's colour; reversed without colour.
 #[must_use]
-pub fn selected() -> Style {
-    Style::new().add_modifier(Modifier::REVERSED)
+pub fn selected(color: bool) -> Style {
+    if color {
+        Style::new()
+            .bg(Color::Indexed(237))
+            .add_modifier(Modifier::BOLD)
+    } else {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
 }
 
 /// An error the view reports (the store unreachable, say).

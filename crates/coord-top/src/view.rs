@@ -202,7 +202,7 @@ fn table(header: &[String], cells: Vec<Vec<Line<'static>>>, app: &App) -> Table<
     Table::new(cells.into_iter().map(Row::new), constraints)
         .header(header)
         .column_spacing(2)
-        .row_highlight_style(palette::selected())
+        .row_highlight_style(palette::selected(app.color))
 }
 
 /// What the focused pane's selected row means: a session's state and the rule that decided it
