@@ -4,12 +4,16 @@
 //! the shell its terminal back as it was.
 
 mod common;
+#[path = "../../coord-store/tests/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{COORD, Sleeper, World};
+use support::RedisServer;
 
 /// A private tmux server (its own socket in a temp dir) with one shell in an 160×45 pane.
 struct Tmux {
@@ -283,6 +287,26 @@ fn ctrl_c_leaves_the_view_and_restores_the_terminal() {
     }
     let before = std::fs::read_to_string(stty.with_extension("before")).unwrap();
     assert_eq!(before, std::fs::read_to_string(after).unwrap());
+}
+
+#[test]
+fn on_redis_the_view_shows_the_fleet_and_outlives_the_server() {
+    let server = RedisServer::start();
+    let w = World::on(server.url().to_string());
+    let _agent = w.registered("solo", &["--task", "alone on redis"]);
+    let t = Tmux::start(&w);
+    t.type_line("coord top; echo exit-$?");
+    t.until("the fleet", |s| {
+        s.lines()
+            .any(|l| l.contains("alone on redis") && l.contains("active"))
+            && s.contains("r reload")
+    });
+    drop(server);
+    t.until("the outage, over the last reading", |s| {
+        s.contains("cannot read the store") && s.contains("alone on redis")
+    });
+    t.send(&["q"]);
+    t.until("the shell", |s| s.contains("exit-0"));
 }
 
 #[test]
