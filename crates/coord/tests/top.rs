@@ -263,30 +263,56 @@ fn top_shows_the_states_follows_a_death_and_gives_the_terminal_back_on_q() {
     assert_eq!(before, after, "the terminal modes are restored");
 }
 
-#[test]
-fn ctrl_c_leaves_the_view_and_restores_the_terminal() {
+/// Starts `coord top` in a shell, leaves it by `leave`, and checks that the shell comes back
+/// with the main screen, the cursor and its terminal modes as they were.
+fn leaves_cleanly(leave: impl FnOnce(&Tmux)) {
     let w = World::new();
     let _agent = w.registered("solo", &["--task", "alone"]);
     let t = Tmux::start(&w);
     let stty = w.dir.path().join("stty");
     t.type_line(&format!(
-        "stty -g > {0}.before; coord top; echo exit-$?",
+        "stty -g > {0}.before; coord top; echo exit-$?; stty -g > {0}.after",
         stty.display()
     ));
-    t.until("the fleet", |s| s.contains("alone"));
-    t.send(&["C-c"]);
+    t.until("the fleet", |s| {
+        s.contains("alone") && s.contains("r reload")
+    });
+    leave(&t);
     t.until("the shell", |s| s.contains("exit-0"));
-    assert_eq!(t.format("#{alternate_on}"), "0");
-    assert_eq!(t.format("#{cursor_flag}"), "1");
-    t.type_line(&format!("stty -g > {0}.after", stty.display()));
+    assert_eq!(t.format("#{alternate_on}"), "0", "back on the main screen");
+    assert_eq!(t.format("#{cursor_flag}"), "1", "the cursor shows");
     let after = stty.with_extension("after");
     let start = Instant::now();
-    while !after.exists() || std::fs::read_to_string(&after).unwrap().is_empty() {
+    while std::fs::read_to_string(&after)
+        .unwrap_or_default()
+        .is_empty()
+    {
         assert!(start.elapsed() < Duration::from_secs(10), "stty never ran");
         std::thread::sleep(Duration::from_millis(50));
     }
     let before = std::fs::read_to_string(stty.with_extension("before")).unwrap();
-    assert_eq!(before, std::fs::read_to_string(after).unwrap());
+    assert_eq!(
+        before,
+        std::fs::read_to_string(after).unwrap(),
+        "the terminal modes are restored"
+    );
+}
+
+#[test]
+fn ctrl_c_leaves_the_view_and_restores_the_terminal() {
+    leaves_cleanly(|t| t.send(&["C-c"]));
+}
+
+#[test]
+fn sigterm_leaves_the_view_and_restores_the_terminal() {
+    leaves_cleanly(|t| {
+        let shell = t.format("#{pane_pid}");
+        let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+        let view = String::from_utf8(out.stdout).unwrap();
+        let view = view.split_whitespace().next().expect("coord-top runs");
+        let killed = Command::new("kill").args(["-TERM", view]).status().unwrap();
+        assert!(killed.success());
+    });
 }
 
 #[test]
