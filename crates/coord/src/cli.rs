@@ -547,7 +547,7 @@ pub struct ServeArgs {
 /// `coord top`.
 #[derive(Debug, Args)]
 pub struct TopArgs {
-    /// How often to read the store again (r reads it at once).
+    /// How often to read the store again, at least 100ms (r reads it at once).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub interval: Duration,
 }

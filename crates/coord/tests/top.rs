@@ -336,10 +336,14 @@ fn on_redis_the_view_shows_the_fleet_and_outlives_the_server() {
 }
 
 #[test]
-fn top_without_a_terminal_says_so() {
+fn top_without_a_terminal_or_with_too_short_an_interval_says_so() {
     let w = World::new();
     let out = w.run(&["top"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("needs a terminal"), "{err}");
+    let out = w.run(&["top", "--interval", "10ms"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at least 100ms"), "{err}");
 }

@@ -19,7 +19,7 @@ use coord_top::{Options, TopError};
 /// The fleet live in the terminal: q, Esc or Ctrl-C quits; tab switches panes; the arrows
 /// select a row and explain it; s/S or 1-8 sort, i reverses; f filters by state; r reloads.
 #[derive(Debug, Parser)]
-#[command(name = "coord-top", version, about)]
+#[command(name = "coord-top", version)]
 struct Args {
     /// The store (see `coord --help`).
     #[arg(long, env = "COORD_URL", hide_env_values = true)]
@@ -27,13 +27,20 @@ struct Args {
     /// The fleet to watch.
     #[arg(long, env = "COORD_NAMESPACE", default_value = "default")]
     namespace: String,
-    /// How often to read the store again.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    /// How often to read the store again (at least 100ms).
+    #[arg(long, default_value = "1s", value_parser = parse_interval)]
     interval: Duration,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (for example 500ms, 2s)"))
+/// The shortest interval: the view reads the whole fleet each time.
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (for example 500ms, 2s)"))?;
+    if d < MIN_INTERVAL {
+        return Err(format!("at least {}ms", MIN_INTERVAL.as_millis()));
+    }
+    Ok(d)
 }
 
 fn main() -> ExitCode {
