@@ -6,13 +6,15 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::EventKind;
 use crate::policy::PolicyOverrides;
 use crate::session::{ExitStatus, Phase, ProcessFact, Runtime, Session, Source};
 use crate::time::Timestamp;
 
 /// A request to register (or re-register) a session.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
     /// The session id.
     pub id: String,
@@ -115,7 +117,8 @@ impl Registration {
 }
 
 /// What a heartbeat proves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum BeatKind {
     /// The session works: a tool call began or ended, a script reported in. Counts as progress.
     Activity,
@@ -127,7 +130,7 @@ pub enum BeatKind {
 }
 
 /// One heartbeat.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Beat {
     /// Who sends it.
     pub source: Source,

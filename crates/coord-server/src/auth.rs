@@ -1,28 +1,51 @@
 //! Who may talk to the server. It listens on loopback by default; any other address needs a
 //! bearer token, and with a token every request (the RPC, the WebSocket, the metrics, the
 //! health check) must carry `Authorization: Bearer <token>` or get HTTP 401 and nothing else.
-//! The token is compared in constant time and never printed: its `Debug` is redacted.
+//! The token is compared in constant time and never printed: its `Debug` is redacted. The
+//! dashboard's page and its assets are the exception: they hold no data, and the page asks for
+//! the token itself.
+//!
+//! A browser cannot set a header on a WebSocket, so a handshake may instead offer the token as
+//! a subprotocol, [`TOKEN_PROTOCOL`] followed by the token's bytes in lowercase hex (a
+//! subprotocol admits only a few characters); the server answers with the subprotocol
+//! [`PROTOCOL`]. A query parameter would do too, but would leave the token in logs and history.
 //!
 //! A web page the user happens to visit must not drive the fleet through the user's browser
 //! either: `POST /rpc` takes only `application/json` bodies (which a browser sends to another
 //! origin only after a CORS preflight, which this server never grants), and a WebSocket
 //! handshake that carries an `Origin` (browsers always send one; programs usually none) must
-//! come from this machine.
+//! come from this machine, unless it carries the token (then it is the dashboard served from
+//! this server's own address, or someone who holds the secret anyway).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
+/// The WebSocket subprotocol the server speaks (JSON-RPC 2.0), named in its handshake answer.
+pub const PROTOCOL: &str = "coord";
+
+/// The prefix of the subprotocol that carries the token in a WebSocket handshake.
+pub const TOKEN_PROTOCOL: &str = "coord-token.";
+
 /// A bearer token: the secret a client must present.
 #[derive(Clone)]
-pub struct Token(Arc<str>);
+pub struct Token {
+    secret: Arc<str>,
+    /// The subprotocol that carries it: [`TOKEN_PROTOCOL`] and the secret in lowercase hex.
+    protocol: Arc<str>,
+}
+
+/// A request the token admitted (set by [`require`]): its WebSocket handshake may come from
+/// any origin.
+#[derive(Clone, Copy, Debug)]
+pub struct Admitted;
 
 /// A token that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +58,14 @@ impl FromStr for Token {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
         if ok {
-            Ok(Self(s.into()))
+            let mut protocol = String::from(TOKEN_PROTOCOL);
+            for b in s.bytes() {
+                let _ = write!(protocol, "{b:02x}");
+            }
+            Ok(Self {
+                secret: s.into(),
+                protocol: protocol.into(),
+            })
         } else {
             Err(BadToken)
         }
@@ -58,7 +88,29 @@ impl Token {
         let Some((scheme, given)) = value.split_at_checked(7) else {
             return false;
         };
-        scheme.eq_ignore_ascii_case(b"bearer ") && bool::from(given.ct_eq(self.0.as_bytes()))
+        scheme.eq_ignore_ascii_case(b"bearer ") && bool::from(given.ct_eq(self.secret.as_bytes()))
+    }
+
+    /// Whether a `Sec-WebSocket-Protocol` value (a comma-separated list) offers this token.
+    #[must_use]
+    pub fn admits_protocols(&self, offered: Option<&[u8]>) -> bool {
+        offered.is_some_and(|list| {
+            list.split(|&b| b == b',')
+                .map(<[u8]>::trim_ascii)
+                .filter(|p| p.starts_with(TOKEN_PROTOCOL.as_bytes()))
+                .any(|p| bool::from(p.ct_eq(self.protocol.as_bytes())))
+        })
+    }
+
+    /// Whether a request's headers carry this token: as a bearer token, or, on a WebSocket
+    /// handshake, as a subprotocol.
+    #[must_use]
+    pub fn admits_request(&self, headers: &HeaderMap) -> bool {
+        let bytes = |name| headers.get(name).map(axum::http::HeaderValue::as_bytes);
+        let handshake = bytes(header::UPGRADE)
+            .is_some_and(|u| u.trim_ascii().eq_ignore_ascii_case(b"websocket"));
+        self.admits(bytes(header::AUTHORIZATION))
+            || (handshake && self.admits_protocols(bytes(header::SEC_WEBSOCKET_PROTOCOL)))
     }
 }
 
@@ -101,13 +153,11 @@ pub fn origin_is_local(origin: Option<&[u8]>) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The middleware: passes requests that carry the token, answers the others 401.
-pub async fn require(State(token): State<Token>, request: Request, next: Next) -> Response {
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(axum::http::HeaderValue::as_bytes);
-    if token.admits(given) {
+/// The middleware: passes requests that carry the token (marked [`Admitted`]), answers the
+/// others 401.
+pub async fn require(State(token): State<Token>, mut request: Request, next: Next) -> Response {
+    if token.admits_request(request.headers()) {
+        request.extensions_mut().insert(Admitted);
         next.run(request).await
     } else {
         StatusCode::UNAUTHORIZED.into_response()
@@ -131,6 +181,32 @@ mod tests {
         assert_eq!(format!("{t:?}"), "Token(***)");
         assert!("".parse::<Token>().is_err());
         assert!("a b".parse::<Token>().is_err());
+    }
+
+    #[test]
+    fn a_websocket_handshake_may_offer_the_token_as_a_subprotocol() {
+        let t: Token = "s3cret".parse().unwrap();
+        let hex = "coord-token.733363726574";
+        assert!(t.admits_protocols(Some(hex.as_bytes())));
+        assert!(t.admits_protocols(Some(format!("coord, {hex}").as_bytes())));
+        assert!(!t.admits_protocols(Some(b"coord")));
+        assert!(!t.admits_protocols(Some(b"coord-token.73336372657")));
+        assert!(!t.admits_protocols(Some(b"coord-token.7333637265740a")));
+        let z: Token = "zZ".parse().unwrap();
+        assert!(z.admits_protocols(Some(b"coord-token.7a5a")));
+        assert!(!z.admits_protocols(Some(b"coord-token.7A5A")));
+        assert!(!t.admits_protocols(Some(b"coord-token.s3cret")));
+        assert!(!t.admits_protocols(None));
+
+        let mut headers = HeaderMap::new();
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, hex.parse().unwrap());
+        assert!(!t.admits_request(&headers), "only on a WebSocket handshake");
+        headers.insert(header::UPGRADE, "websocket".parse().unwrap());
+        assert!(t.admits_request(&headers));
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, "coord".parse().unwrap());
+        assert!(!t.admits_request(&headers));
+        headers.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+        assert!(t.admits_request(&headers));
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! From a body to its answers, the same for HTTP and the WebSocket: read the envelope, then for
 //! each call find the method, count it against the caller's rate limit, read its parameters,
 //! and run its work through the gate (pool, breaker, time budget). The members of a batch run
-//! concurrently and are answered in order; notifications run and are not answered, even when
-//! they fail.
+//! together as one group of the store's changes (one transaction on the embedded store) and
+//! are answered in order; notifications run and are not answered, even when they fail.
 
 use std::net::IpAddr;
 use std::time::Instant;
 
-use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use crate::App;
@@ -49,14 +48,11 @@ pub async fn handle(app: &App, body: &[u8], client: IpAddr, link: Option<&Link>)
             .await
             .map_or(Reply::Nothing, Reply::One),
         Ok(Incoming::Batch(members)) => {
-            let answers = join_all(members.into_iter().map(|m| async move {
-                match m {
-                    Err(e) => Some(Response::error(Id::null(), e)),
-                    Ok(req) => call(app, req, client, link).await,
-                }
-            }))
-            .await;
-            let answers: Vec<Response> = answers.into_iter().flatten().collect();
+            let answers: Vec<Response> = batch(app, members, client, link)
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
             if answers.is_empty() {
                 Reply::Nothing
             } else {
@@ -66,27 +62,134 @@ pub async fn handle(app: &App, body: &[u8], client: IpAddr, link: Option<&Link>)
     }
 }
 
-/// Runs one call; its answer unless it is a notification.
-async fn call(app: &App, req: Request, client: IpAddr, link: Option<&Link>) -> Option<Response> {
-    let start = Instant::now();
-    let method = Method::find(&req.method);
-    let outcome = run(app, method, &req.method, req.params, client, link).await;
-    app.metrics.call(
-        method.map_or("unknown", Method::name),
-        start.elapsed(),
-        outcome.as_ref().err().map(|e| e.code),
-    );
-    req.id.map(|id| Response::new(id, outcome))
+/// A call read and admitted, and what became of it so far.
+struct Member {
+    id: Option<Id>,
+    method: &'static str,
+    start: Instant,
+    stage: Stage,
 }
 
-async fn run(
+enum Stage {
+    /// Answered already (refused before running, or run on its own).
+    Done(Result<Value, RpcError>),
+    /// Ready to run with the others on the server's namespace.
+    Ready(Prepared),
+}
+
+/// Runs a batch. The members that run on the server's namespace run together, one after the
+/// other on one service handle, as one group of the store's changes (one write transaction on
+/// the embedded store: a batch of heartbeats costs one commit); the others (a subscription,
+/// another namespace's store operation) run on their own. Answers keep the batch's order.
+async fn batch(
+    app: &App,
+    members: Vec<Result<Request, RpcError>>,
+    client: IpAddr,
+    link: Option<&Link>,
+) -> Vec<Option<Response>> {
+    let mut read = Vec::with_capacity(members.len());
+    for member in members {
+        read.push(match member {
+            Err(e) => Member {
+                id: Some(Id::null()),
+                method: "unknown",
+                start: Instant::now(),
+                stage: Stage::Done(Err(e)),
+            },
+            Ok(req) => admit(app, req, client, link).await,
+        });
+    }
+    let mut group = Vec::new();
+    let mut shapes = Vec::new();
+    for (i, m) in read.iter_mut().enumerate() {
+        if matches!(&m.stage, Stage::Ready(p) if p.namespace.is_none()) {
+            let Stage::Ready(p) = std::mem::replace(&mut m.stage, Stage::Done(Ok(Value::Null)))
+            else {
+                unreachable!("matched above")
+            };
+            group.push(p.work);
+            shapes.push((i, p.fallback, p.id_field));
+        }
+    }
+    for m in &mut read {
+        if let Stage::Ready(_) = &m.stage {
+            let Stage::Ready(p) = std::mem::replace(&mut m.stage, Stage::Done(Ok(Value::Null)))
+            else {
+                unreachable!("matched above")
+            };
+            m.stage = Stage::Done(run_prepared(app, p).await);
+        }
+    }
+    if !group.is_empty() {
+        let outcome = app.gate.call_group(app.budget, group).await;
+        match outcome {
+            Ok(results) => {
+                for ((i, fallback, id_field), result) in shapes.into_iter().zip(results) {
+                    read[i].stage = Stage::Done(answer(
+                        result.map_err(GateError::Service),
+                        fallback,
+                        id_field,
+                    ));
+                }
+            }
+            Err(e) => {
+                for (i, fallback, id_field) in shapes {
+                    read[i].stage = Stage::Done(failure(&e, fallback, id_field));
+                }
+            }
+        }
+    }
+    read.into_iter().map(|m| finish(app, m)).collect()
+}
+
+/// Runs one call; its answer unless it is a notification.
+async fn call(app: &App, req: Request, client: IpAddr, link: Option<&Link>) -> Option<Response> {
+    let mut member = admit(app, req, client, link).await;
+    if let Stage::Ready(p) = member.stage {
+        member.stage = Stage::Done(run_prepared(app, p).await);
+    }
+    finish(app, member)
+}
+
+/// Counts a finished call in the metrics and gives its answer, unless it is a notification.
+fn finish(app: &App, m: Member) -> Option<Response> {
+    let Stage::Done(outcome) = m.stage else {
+        unreachable!("every member is run before it is finished")
+    };
+    app.metrics.call(
+        m.method,
+        m.start.elapsed(),
+        outcome.as_ref().err().map(|e| e.code),
+    );
+    m.id.map(|id| Response::new(id, outcome))
+}
+
+/// Finds the method, counts the call against the caller's allowance and reads its parameters;
+/// a subscription is served here, at once.
+async fn admit(app: &App, req: Request, client: IpAddr, link: Option<&Link>) -> Member {
+    let start = Instant::now();
+    let method = Method::find(&req.method);
+    let stage = match prepare(app, method, &req.method, req.params, client, link).await {
+        Ok(Stage::Ready(p)) => Stage::Ready(p),
+        Ok(done @ Stage::Done(_)) => done,
+        Err(e) => Stage::Done(Err(e)),
+    };
+    Member {
+        id: req.id,
+        method: method.map_or("unknown", Method::name),
+        start,
+        stage,
+    }
+}
+
+async fn prepare(
     app: &App,
     method: Option<Method>,
     name: &str,
     params: Params,
     client: IpAddr,
     link: Option<&Link>,
-) -> Result<Value, RpcError> {
+) -> Result<Stage, RpcError> {
     let method = method.ok_or_else(|| RpcError::method_not_found(name))?;
     let named = match &params {
         Params::Named(m) => Some(m),
@@ -104,14 +207,26 @@ async fn run(
         });
     }
     if let (Method::EventsSubscribe, Some(link)) = (method, link) {
-        return link.subscribe(app, params).await;
+        return Ok(Stage::Done(link.subscribe(app, params).await));
     }
+    methods::prepare(method, name, params, &app.methods).map(Stage::Ready)
+}
+
+/// Runs one prepared call through the gate on its own.
+async fn run_prepared(app: &App, p: Prepared) -> Result<Value, RpcError> {
     let Prepared {
         work,
         fallback,
         id_field,
-    } = methods::prepare(method, params, &app.methods)?;
-    answer(app.gate.call(app.budget, work).await, fallback, id_field)
+        namespace,
+    } = p;
+    answer(
+        app.gate
+            .call_in(namespace.as_deref(), app.budget, work)
+            .await,
+        fallback,
+        id_field,
+    )
 }
 
 /// The answer to a call from what the gate returned: the result, the documented fallback of a
@@ -123,14 +238,21 @@ pub(crate) fn answer(
 ) -> Result<Value, RpcError> {
     match outcome {
         Ok(v) => Ok(v),
-        Err(GateError::Service(e)) => Err(methods::refusal(&e, id_field)),
-        Err(e @ GateError::Timeout(_)) => {
+        Err(e) => failure(&e, fallback, id_field),
+    }
+}
+
+/// The answer to a call that did not get the service's result.
+fn failure(e: &GateError, fallback: Option<Value>, id_field: &str) -> Result<Value, RpcError> {
+    match e {
+        GateError::Service(e) => Err(methods::refusal(e, id_field)),
+        GateError::Timeout(_) => {
             fallback.ok_or_else(|| RpcError::new(code::TIMEOUT, format!("Timeout: {e}")))
         }
-        Err(e @ (GateError::Open | GateError::Unavailable(_))) => Err(RpcError::new(
+        GateError::Open | GateError::Unavailable(_) => Err(RpcError::new(
             code::STORE_UNAVAILABLE,
             format!("Store unavailable: {e}"),
         )),
-        Err(e @ GateError::Panicked) => Err(RpcError::internal(e)),
+        GateError::Panicked => Err(RpcError::internal(e)),
     }
 }

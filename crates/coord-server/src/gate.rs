@@ -3,21 +3,26 @@
 //! the circuit breaker.
 //!
 //! A `Service` holds a store connection (SQLite's is not `Sync`), so handles are never shared:
-//! a call takes one from the pool (opening one if none is idle), runs, and gives it back. A
+//! a call takes one from the pool (opening one if none is idle), runs, and gives it back. The
+//! server's own namespace has its pool, and so does each other namespace a remote client's
+//! store operations name (`store.*`). A
 //! handle whose call failed in the store is dropped rather than given back, so a broken
 //! connection is replaced by a fresh one. The number of handles bounds the calls running at
 //! once; a call that waits for a handle spends its own time budget waiting.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use coord_service::{Service, ServiceError};
+use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::limits::Breaker;
+use crate::methods::Work;
 
-/// Opens a service handle: what `coord serve` is given to reach its store.
-pub type Opener = dyn Fn() -> Result<Service, BoxError> + Send + Sync;
+/// Opens a service handle on a namespace: what `coord serve` is given to reach its store.
+pub type Opener = dyn Fn(&str) -> Result<Service, BoxError> + Send + Sync;
 
 /// Any error, boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -57,18 +62,31 @@ impl GateError {
 /// The pool of handles, the breaker and the time budget, together.
 #[derive(Clone)]
 pub struct Gate {
-    idle: Arc<Mutex<Vec<Service>>>,
+    namespace: Arc<str>,
+    idle: Arc<Mutex<HashMap<Arc<str>, Vec<Service>>>>,
     slots: Arc<Semaphore>,
     open: Arc<Opener>,
     breaker: Breaker,
 }
 
 impl Gate {
-    /// A gate of `size` handles opened with `open` (the first, `first`, already open).
+    /// A gate of `size` handles opened with `open`, the server's own on `namespace` (the
+    /// first, `first`, already open).
     #[must_use]
-    pub fn new(size: usize, first: Service, open: Arc<Opener>, breaker: Breaker) -> Self {
+    pub fn new(
+        size: usize,
+        namespace: &str,
+        first: Service,
+        open: Arc<Opener>,
+        breaker: Breaker,
+    ) -> Self {
+        let namespace: Arc<str> = namespace.into();
         Self {
-            idle: Arc::new(Mutex::new(vec![first])),
+            idle: Arc::new(Mutex::new(HashMap::from([(
+                Arc::clone(&namespace),
+                vec![first],
+            )]))),
+            namespace,
             slots: Arc::new(Semaphore::new(size.max(1))),
             open,
             breaker,
@@ -81,15 +99,31 @@ impl Gate {
         &self.breaker
     }
 
-    /// Runs `f` with a handle on a blocking thread and waits at most `budget` (waiting for a
-    /// handle included).
+    /// Runs `f` with a handle on the server's namespace on a blocking thread and waits at
+    /// most `budget` (waiting for a handle included).
     pub async fn call<T, F>(&self, budget: Duration, f: F) -> Result<T, GateError>
     where
         T: Send + 'static,
         F: FnOnce(&Service) -> Result<T, ServiceError> + Send + 'static,
     {
+        self.call_in(None, budget, f).await
+    }
+
+    /// The same with a handle on `namespace` (`None`: the server's).
+    pub async fn call_in<T, F>(
+        &self,
+        namespace: Option<&str>,
+        budget: Duration,
+        f: F,
+    ) -> Result<T, GateError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Service) -> Result<T, ServiceError> + Send + 'static,
+    {
+        let namespace: Arc<str> = namespace.map_or_else(|| Arc::clone(&self.namespace), Into::into);
         let ticket = self.breaker.admit().ok_or(GateError::Open)?;
-        let outcome = match tokio::time::timeout(budget, self.run(f)).await {
+        let run = self.run(namespace, f, |o| matches!(o, Err(ServiceError::Store(_))));
+        let outcome = match tokio::time::timeout(budget, run).await {
             Ok(outcome) => outcome,
             Err(_) => Err(GateError::Timeout(budget)),
         };
@@ -97,7 +131,49 @@ impl Gate {
         outcome
     }
 
-    async fn run<T, F>(&self, f: F) -> Result<T, GateError>
+    /// Runs `works` on the server's namespace as one group of the store's changes
+    /// ([`Service::grouped`]) with one handle, within one `budget`. Each work counts in the
+    /// breaker as a call of its own, and a store failure of any of them retires the handle.
+    pub async fn call_group(
+        &self,
+        budget: Duration,
+        works: Vec<Work>,
+    ) -> Result<Vec<Result<Value, ServiceError>>, GateError> {
+        let count = works.len();
+        let ticket = self.breaker.admit().ok_or(GateError::Open)?;
+        let run = self.run(
+            Arc::clone(&self.namespace),
+            move |s| s.grouped(works),
+            |o| match o {
+                Ok(results) => results
+                    .iter()
+                    .any(|r| matches!(r, Err(ServiceError::Store(_)))),
+                Err(e) => matches!(e, ServiceError::Store(_)),
+            },
+        );
+        let outcome = match tokio::time::timeout(budget, run).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(GateError::Timeout(budget)),
+        };
+        match &outcome {
+            Ok(results) => ticket.settle_each(
+                results
+                    .iter()
+                    .map(|r| matches!(r, Err(ServiceError::Store(_)))),
+            ),
+            Err(e) => ticket.settle_each(std::iter::repeat_n(e.is_store_failure(), count)),
+        }
+        outcome
+    }
+
+    /// Runs `f` with a handle of `namespace` on a blocking thread; the handle goes back to its
+    /// pool unless `broken` says the outcome shows a failing store connection.
+    async fn run<T, F>(
+        &self,
+        namespace: Arc<str>,
+        f: F,
+        broken: fn(&Result<T, ServiceError>) -> bool,
+    ) -> Result<T, GateError>
     where
         T: Send + 'static,
         F: FnOnce(&Service) -> Result<T, ServiceError> + Send + 'static,
@@ -109,10 +185,10 @@ impl Gate {
         let gate = self.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let service = gate.take()?;
+            let service = gate.take(&namespace)?;
             let outcome = f(&service);
-            if !matches!(outcome, Err(ServiceError::Store(_))) {
-                gate.give(service);
+            if !broken(&outcome) {
+                gate.give(&namespace, service);
             }
             outcome.map_err(GateError::Service)
         })
@@ -120,22 +196,27 @@ impl Gate {
         .unwrap_or(Err(GateError::Panicked))
     }
 
-    fn take(&self) -> Result<Service, GateError> {
+    fn take(&self, namespace: &str) -> Result<Service, GateError> {
         let idle = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .pop();
+            .get_mut(namespace)
+            .and_then(Vec::pop);
         match idle {
             Some(s) => Ok(s),
-            None => (self.open)().map_err(|e| GateError::Unavailable(e.to_string())),
+            None => (self.open)(namespace).map_err(|e| GateError::Unavailable(e.to_string())),
         }
     }
 
-    fn give(&self, service: Service) {
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(service);
+    /// Gives a handle back to its namespace's pool. Pools of other namespaces keep at most
+    /// one idle handle each, so that callers naming many namespaces cannot hold many
+    /// connections open.
+    fn give(&self, namespace: &Arc<str>, service: Service) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let pool = idle.entry(Arc::clone(namespace)).or_default();
+        if *namespace == self.namespace || pool.is_empty() {
+            pool.push(service);
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! The HTTP routes and their layers: `POST /rpc` and `POST /rpc/batch` (the same handler: a
 //! request or a batch on either, since ClaudeBench's web client sends batches to `/rpc`),
-//! `GET /ws`, `GET /healthz`, `GET /metrics`.
+//! `GET /ws`, `GET /healthz`, `GET /metrics`, and the dashboard (`GET /` and its assets, see
+//! [`dashboard`]).
 //!
 //! JSON-RPC errors come with HTTP 200; a body with nothing to answer (only notifications)
 //! gets 204; a body over [`MAX_BODY`] gets 413, and one not sent as `application/json` 415,
-//! each with a JSON-RPC error. With a token, every route
-//! is behind [`auth::require`].
+//! each with a JSON-RPC error. With a token, every route but
+//! the dashboard's files (which hold no data) is behind [`auth::require`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::{self, Token};
 use crate::rpc::{Id, Response as RpcResponse, RpcError};
-use crate::{App, MAX_BODY, REQUEST_TIMEOUT, dispatch, ws};
+use crate::{App, MAX_BODY, REQUEST_TIMEOUT, dashboard, dispatch, ws};
 
 /// Every route, with its layers.
 pub fn router(app: Arc<App>, token: Option<Token>) -> Router {
@@ -40,17 +41,17 @@ pub fn router(app: Arc<App>, token: Option<Token>) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::map_response(explain_too_large));
-    let router = Router::new()
+    let api = Router::new()
         .merge(rpc)
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(app)
-        .layer(CatchPanicLayer::new());
-    match token {
-        Some(token) => router.layer(middleware::from_fn_with_state(token, auth::require)),
-        None => router,
-    }
+        .with_state(app);
+    let api = match token {
+        Some(token) => api.layer(middleware::from_fn_with_state(token, auth::require)),
+        None => api,
+    };
+    api.merge(dashboard::routes()).layer(CatchPanicLayer::new())
 }
 
 /// `POST /rpc`, `POST /rpc/batch`.

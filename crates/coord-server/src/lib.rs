@@ -1,7 +1,7 @@
 //! `coord serve`: the network face of coord. JSON-RPC 2.0 over HTTP (`POST /rpc`, single calls
 //! and batches) and over a WebSocket (`GET /ws`, with live events), the ClaudeBench `system.*`
-//! instance API and coord's own `session.*`, `task.*`, `events.*`, a health check and
-//! Prometheus metrics.
+//! instance API and coord's own `session.*`, `task.*`, `events.*`, a health check,
+//! Prometheus metrics and a live dashboard for people (`GET /`).
 //!
 //! The server adds transport, not logic: every method calls [`coord_service::Service`]. It is
 //! the only place in coord with an async runtime (tokio, axum), built by [`Server::run`]
@@ -18,8 +18,10 @@
 //! - [`methods`]: the method table.
 //! - [`http`], [`ws`]: the routes; [`feed`]: the live event feed.
 //! - [`metrics`]: what `GET /metrics` shows.
+//! - [`dashboard`]: the page `GET /` serves, embedded in the binary.
 
 mod auth;
+mod dashboard;
 mod dispatch;
 mod feed;
 mod gate;
@@ -147,14 +149,14 @@ impl Server {
     /// not at the first call) and binds the address.
     pub fn bind<F, E>(options: ServeOptions, open: F) -> Result<Self, ServerError>
     where
-        F: Fn() -> Result<Service, E> + Send + Sync + 'static,
+        F: Fn(&str) -> Result<Service, E> + Send + Sync + 'static,
         E: Into<BoxError>,
     {
         if !auth::may_listen(options.listen, options.token.as_ref()) {
             return Err(ServerError::Exposed(options.listen));
         }
-        let open: Arc<Opener> = Arc::new(move || open().map_err(Into::into));
-        let first = open().map_err(ServerError::Store)?;
+        let open: Arc<Opener> = Arc::new(move |ns: &str| open(ns).map_err(Into::into));
+        let first = open(&options.namespace).map_err(ServerError::Store)?;
         let listener = TcpListener::bind(options.listen).map_err(|source| ServerError::Bind {
             addr: options.listen,
             source,
@@ -203,7 +205,7 @@ impl Server {
             tracing::warn!(state = state.name(), "the circuit breaker toward the store");
         });
         let app = Arc::new(App {
-            gate: Gate::new(options.handles, first, open, breaker),
+            gate: Gate::new(options.handles, &options.namespace, first, open, breaker),
             limit: RateLimit::per_minute(options.rate_per_minute),
             methods: methods::Context {
                 metrics: metrics.clone(),
@@ -236,7 +238,7 @@ impl Server {
 /// Binds and serves until stopped: [`Server::bind`] then [`Server::run`].
 pub fn serve<F, E>(options: ServeOptions, open: F) -> Result<(), ServerError>
 where
-    F: Fn() -> Result<Service, E> + Send + Sync + 'static,
+    F: Fn(&str) -> Result<Service, E> + Send + Sync + 'static,
     E: Into<BoxError>,
 {
     Server::bind(options, open)?.run()

@@ -216,6 +216,15 @@ impl Ticket {
         self.settled = true;
         self.breaker.settle(store_failed);
     }
+
+    /// Records the outcomes of a group of calls let through together, in order, each as a
+    /// call of its own.
+    pub fn settle_each(mut self, store_failed: impl IntoIterator<Item = bool>) {
+        self.settled = true;
+        for failed in store_failed {
+            self.breaker.settle(failed);
+        }
+    }
 }
 
 impl Drop for Ticket {

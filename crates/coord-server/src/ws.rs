@@ -6,11 +6,13 @@
 //! reads what it missed from the store, then follows the server's live feed; if it falls too
 //! far behind the feed, it reads from the store again, so no event is skipped. A second
 //! `events.subscribe` on the same connection replaces the first. A handshake from a web page of
-//! another machine (its `Origin`) is refused with 403.
+//! another machine (its `Origin`) is refused with 403 unless it carries the token. A client
+//! that offers the subprotocol [`auth::PROTOCOL`] (the dashboard does) gets it in the answer.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::Extension;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -33,14 +35,16 @@ const OUTBOX: usize = 256;
 pub async fn upgrade(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    admitted: Option<Extension<auth::Admitted>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     let origin = headers.get(header::ORIGIN).map(HeaderValue::as_bytes);
-    if !auth::origin_is_local(origin) {
+    if admitted.is_none() && !auth::origin_is_local(origin) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    ws.max_message_size(MAX_BODY)
+    ws.protocols([auth::PROTOCOL])
+        .max_message_size(MAX_BODY)
         .on_upgrade(move |socket| serve(socket, app, peer.ip()))
 }
 

@@ -1,4 +1,4 @@
-//! The one service under every adapter: the CLI today, the server and the watchers later.
+//! The one service under every adapter: the CLI, the server and the watchers.
 //!
 //! [`Service`] turns requests into store operations and store records into verdicts. It owns
 //! what the core must not do (read the process table, the host's identity, files) and what the
@@ -10,6 +10,8 @@
 //! - [`workdir`]: the task label a working directory declares (`.claude-task`).
 //! - [`process`]: holding a process (pidfd) until it ends.
 //! - [`watch`]: the sidecar's loop: renew while the process lives, record its end.
+//! - [`host_watch`]: the per-host watcher (`coord watch --all`): inotify on the status
+//!   directories and a pidfd per session process of the host, in one `poll`.
 //! - [`discover`]: Claude Code sessions found from their status files, with no setup.
 //! - [`fleet`]: the classified view of the fleet behind `coord ps` and `coord show`.
 //! - [`sweep`]: finding the dead and evicting them, bounded, and taking back their work.
@@ -21,6 +23,7 @@ pub mod discover;
 pub mod fleet;
 pub mod hooks;
 pub mod host;
+pub mod host_watch;
 pub mod json;
 pub mod leader;
 pub mod observe;
@@ -137,6 +140,31 @@ impl Service {
     #[must_use]
     pub fn host(&self) -> &HostInfo {
         &self.host
+    }
+
+    /// The store itself, for a transport of the [`Store`] trait (the server's `store.*`
+    /// methods, which carry a remote client's operations): everything else goes through the
+    /// service's own methods.
+    #[must_use]
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Runs `works` one after the other as one group of the store's changes
+    /// ([`Store::grouped`]: one write transaction on the embedded store), and returns each
+    /// one's result in order. An error means the group did not land, whatever each returned.
+    pub fn grouped<T>(
+        &self,
+        works: impl IntoIterator<Item = impl FnOnce(&Service) -> Result<T>>,
+    ) -> Result<Vec<Result<T>>> {
+        let mut works = works.into_iter();
+        let mut results = Vec::new();
+        self.store.grouped(&mut || {
+            for work in works.by_ref() {
+                results.push(work(self));
+            }
+        })?;
+        Ok(results)
     }
 
     /// The policy in force.

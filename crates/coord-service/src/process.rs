@@ -86,6 +86,18 @@ impl Held {
         self.pid
     }
 
+    /// The pidfd, readable once the process has ended; `None` when held by polling.
+    #[must_use]
+    pub fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.fd.as_ref().map(AsFd::as_fd)
+    }
+
+    /// Whether a process held by polling has ended (without reaping anything).
+    #[must_use]
+    pub fn has_ended(&self) -> bool {
+        start_time(self.pid) != Some(self.start)
+    }
+
     /// Waits up to `timeout` for the process to end. `Some` with how it ended (its code or
     /// signal when it is this process's child, else [`ExitStatus::Gone`]); `None` if it still
     /// runs.

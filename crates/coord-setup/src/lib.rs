@@ -13,6 +13,8 @@
 //! install writes nothing; a file is replaced atomically after a backup (`atomic.rs`); a file
 //! that does not parse, or whose shape is not the agent's, is refused and left as it was.
 //!
+//! [`service`] writes the user unit that runs the per-host watcher (`coord service`).
+//!
 //! This crate does not read the environment, print, or know the command line: the caller
 //! resolves [`Paths`] and renders [`Report`] and [`Status`] (`Display` for people, `Serialize`
 //! for `--json`).
@@ -27,6 +29,7 @@ mod hooks_json;
 mod json_file;
 mod notify;
 mod report;
+pub mod service;
 mod status;
 mod toml_file;
 mod trust;

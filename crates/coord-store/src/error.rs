@@ -62,6 +62,24 @@ pub enum StoreError {
         /// The timeout that passed.
         after: Duration,
     },
+    /// A `coord serve` could not be reached, or the connection broke.
+    #[error("cannot reach {url}: {why}")]
+    Unreachable {
+        /// The server's URL.
+        url: String,
+        /// What failed.
+        why: String,
+    },
+    /// A `coord serve` answered a store operation with an error.
+    #[error("{url} refused: {message} (code {code})")]
+    Server {
+        /// The server's URL.
+        url: String,
+        /// The JSON-RPC error code.
+        code: i64,
+        /// The server's message.
+        message: String,
+    },
     /// The Redis server answered a request with an error, or the connection broke.
     #[error("redis at {url}: {source}")]
     Redis {

@@ -14,12 +14,14 @@
 //! - [`url`]: parses `COORD_URL` and finds the default store path.
 //! - [`sqlite`]: the embedded store (SQLite in WAL mode), the default.
 //! - [`redis`]: a Redis server shared by a fleet of machines.
+//! - [`remote`]: a `coord serve` that runs each operation on its own store.
 //! - [`clock`]: the embedded store's clock (the host's, or a manual one for tests).
 //! - [`error`]: the errors of the storage layer.
 
 pub mod clock;
 pub mod error;
 pub mod redis;
+pub mod remote;
 pub mod sqlite;
 pub mod url;
 
@@ -34,7 +36,7 @@ pub use error::StoreError;
 pub use url::StoreUrl;
 
 /// An event to log with a task change: the session it concerns (the holder) and what happened.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaskEvent {
     /// The session concerned.
     pub session: String,
@@ -143,6 +145,15 @@ pub trait Store: Send {
 
     /// The namespace's next fencing token: a counter that only grows, never reused.
     fn next_token(&self) -> Result<u64>;
+
+    /// Runs `work`, whose changes the store may group to make them cheaper: the embedded store
+    /// runs them in one write transaction (one commit for a batch of heartbeats), each change
+    /// still all-or-nothing on its own. An error means the group did not land: none of its
+    /// changes, whatever each returned. Backends without such a group run `work` as it is.
+    fn grouped(&self, work: &mut dyn FnMut()) -> Result<()> {
+        work();
+        Ok(())
+    }
 }
 
 /// Opens the store `url` names.
@@ -150,5 +161,6 @@ pub fn open(url: &StoreUrl, config: &Config) -> Result<Box<dyn Store>> {
     match url {
         StoreUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open(path, config)?)),
         StoreUrl::Redis(url) => Ok(Box::new(redis::RedisStore::open(url, config)?)),
+        StoreUrl::Http(url) => Ok(Box::new(remote::RemoteStore::open(url, config))),
     }
 }

@@ -17,6 +17,8 @@ pub enum StoreUrl {
     Sqlite(PathBuf),
     /// A Redis server that a fleet of machines shares.
     Redis(RedisUrl),
+    /// A `coord serve` that runs every operation on its own store.
+    Http(HttpUrl),
 }
 
 impl StoreUrl {
@@ -50,10 +52,14 @@ impl StoreUrl {
                 Ok(StoreUrl::Sqlite(path.to_owned()))
             }
             "redis" | "rediss" | "redis+unix" => RedisUrl::parse(url).map(StoreUrl::Redis),
+            "http" => HttpUrl::parse(rest, env("COORD_TOKEN"))
+                .map(StoreUrl::Http)
+                .map_err(|why| bad(&why)),
             other => Err(StoreError::Url {
                 url: mask_password(url),
                 why: format!(
-                    "unsupported scheme `{other}` (supported: sqlite, redis, rediss, redis+unix)"
+                    "unsupported scheme `{other}` (supported: sqlite, redis, rediss, redis+unix, \
+                     http)"
                 ),
             }),
         }
@@ -65,7 +71,65 @@ impl std::fmt::Display for StoreUrl {
         match self {
             StoreUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
             StoreUrl::Redis(r) => r.fmt(f),
+            StoreUrl::Http(h) => h.fmt(f),
         }
+    }
+}
+
+/// Where a `coord serve` listens: `http://host:port`, with the bearer token it may ask for
+/// (`COORD_TOKEN`, never part of the URL, never shown).
+///
+/// There is no `https://`: a server across an untrusted network belongs behind a proxy or a
+/// tunnel that adds TLS, and the client then speaks to its local end.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    authority: String,
+    token: Option<String>,
+}
+
+impl HttpUrl {
+    /// Reads the part after `http://`: `host:port`, an optional trailing `/`, nothing else.
+    fn parse(rest: &str, token: Option<String>) -> Result<Self, String> {
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        let (host, port) = authority.rsplit_once(':').ok_or(
+            "expected http://host:port, the address `coord serve --listen` was given".to_owned(),
+        )?;
+        if host.is_empty() || authority.contains(['/', '@', '?', '#']) {
+            return Err("expected http://host:port with no path, user or query".to_owned());
+        }
+        port.parse::<u16>()
+            .map_err(|_| format!("`{port}` is not a port number"))?;
+        Ok(Self {
+            authority: authority.to_owned(),
+            token: token.filter(|t| !t.is_empty()),
+        })
+    }
+
+    /// `http://host:port`, the prefix of the server's routes.
+    #[must_use]
+    pub fn base(&self) -> String {
+        format!("http://{}", self.authority)
+    }
+
+    /// The bearer token to send, if any.
+    #[must_use]
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}
+
+impl fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http://{}", self.authority)
+    }
+}
+
+impl fmt::Debug for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpUrl")
+            .field("authority", &self.authority)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
     }
 }
 

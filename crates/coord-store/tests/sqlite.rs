@@ -97,3 +97,55 @@ fn a_new_store_opened_by_many_at_once_is_made_once_and_opens_for_all() {
         assert!(!names.iter().any(|n| n.contains(".new-")), "{names:?}");
     }
 }
+
+#[test]
+fn a_group_is_one_transaction_that_lands_nothing_if_its_work_panics() {
+    use coord_core::{Beat, Source};
+    let backend = Sqlite::new();
+    let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let other = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let beat = |s: &SqliteStore| Beat::activity(Source::Cli, s.now().unwrap());
+    store
+        .register(&coord_core::Registration {
+            id: "g".into(),
+            parent: None,
+            host: "h".into(),
+            pid: None,
+            pid_start: None,
+            boot_id: None,
+            runtime: coord_core::Runtime::Other,
+            task: String::new(),
+            cwd: None,
+            labels: std::collections::BTreeMap::new(),
+            log_path: None,
+            policy: coord_core::PolicyOverrides::default(),
+            phase: coord_core::Phase::Working,
+            source: Source::Cli,
+            restart: false,
+        })
+        .unwrap();
+
+    // Inside the group, another connection sees none of it yet: one transaction.
+    store
+        .grouped(&mut || {
+            store.heartbeat("g", &beat(&store)).unwrap();
+            store.heartbeat("g", &beat(&store)).unwrap();
+            assert_eq!(other.session("g").unwrap().unwrap().beats, 0);
+        })
+        .unwrap();
+    assert_eq!(other.session("g").unwrap().unwrap().beats, 2);
+
+    // A panic inside the group rolls the whole group back, and the handle works on.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.grouped(&mut || {
+            store.heartbeat("g", &beat(&store)).unwrap();
+            panic!("a bug in the middle of a batch");
+        })
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(other.session("g").unwrap().unwrap().beats, 2);
+    assert_eq!(
+        store.heartbeat("g", &beat(&store)).unwrap().unwrap().beats,
+        3
+    );
+}

@@ -16,8 +16,9 @@ use coord_core::{Runtime, State};
 #[derive(Debug, Parser)]
 #[command(name = "coord", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// The store: unset for the embedded default, sqlite:///path/to/coord.db, or
-    /// redis://[user:password@]host:port/db (rediss://, redis+unix:///path.sock).
+    /// The store: unset for the embedded default, sqlite:///path/to/coord.db,
+    /// redis://[user:password@]host:port/db (rediss://, redis+unix:///path.sock), or a coord serve
+    /// at http://host:port (its token in COORD_TOKEN).
     #[arg(long, env = "COORD_URL", global = true, hide_env_values = true)]
     pub url: Option<String>,
 
@@ -98,7 +99,10 @@ pub enum Command {
     /// The work queue: add, claim, report progress, complete, fail, release, list, show.
     Task(TaskArgs),
     /// Hold a process: renew its session while it lives, record its end the moment it comes.
+    /// With --all: watch every session of this host (the per-host watcher).
     Watch(WatchArgs),
+    /// Run the per-host watcher as a service of the user's systemd: install or uninstall.
+    Service(ServiceArgs),
     /// One report of a sidecar (used by coord-sidecar).
     #[command(hide = true)]
     WatchReport(WatchReportArgs),
@@ -369,17 +373,48 @@ pub struct SweepArgs {
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// The process to hold.
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+    pub pid: Option<u32>,
+    /// Watch every session of this host instead: the agents' status files (inotify) and a
+    /// pidfd on every session process, until SIGINT or SIGTERM.
     #[arg(long)]
-    pub pid: u32,
+    pub all: bool,
     /// Its session [default: <host>-<pid>]; registered if it is not this process's yet.
-    #[arg(long, env = "COORD_ID")]
+    #[arg(long, env = "COORD_ID", conflicts_with = "all")]
     pub id: Option<String>,
     /// A file whose modification time shows progress (the session's log).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     pub log: Option<PathBuf>,
-    /// How often to renew the session while the process lives.
+    /// How often to renew the session while the process lives (with --all: how often to look
+    /// at every session of the host).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub interval: Duration,
+}
+
+/// `coord service`.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ServiceAction,
+}
+
+/// What `coord service` does.
+#[derive(Debug, Subcommand)]
+pub enum ServiceAction {
+    /// Write the user unit `coord-watch.service` (running `coord watch --all` with this
+    /// COORD_URL and COORD_NAMESPACE) and enable and start it with `systemctl --user`.
+    Install {
+        /// Write the unit only; do not call systemctl.
+        #[arg(long)]
+        no_start: bool,
+    },
+    /// Stop and disable the unit, and remove it.
+    Uninstall {
+        /// Remove the unit only; do not call systemctl.
+        #[arg(long)]
+        no_start: bool,
+    },
 }
 
 /// `coord watch-report`.

@@ -7,6 +7,7 @@
 //! - [`task`]: `task.*`, mirroring `coord task`.
 //! - [`events`]: `events.list` (and the parameters of `events.subscribe`, which the WebSocket
 //!   serves).
+//! - [`store`]: `store.*`, the store operations of a command line pointed at this server.
 //!
 //! Parameters are named (an object; absent or `null` is `{}`), camelCase, and fields a method
 //! does not know are ignored. A parameter that is missing or of the wrong type is answered
@@ -14,6 +15,7 @@
 
 pub mod events;
 pub mod session;
+pub mod store;
 pub mod system;
 pub mod task;
 
@@ -40,6 +42,8 @@ pub struct Prepared {
     pub fallback: Option<Value>,
     /// The parameter that names the session, for an error about an invalid id.
     pub id_field: &'static str,
+    /// The namespace to run on, when it is not the server's own.
+    pub namespace: Option<String>,
 }
 
 impl Prepared {
@@ -52,7 +56,14 @@ impl Prepared {
             work: Box::new(work),
             fallback: None,
             id_field,
+            namespace: None,
         }
+    }
+
+    /// The same on `namespace`.
+    fn within(mut self, namespace: String) -> Self {
+        self.namespace = Some(namespace);
+        self
     }
 
     /// The same, answered with `fallback` when out of time.
@@ -94,11 +105,14 @@ macro_rules! methods {
         }
 
         impl Method {
-            /// The method called `name`, if any.
+            /// The method called `name`, if any (every `store.<op>` is [`Method::Store`]).
             #[must_use]
             pub fn find(name: &str) -> Option<Self> {
                 match name {
                     $($name => Some(Method::$variant),)*
+                    _ if name.starts_with(coord_store::remote::METHOD_PREFIX) => {
+                        Some(Method::Store)
+                    }
                     _ => None,
                 }
             }
@@ -135,13 +149,20 @@ methods! {
     TaskShow => "task.show",
     EventsList => "events.list",
     EventsSubscribe => "events.subscribe",
+    Store => "store.*",
 }
 
-/// Reads the parameters of a call of `method` and prepares its work. `events.subscribe` is
-/// the WebSocket's own (see [`crate::ws`]): elsewhere it is not found.
-pub fn prepare(method: Method, params: Params, ctx: &Context) -> Result<Prepared, RpcError> {
+/// Reads the parameters of a call of `method` (called `name`) and prepares its work.
+/// `events.subscribe` is the WebSocket's own (see [`crate::ws`]): elsewhere it is not found.
+pub fn prepare(
+    method: Method,
+    name: &str,
+    params: Params,
+    ctx: &Context,
+) -> Result<Prepared, RpcError> {
     let params = named(params)?;
     match method {
+        Method::Store => store::prepare(name, params),
         Method::SystemRegister => system::register(params),
         Method::SystemHeartbeat => system::heartbeat(params, ctx),
         Method::SystemUnregister => system::unregister(params, ctx),

@@ -14,6 +14,7 @@
 mod rows;
 mod schema;
 
+use std::cell::Cell;
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -45,6 +46,8 @@ pub struct SqliteStore {
     path: PathBuf,
     busy_timeout: Duration,
     clock: Clock,
+    /// Whether a group's transaction is open ([`Store::grouped`]).
+    grouping: Cell<bool>,
 }
 
 impl SqliteStore {
@@ -67,6 +70,7 @@ impl SqliteStore {
             path: path.to_owned(),
             busy_timeout: config.busy_timeout,
             clock: config.clock.clone(),
+            grouping: Cell::new(false),
         })
     }
 
@@ -77,8 +81,24 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`): it sees and changes a
-    /// consistent store, and nothing of it lands unless all of it does.
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>, Timestamp) -> Result<T>) -> Result<T> {
+    /// consistent store, and nothing of it lands unless all of it does. Inside a group
+    /// ([`Store::grouped`]) it runs in a savepoint of the group's transaction instead, so that
+    /// a change that fails still changes nothing.
+    fn write<T>(&self, f: impl FnOnce(&Connection, Timestamp) -> Result<T>) -> Result<T> {
+        if self.grouping.get() {
+            self.conn.execute_batch("SAVEPOINT change")?;
+            return match f(&self.conn, self.now()?) {
+                Ok(out) => {
+                    self.conn.execute_batch("RELEASE change")?;
+                    Ok(out)
+                }
+                Err(e) => {
+                    self.conn
+                        .execute_batch("ROLLBACK TO change; RELEASE change")?;
+                    Err(e)
+                }
+            };
+        }
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let out = f(&tx, self.now()?)?;
         tx.commit()?;
@@ -409,6 +429,29 @@ impl Store for SqliteStore {
                 )?
                 .query_row(params![self.ns], |r| r.get(0))?)
         })
+    }
+
+    fn grouped(&self, work: &mut dyn FnMut()) -> Result<()> {
+        /// Leaves the group however the work ends (a panic included); the transaction, if not
+        /// committed, rolls back when dropped.
+        struct Leave<'a>(&'a Cell<bool>);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        if self.grouping.get() {
+            work();
+            return Ok(());
+        }
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        self.grouping.set(true);
+        let leave = Leave(&self.grouping);
+        work();
+        drop(leave);
+        tx.commit()?;
+        self.bound_wal();
+        Ok(())
     }
 
     fn tidy(&self) -> Result<()> {

@@ -45,6 +45,7 @@ macro_rules! conformance_suite {
             a_task_change_logs_its_events_with_it,
             fencing_tokens_only_grow_and_are_never_handed_out_twice,
             tasks_of_namespaces_never_mix,
+            a_group_of_changes_lands_every_change_with_its_events,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -634,5 +635,51 @@ pub fn tasks_of_namespaces_never_mix(b: &dyn Backend) {
         (first_a, first_other),
         (1, 1),
         "each namespace counts its own tokens"
+    );
+}
+
+pub fn a_group_of_changes_lands_every_change_with_its_events(b: &dyn Backend) {
+    let store = b.open("default");
+    let after = store.events(0, 10_000).unwrap().last().map_or(0, |e| e.seq);
+    let mut answers = Vec::new();
+    store
+        .grouped(&mut || {
+            answers.push(store.register(&registration("g1")).map(|s| s.beats));
+            for _ in 0..3 {
+                let beat = Beat {
+                    phase: Some(Phase::Waiting),
+                    ..beat(&*store)
+                };
+                answers.push(
+                    store
+                        .heartbeat("g1", &beat)
+                        .map(|s| s.expect("alive").beats),
+                );
+            }
+            answers.push(
+                store
+                    .heartbeat("nobody", &beat(&*store))
+                    .map(|s| s.map_or(99, |s| s.beats)),
+            );
+        })
+        .unwrap();
+    let answers: Vec<u64> = answers.into_iter().map(Result::unwrap).collect();
+    assert_eq!(answers, [0, 1, 2, 3, 99]);
+    let other = b.open("default");
+    assert_eq!(other.session("g1").unwrap().unwrap().beats, 3);
+    let kinds: Vec<_> = other
+        .events(after, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        matches!(kinds[0], EventKind::Registered { .. }),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.len(),
+        2,
+        "registered, then one phase change: {kinds:?}"
     );
 }

@@ -72,6 +72,15 @@ fn main() -> ExitCode {
 
 fn serve(args: &Args) -> anyhow::Result<()> {
     let url = StoreUrl::parse(args.url.as_deref(), |k| std::env::var(k).ok())?;
+    if let StoreUrl::Http(server) = &url {
+        return Err(coord_store::StoreError::Url {
+            url: server.to_string(),
+            why: "coord serve needs a store to serve (sqlite://… or redis://…), not another \
+                  coord serve"
+                .to_owned(),
+        }
+        .into());
+    }
     let level = std::env::var("COORD_LOG")
         .ok()
         .and_then(|l| l.parse().ok())
@@ -91,7 +100,11 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         connect_timeout: CONNECT_TIMEOUT,
         ..Config::new(&args.namespace)
     };
-    let open = move || {
+    let open = move |namespace: &str| {
+        let config = Config {
+            namespace: namespace.to_owned(),
+            ..config.clone()
+        };
         coord_store::open(&url, &config)
             .map(|store| Service::new(store, HostInfo::current(), policy))
     };

@@ -12,6 +12,7 @@ pub mod ps;
 pub mod register;
 pub mod run;
 pub mod serve;
+pub mod service;
 pub mod show;
 pub mod sweep;
 pub mod task;
@@ -121,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hooks(args) => hooks::run(&args),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Serve(args) => serve::run(&ctx, &args),
+        Command::Service(args) => service::run(&ctx, &args),
     }
 }
 

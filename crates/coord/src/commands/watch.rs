@@ -2,15 +2,21 @@
 //! records its end the moment it comes, then exits. It never kills anything. Once the session
 //! is registered it becomes `coord-sidecar` (see `src/bin/coord-sidecar.rs`), which holds the
 //! process at a fraction of the memory and reports through `coord watch-report`.
+//!
+//! `coord watch --all`: the per-host watcher ([`coord_service::host_watch`]), until SIGINT or
+//! SIGTERM.
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use coord_core::{ExitStatus, Phase, ProcessFact, Source};
 use coord_service::process::Held;
-use coord_service::{RegisterRequest, host};
+use coord_service::{RegisterRequest, Service, host};
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 use super::{Context, UsageError};
 use crate::cli::{WatchArgs, WatchReportArgs};
@@ -18,13 +24,13 @@ use crate::cli::{WatchArgs, WatchReportArgs};
 /// Runs `coord watch`.
 pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let service = ctx.service()?;
-    let start = host::start_time(args.pid)
-        .with_context(|| format!("no running process with pid {}", args.pid))?;
-    let held = Held::open(args.pid, Some(start))?;
-    let id = args
-        .id
-        .clone()
-        .unwrap_or_else(|| service.default_id(args.pid));
+    let Some(pid) = args.pid else {
+        return watch_host(&service, args);
+    };
+    let start =
+        host::start_time(pid).with_context(|| format!("no running process with pid {pid}"))?;
+    let held = Held::open(pid, Some(start))?;
+    let id = args.id.clone().unwrap_or_else(|| service.default_id(pid));
     let log = args
         .log
         .as_ref()
@@ -32,7 +38,7 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     // Attach to the session if it is this very process; otherwise register it.
     let session = match service.session(&id)? {
         Some(s)
-            if s.pid == Some(args.pid)
+            if s.pid == Some(pid)
                 && s.pid_start == Some(start)
                 && s.phase != Phase::Ended
                 && !matches!(s.process, ProcessFact::Exited { .. }) =>
@@ -41,7 +47,7 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<ExitCode> {
         }
         _ => service.register(RegisterRequest {
             id: Some(id.clone()),
-            pid: Some(args.pid),
+            pid: Some(pid),
             log_path: log.clone(),
             source: Some(Source::Watch),
             ..RegisterRequest::default()
@@ -55,7 +61,7 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<ExitCode> {
         let coord = std::env::current_exe()?;
         let mut cmd = Command::new(sidecar);
         cmd.arg(coord)
-            .arg(args.pid.to_string())
+            .arg(pid.to_string())
             .arg(start.to_string())
             .arg(args.interval.as_millis().to_string())
             .arg(&id)
@@ -73,6 +79,20 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<ExitCode> {
         args.interval,
         log.as_deref(),
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the per-host watcher until SIGINT or SIGTERM.
+fn watch_host(service: &Service, args: &WatchArgs) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    eprintln!(
+        "coord: watching every session of {} (stop with Ctrl-C)",
+        service.host().name
+    );
+    service.watch_host(args.interval, &|| stop.load(Ordering::Relaxed))?;
     Ok(ExitCode::SUCCESS)
 }
 

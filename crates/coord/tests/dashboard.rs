@@ -1,0 +1,809 @@
+//! The dashboard of `coord serve` in a real browser: headless Chromium, driven over its
+//! debugging protocol (CDP: a WebSocket, spoken with tungstenite; nothing fetched from the network),
+//! loads the page from the real server, and the test reads the DOM: the fleet's rows and
+//! states, the filters, the task queue, the event log. Then a watched session is killed and
+//! the page must show it dead within a second, without a reload, and its task released once
+//! the leader's sweep takes it back. A screenshot is saved as an artifact
+//! (`$CARGO_TARGET_TMPDIR/dashboard.png`).
+//!
+//! Without Chromium the tests say so and pass, unless `CI` is set: there they fail.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{Sleeper, World};
+use serde_json::{Value, json};
+use tungstenite::stream::MaybeTlsStream;
+
+type Socket = tungstenite::WebSocket<MaybeTlsStream<std::net::TcpStream>>;
+
+/// The browser binary: `$CHROMIUM`, else the first of the usual names on `PATH`. `None` when
+/// there is none and this is not CI; under CI a missing browser fails the test.
+fn chromium() -> Option<PathBuf> {
+    let named = std::env::var_os("CHROMIUM").map(PathBuf::from);
+    let found = named.or_else(|| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        [
+            "chromium",
+            "chromium-browser",
+            "google-chrome",
+            "google-chrome-stable",
+        ]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but Chromium is not installed (.ci/run installs the chromium package)"
+        );
+        eprintln!(
+            "SKIPPED: Chromium is not installed (apt-get install chromium); set CI to fail instead"
+        );
+    }
+    found
+}
+
+/// A running `coord serve` on a world's store, killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+    world: World,
+}
+
+impl Server {
+    fn start(world: World, extra: &[&str]) -> Self {
+        let log = std::fs::File::create(world.dir.path().join("serve.log")).unwrap();
+        let mut child = world
+            .cmd()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("coord serve said {line:?}"))
+            .to_owned();
+        Self { child, addr, world }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A WebSocket on `/ws` subscribed to the events after `since`, as a test's own witness.
+    fn subscribe(&self) -> Socket {
+        let (mut ws, _) = tungstenite::connect(format!("ws://{}/ws", self.addr)).unwrap();
+        if let MaybeTlsStream::Plain(s) = ws.get_mut() {
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        }
+        let sub = json!({ "jsonrpc": "2.0", "method": "events.subscribe", "params": {}, "id": 1 });
+        ws.send(tungstenite::Message::Text(sub.to_string().into()))
+            .unwrap();
+        assert_eq!(next_json(&mut ws)["result"]["subscribed"], true);
+        ws
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn next_json(ws: &mut Socket) -> Value {
+    loop {
+        if let tungstenite::Message::Text(t) = ws.read().unwrap() {
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+/// Headless Chromium with one page, driven over CDP; killed when dropped.
+struct Browser {
+    child: Child,
+    page: Socket,
+    next_id: u64,
+    /// What the page wrote to its console or threw, for the message of a failed wait.
+    console: Vec<String>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn launch(binary: &Path) -> Self {
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new(binary)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-extensions",
+                "--disable-background-networking",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--hide-scrollbars",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                "--window-size=1440,900",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let browser_url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("Chromium did not open its DevTools port");
+        let port = browser_url
+            .trim_start_matches("ws://")
+            .split(['/', ':'])
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let targets = ureq::get(format!("http://127.0.0.1:{port}/json/list"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let targets: Value = serde_json::from_str(&targets).unwrap();
+        let page_url = targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "page")
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .expect("Chromium has no page")
+            .to_owned();
+        let (mut page, _) = tungstenite::connect(page_url).unwrap();
+        if let MaybeTlsStream::Plain(s) = page.get_mut() {
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        }
+        let mut browser = Self {
+            child,
+            page,
+            next_id: 0,
+            console: Vec::new(),
+            _profile: profile,
+        };
+        browser.call("Runtime.enable", &json!({}));
+        browser.call("Page.enable", &json!({}));
+        browser.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            &json!({ "source": READERS }),
+        );
+        browser.call(
+            "Emulation.setDeviceMetricsOverride",
+            &json!({ "width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
+        );
+        browser
+    }
+
+    /// Sends one CDP command and returns its result; events read meanwhile are kept when they
+    /// are the page's console output or exceptions.
+    fn call(&mut self, method: &str, params: &Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let msg = json!({ "id": id, "method": method, "params": params });
+        self.page
+            .send(tungstenite::Message::Text(msg.to_string().into()))
+            .unwrap();
+        loop {
+            let m = next_json(&mut self.page);
+            if m["id"] == id {
+                assert!(m.get("error").is_none(), "{method}: {m}");
+                return m["result"].clone();
+            }
+            match m["method"].as_str() {
+                Some("Runtime.consoleAPICalled") => {
+                    self.console.push(m["params"]["args"].to_string());
+                }
+                Some("Runtime.exceptionThrown") => self
+                    .console
+                    .push(m["params"]["exceptionDetails"].to_string()),
+                _ => {}
+            }
+        }
+    }
+
+    fn open(&mut self, url: &str) {
+        self.call("Page.navigate", &json!({ "url": url }));
+    }
+
+    /// Evaluates `expr` in the page; its value (promises awaited), or what it threw.
+    fn try_eval(&mut self, expr: &str) -> Result<Value, String> {
+        let r = self.call(
+            "Runtime.evaluate",
+            &json!({ "expression": expr, "returnByValue": true, "awaitPromise": true }),
+        );
+        match r.get("exceptionDetails") {
+            Some(e) => Err(e["exception"]["description"].to_string()),
+            None => Ok(r["result"]["value"].clone()),
+        }
+    }
+
+    /// Evaluates `expr` in the page; its value. Panics if it throws.
+    fn eval(&mut self, expr: &str) -> Value {
+        self.try_eval(expr)
+            .unwrap_or_else(|e| panic!("{expr} threw {e}"))
+    }
+
+    /// Evaluates `expr` every 20 ms until it is truthy (not false, null, 0 or ""); how long
+    /// that took. An expression that throws (the page is still loading) is not yet true.
+    /// Panics after `within`, with the page's text and console.
+    fn until(&mut self, expr: &str, within: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            let v = self.try_eval(expr);
+            let truthy = v.as_ref().is_ok_and(|v| {
+                !matches!(v, Value::Null | Value::Bool(false)) && *v != json!(0) && *v != json!("")
+            });
+            if truthy {
+                return start.elapsed();
+            }
+            if start.elapsed() >= within {
+                let page = self.try_eval("document.body.innerText");
+                panic!(
+                    "the page never showed `{expr}` (last {v:?}); console: {:?}\npage: {page:?}",
+                    self.console
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Saves a PNG of the page, down to the end of its content.
+    fn screenshot(&mut self, path: &Path) {
+        let height =
+            self.eval("Math.ceil(document.getElementById('main').getBoundingClientRect().bottom)");
+        let clip = json!({ "x": 0, "y": 0, "width": 1440, "height": height, "scale": 1 });
+        let shot = self.call(
+            "Page.captureScreenshot",
+            &json!({ "format": "png", "clip": clip }),
+        );
+        let png = base64(shot["data"].as_str().unwrap());
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+        std::fs::write(path, png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Small DOM readers every page gets: `rows()` (each visible row's id and state),
+/// `cell(id, column)` (a cell's text), `task(id)` (a task's line in the queue),
+/// `logged(kind, session)` (whether the event log shows such an event).
+const READERS: &str = r#"
+    window.rows = () => Array.from(document.querySelectorAll('#fleet-rows tr[data-id]'),
+        (tr) => [tr.dataset.id, tr.dataset.state]);
+    window.cell = (id, c) =>
+        document.querySelector(`tr[data-id="${id}"] td.${c}`)?.textContent ?? null;
+    window.task = (id) => {
+        const d = document.querySelector(`#tasks details[data-task="${id}"]`);
+        return d && {
+            state: d.dataset.state,
+            holder: d.querySelector('.holder')?.textContent ?? null,
+            token: d.querySelector('.token')?.textContent ?? null,
+            why: d.querySelector('.why')?.textContent ?? null,
+            attempts: d.querySelector('.attempts')?.textContent ?? null,
+            history: Array.from(d.querySelectorAll('.history li'), (li) => li.textContent),
+        };
+    };
+    window.logged = (kind, who) => Array.from(document.querySelectorAll(`#events li.k-${kind} .who`))
+        .some((e) => e.textContent === who);
+"#;
+
+/// Decodes standard base64 (what CDP sends binary data as).
+fn base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => u32::from(c - b'A'),
+        b'a'..=b'z' => u32::from(c - b'a') + 26,
+        b'0'..=b'9' => u32::from(c - b'0') + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let digits: Vec<u8> = text.bytes().filter(|&c| c != b'=').collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0, |n, (i, &c)| n | value(c) << (18 - 6 * i));
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+/// Where the screenshots go: the target's scratch directory, kept after the test.
+fn artifact(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+/// A JavaScript string literal.
+fn js(s: &str) -> String {
+    Value::from(s).to_string()
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// The fleet the first test shows: one session in a tool call, one waiting for a prompt, one
+/// hung, one on another machine, one about to end, and one held by a watcher, which dies;
+/// a task claimed by the one that dies and one given up.
+struct Fleet {
+    victim: Sleeper,
+    watcher: Child,
+    /// The task the victim holds, and its token.
+    migrate: String,
+    token: String,
+    /// The task given up.
+    bump: String,
+    _others: Vec<Sleeper>,
+}
+
+impl Fleet {
+    fn start(w: &World) -> Self {
+        let session = |id: &str, task: &str, runtime: &str, extra: &[&str]| {
+            let mut args = vec!["--task", task, "--runtime", runtime];
+            args.extend_from_slice(extra);
+            w.registered(id, &args)
+        };
+        let others = vec![
+            session(
+                "builder",
+                "build the release",
+                "claude",
+                &["--label", "team=infra"],
+            ),
+            session(
+                "reviewer",
+                "review the open pull request",
+                "codex",
+                &["--label", "team=web"],
+            ),
+            session(
+                "tester",
+                "run the test suite",
+                "pi",
+                &["--stale-after", "1s"],
+            ),
+            session("finished", "tidy the docs", "shell", &[]),
+        ];
+        w.ok(&[
+            "heartbeat",
+            "--id",
+            "builder",
+            "--phase",
+            "in-tool",
+            "--tool",
+            "cargo",
+        ]);
+        w.ok(&["heartbeat", "--id", "reviewer", "--phase", "waiting"]);
+        w.ok(&["heartbeat", "--id", "tester", "--phase", "working"]);
+        let remote = w
+            .cmd()
+            .args([
+                "register",
+                "--id",
+                "remote",
+                "--task",
+                "nightly backup",
+                "--runtime",
+                "codex",
+            ])
+            .env("COORD_HOST", "far-away")
+            .output()
+            .unwrap();
+        assert!(remote.status.success(), "{remote:?}");
+
+        let victim = session(
+            "victim",
+            "migrate the schema",
+            "claude",
+            &["--label", "team=infra"],
+        );
+        let watcher = w
+            .cmd()
+            .args([
+                "watch",
+                "--pid",
+                &victim.pid(),
+                "--id",
+                "victim",
+                "--interval",
+                "30s",
+            ])
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        while w
+            .session("victim")
+            .is_none_or(|v| !v["signals"]["watch"].is_object())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the watcher never held the victim"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+
+        let (migrate, token, bump) = queue(w);
+        Self {
+            victim,
+            watcher,
+            migrate,
+            token,
+            bump,
+            _others: others,
+        }
+    }
+}
+
+/// The queue: a task claimed by the victim (its id and token), and one given up (its id).
+fn queue(w: &World) -> (String, String, String) {
+    let migrate = w.ok(&["task", "add", "--label", "team=infra", "migrate the schema"]);
+    let migrate = migrate.trim().to_owned();
+    let claim = w.ok(&["task", "claim", "--session", "victim", "--task", &migrate]);
+    let token = claim.split_whitespace().nth(1).unwrap().to_owned();
+    let bump = w
+        .ok(&["task", "add", "bump the dependencies"])
+        .trim()
+        .to_owned();
+    let claim = w.ok(&["task", "claim", "--session", "builder", "--task", &bump]);
+    let bump_token = claim.split_whitespace().nth(1).unwrap();
+    let reason = "the registry is down";
+    w.ok(&[
+        "task", "fail", &bump, "--token", bump_token, "--reason", reason,
+    ]);
+    (migrate, token, bump)
+}
+
+/// The rows, their states and cells, the queue and the log, as the page first shows them.
+fn shows_the_fleet(b: &mut Browser, w: &World, fleet: &Fleet) {
+    b.until(
+        "document.querySelector('tr[data-id=\"victim\"]') && rows().length === 7",
+        PATIENCE,
+    );
+    let rows: BTreeMap<String, String> =
+        serde_json::from_value::<Vec<(String, String)>>(b.eval("rows()"))
+            .unwrap()
+            .into_iter()
+            .collect();
+    assert_eq!(rows["builder"], "in-tool", "{rows:?}");
+    assert_eq!(rows["reviewer"], "idle", "{rows:?}");
+    assert_eq!(rows["victim"], "active", "{rows:?}");
+    assert_eq!(rows["finished"], "active", "{rows:?}");
+    let server = rows
+        .keys()
+        .find(|id| id.starts_with("coord-serve@"))
+        .expect("the server's own session");
+    b.until(
+        &format!(
+            "document.querySelector('tr[data-id={}] .leader')",
+            js(server)
+        ),
+        PATIENCE,
+    );
+    let host = w.session("victim").unwrap()["host"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        b.eval("cell('victim', 'c-where')"),
+        json!(format!("{host}:{}", fleet.victim.pid()))
+    );
+    assert_eq!(b.eval("cell('victim', 'c-work')"), json!(fleet.migrate));
+    let reason = b.eval("cell('reviewer', 'c-reason')");
+    let reason = reason.as_str().unwrap();
+    assert!(
+        reason.starts_with("turn over") && reason.ends_with("waiting for a prompt"),
+        "{reason}"
+    );
+    let seen = b.eval("cell('victim', 'c-seen')");
+    assert!(seen.as_str().unwrap().ends_with("s ago"), "{seen}");
+
+    let claimed = b.eval(&format!("task({})", js(&fleet.migrate)));
+    assert_eq!(claimed["state"], "claimed", "{claimed}");
+    assert_eq!(claimed["holder"], "victim");
+    assert_eq!(claimed["token"], format!("#{}", fleet.token));
+    let failed = b.eval(&format!("task({})", js(&fleet.bump)));
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(failed["why"], "the registry is down");
+    let history = failed["history"].as_array().unwrap();
+    assert!(
+        history.len() >= 3
+            && history[0]
+                .as_str()
+                .unwrap()
+                .contains("the registry is down"),
+        "{failed}"
+    );
+    b.until("logged('registered', 'victim')", PATIENCE);
+
+    // A row opens on a click to say why: the rule that decided, every signal.
+    b.eval("document.querySelector('tr[data-id=\"reviewer\"]').click()");
+    let rule = w.session("reviewer").unwrap()["rule"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let detail = b.eval("document.querySelector('tr[data-detail=\"reviewer\"]')?.innerText");
+    let detail = detail.as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&rule) && detail.contains("signals"),
+        "{rule}: {detail}"
+    );
+    b.eval("document.querySelector('tr[data-id=\"reviewer\"]').click()");
+    assert_eq!(
+        b.eval("document.querySelectorAll('tr[data-detail]').length"),
+        json!(0)
+    );
+}
+
+/// The filters: by state, host, label and text, kept in the address; ended sessions only on
+/// demand.
+fn filters_narrow_the_rows(b: &mut Browser) {
+    let only = |b: &mut Browser, action: &str| -> Vec<String> {
+        b.eval(action);
+        let rows: Vec<(String, String)> = serde_json::from_value(b.eval("rows()")).unwrap();
+        rows.into_iter().map(|(id, _)| id).collect()
+    };
+    let click = |state: &str| {
+        format!("document.querySelector('#state-filter button[data-state=\"{state}\"]').click()")
+    };
+    let set = |id: &str, value: &str, event: &str| {
+        format!(
+            "(() => {{ const s = document.getElementById('{id}'); s.value = {}; \
+             s.dispatchEvent(new Event('{event}')); }})()",
+            js(value)
+        )
+    };
+    assert_eq!(only(b, &click("idle")), ["reviewer"]);
+    assert_eq!(only(b, &click("in-tool")), ["builder", "reviewer"]);
+    assert_eq!(only(b, &click("")).len(), 6);
+    assert_eq!(only(b, &click("ended")), ["finished"]);
+    only(b, &click(""));
+    assert_eq!(
+        only(b, &set("host-filter", "far-away", "change")),
+        ["remote"]
+    );
+    assert_eq!(only(b, &set("host-filter", "", "change")).len(), 6);
+    let mut infra = only(b, &set("label-filter", "team=infra", "change"));
+    infra.sort();
+    assert_eq!(infra, ["builder", "victim"]);
+    only(b, &set("label-filter", "", "change"));
+    assert_eq!(
+        only(b, &set("search", "pull request", "input")),
+        ["reviewer"]
+    );
+    assert_eq!(
+        b.eval("location.search"),
+        json!("?refresh=0&q=pull+request"),
+        "filters are kept in the address"
+    );
+    assert_eq!(only(b, &set("search", "", "input")).len(), 6);
+}
+
+#[test]
+fn the_page_shows_the_fleet_live_and_a_death_within_a_second() {
+    let Some(binary) = chromium() else { return };
+    let server = Server::start(World::new(), &["--grace", "3s", "--lock-delay", "1s"]);
+    let w = &server.world;
+    let mut fleet = Fleet::start(w);
+
+    // The page, with no timed re-list (?refresh=0): whatever changes from now on must come
+    // from the event push.
+    let mut b = Browser::launch(&binary);
+    b.open(&server.url("/?refresh=0"));
+    shows_the_fleet(&mut b, w, &fleet);
+    b.eval("window.sameDocument = true");
+
+    // A session ends: its row goes (ended sessions are hidden unless asked for).
+    w.ok(&["unregister", "--id", "finished"]);
+    b.until(
+        "rows().length === 6 && cell('finished', 'c-id') === null",
+        SECOND,
+    );
+    filters_narrow_the_rows(&mut b);
+
+    // The victim dies: the page shows it dead within a second.
+    let mut witness = server.subscribe();
+    fleet.victim.kill();
+    let killed = Instant::now();
+    b.until("cell('victim', 'c-state') === 'dead'", PATIENCE);
+    let shown = killed.elapsed();
+    eprintln!("dead on the page {shown:?} after the kill");
+    assert!(shown < SECOND, "the death took {shown:?} to show");
+    let reason = b.eval("cell('victim', 'c-reason')");
+    assert!(reason.as_str().unwrap().contains("gone"), "{reason}");
+    assert!(fleet.watcher.wait().unwrap().success());
+    b.until("logged('exited', 'victim')", SECOND);
+    b.until("cell('tester', 'c-state') === 'stale'", SECOND);
+    b.until("document.getAnimations().length === 0", PATIENCE);
+    b.screenshot(&artifact("dashboard.png"));
+
+    // The leader's sweep evicts it and takes its task back: the page shows the task pending
+    // again within a second of the event.
+    let released = loop {
+        let notification = next_json(&mut witness);
+        let e = &notification["params"];
+        if e["kind"] == "unclaimed" && e["task"] == fleet.migrate.as_str() {
+            assert_eq!(e["state"], "pending", "{e}");
+            break Instant::now();
+        }
+    };
+    b.until(
+        &format!("task({})?.state === 'pending'", js(&fleet.migrate)),
+        PATIENCE,
+    );
+    let shown = released.elapsed();
+    eprintln!("task released on the page {shown:?} after the event");
+    assert!(shown < SECOND, "the release took {shown:?} to show");
+    let task = b.eval(&format!("task({})", js(&fleet.migrate)));
+    assert_eq!(task["attempts"], "1/3", "{task}");
+    b.until(
+        "cell('victim', 'c-id') === null && logged('evicted', 'victim')",
+        SECOND,
+    );
+
+    // All of it without a reload, on the same connection.
+    assert_eq!(
+        b.eval("window.sameDocument"),
+        json!(true),
+        "the page reloaded"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('conn').dataset.conn"),
+        json!("live")
+    );
+    b.screenshot(&artifact("dashboard-released.png"));
+}
+
+#[test]
+fn with_a_token_the_page_asks_for_it_and_the_socket_takes_it_as_a_subprotocol() {
+    let secret = "s3cret/t0ken";
+    let s = Server::start(World::new(), &["--token", secret]);
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+
+    // The page and its files hold no data: served without the token, and locked down.
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/dashboard.js", "text/javascript"),
+        ("/dashboard.css", "text/css"),
+    ] {
+        let resp = http.get(s.url(path)).call().unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(header("content-type").starts_with(kind), "{path}");
+        assert!(
+            header("content-security-policy").contains("default-src 'none'"),
+            "{path}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff");
+    }
+    // Everything else still needs it.
+    for path in ["/healthz", "/metrics", "/ws"] {
+        assert_eq!(
+            http.get(s.url(path)).call().unwrap().status().as_u16(),
+            401,
+            "{path}"
+        );
+    }
+
+    // The socket takes the token as a subprotocol, in hex, and answers with `coord`; then a
+    // page of any origin may open it (it holds the secret).
+    let handshake = |protocols: &str, origin: Option<&str>| {
+        let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/ws",
+            s.addr
+        ))
+        .unwrap();
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocols.parse().unwrap());
+        if let Some(o) = origin {
+            req.headers_mut().insert("Origin", o.parse().unwrap());
+        }
+        tungstenite::connect(req)
+    };
+    let hex: String = secret
+        .bytes()
+        .flat_map(|b| [b >> 4, b & 15])
+        .map(|n| char::from_digit(u32::from(n), 16).unwrap())
+        .collect();
+    let good = format!("coord, coord-token.{hex}");
+    let (mut ws, resp) = handshake(&good, Some("http://10.1.2.3:7077")).unwrap();
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "coord");
+    let call = json!({ "jsonrpc": "2.0", "method": "session.list", "params": {}, "id": 1 });
+    ws.send(tungstenite::Message::Text(call.to_string().into()))
+        .unwrap();
+    assert!(next_json(&mut ws)["result"]["sessions"].is_array());
+    for bad in [
+        "coord".to_owned(),
+        format!("coord, coord-token.{}", &hex[2..]),
+        format!("coord, coord-token.{hex}00"),
+        format!("coord, coord-token.{secret}"),
+    ] {
+        match handshake(&bad, None) {
+            Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status().as_u16(), 401, "{bad}"),
+            other => panic!("{bad}: {:?}", other.map(|_| ())),
+        }
+    }
+
+    let Some(binary) = chromium() else { return };
+    let _agent = s.world.registered("worker", &["--task", "index the docs"]);
+    let mut b = Browser::launch(&binary);
+
+    // Without the token the page asks for it; a wrong one is refused; the right one connects.
+    b.open(&s.url("/"));
+    b.until("!document.getElementById('login').hidden", PATIENCE);
+    assert_eq!(
+        b.eval("document.getElementById('conn-text').textContent"),
+        json!("token needed")
+    );
+    let submit = |token: &str| {
+        format!(
+            "(() => {{ document.getElementById('login-token').value = {}; document.getElementById('login').requestSubmit(); }})()",
+            js(token)
+        )
+    };
+    b.eval(&submit("wrong"));
+    b.until(
+        "document.getElementById('conn-text').textContent === 'wrong token'",
+        PATIENCE,
+    );
+    b.eval(&submit(secret));
+    b.until("document.querySelector('tr[data-id=\"worker\"]')", PATIENCE);
+    assert_eq!(
+        b.eval("document.getElementById('login').hidden"),
+        json!(true)
+    );
+
+    // A link with the token in its fragment (never sent to the server) works too, and the
+    // token leaves the address bar at once.
+    b.eval("sessionStorage.clear()");
+    b.open(&format!("{}#token={secret}", s.url("/?link")));
+    b.until("document.querySelector('tr[data-id=\"worker\"]')", PATIENCE);
+    assert_eq!(b.eval("location.href"), json!(s.url("/?link")));
+}

@@ -1,0 +1,213 @@
+//! `coord watch --all`, the per-host watcher, with real processes: an agent that was running
+//! before coord was set up and never registered is listed from its status file as soon as the
+//! file appears, and its death by SIGKILL is in the store within 100 ms; a session registered
+//! by someone else is held too; the watcher stops cleanly on SIGTERM. And `coord service`
+//! writes and removes the user unit that runs it.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{Sleeper, World};
+use coord_core::EventKind;
+use coord_store::{Config, StoreUrl};
+use serde_json::json;
+
+/// `coord watch --all` on a world, stopped with SIGTERM when dropped.
+struct Watcher(Child);
+
+impl Watcher {
+    fn start(world: &World) -> Self {
+        Self(
+            world
+                .cmd()
+                .args(["watch", "--all", "--interval", "30s"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// Stops it with SIGTERM; whether it exited by itself, successfully, in time.
+    fn stop(&mut self) -> bool {
+        let pid = rustix::process::Pid::from_child(&self.0);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn start_time(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+/// Writes Claude Code's status file for the process `pid` as session `id`, as Claude Code does
+/// (to a temporary name, then renamed into place).
+fn write_status(home: &Path, pid: u32, id: &str, status: &str) {
+    let dir = home.join(".claude/sessions");
+    fs::create_dir_all(&dir).unwrap();
+    let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let doc = json!({
+        "pid": pid,
+        "sessionId": id,
+        "cwd": "/work/project",
+        "procStart": start_time(pid).to_string(),
+        "pidDomain": format!("linux:{}:pid:[0]", boot.trim().replace('-', "")),
+        "status": status,
+        "statusUpdatedAt": now_ms(),
+        "updatedAt": now_ms(),
+    });
+    let temp = dir.join(format!(".{pid}.json.tmp"));
+    fs::write(&temp, doc.to_string()).unwrap();
+    fs::rename(&temp, dir.join(format!("{pid}.json"))).unwrap();
+}
+
+/// Waits up to `limit` for `cond`; how long it took.
+fn within(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// When the store logged the exit of `id`, if it has.
+fn exit_logged_at(world: &World, id: &str) -> Option<i64> {
+    let url = StoreUrl::parse(Some(&world.url()), |_| None).unwrap();
+    let store = coord_store::open(&url, &Config::new("default")).unwrap();
+    store
+        .session_events(id, 100)
+        .unwrap()
+        .into_iter()
+        .find(|e| matches!(e.kind, EventKind::Exited { .. }))
+        .map(|e| e.at.as_millis())
+}
+
+#[test]
+fn an_agent_started_before_coord_is_found_and_its_death_recorded_within_100_ms() {
+    let world = World::new();
+    // The agent runs before anything of coord does, and never registers.
+    let mut agent = Sleeper::start();
+    let pid: u32 = agent.pid().parse().unwrap();
+    let mut watcher = Watcher::start(&world);
+    // Give the watcher its first look (nothing to find yet).
+    std::thread::sleep(Duration::from_millis(300));
+
+    write_status(world.dir.path(), pid, "s-before", "busy");
+    let found = within(Duration::from_secs(3), || {
+        world.session("s-before").is_some()
+    });
+    assert!(found.is_some(), "the status file was not picked up");
+    assert_eq!(world.state("s-before"), "active");
+
+    // The status turns to idle: the watcher hears the file change, not a timer.
+    write_status(world.dir.path(), pid, "s-before", "idle");
+    assert!(
+        within(Duration::from_secs(3), || world.state("s-before") == "idle").is_some(),
+        "the status change was not picked up"
+    );
+
+    // Wait until the watcher holds the process: its proof of life says so.
+    assert!(
+        within(Duration::from_secs(3), || {
+            world.session("s-before").is_some_and(|s| {
+                s["signals"]
+                    .as_object()
+                    .is_some_and(|sig| sig.contains_key("watch"))
+                    || s["process"]["state"] == "alive"
+            })
+        })
+        .is_some()
+    );
+    let killed_at = now_ms();
+    agent.kill();
+    let logged = within(Duration::from_secs(3), || {
+        exit_logged_at(&world, "s-before").is_some()
+    });
+    assert!(logged.is_some(), "the death was not recorded");
+    let latency = exit_logged_at(&world, "s-before").unwrap() - killed_at;
+    assert!(latency <= 100, "death recorded {latency} ms after SIGKILL");
+    assert_eq!(world.state("s-before"), "dead");
+    assert!(
+        watcher.stop(),
+        "the watcher did not stop cleanly on SIGTERM"
+    );
+}
+
+#[test]
+fn a_session_registered_by_someone_else_is_held_too() {
+    let world = World::new();
+    let mut watcher = Watcher::start(&world);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut agent = world.registered("w-reg", &[]);
+    // No status file announces it: the watcher's next round (30 s here) would find it; any
+    // change in a status directory wakes it at once.
+    let dir = world.dir.path().join(".claude/sessions");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("notes.txt"), "not a status file").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let killed_at = now_ms();
+    agent.kill();
+    assert!(
+        within(Duration::from_secs(3), || exit_logged_at(&world, "w-reg")
+            .is_some())
+        .is_some()
+    );
+    let latency = exit_logged_at(&world, "w-reg").unwrap() - killed_at;
+    assert!(latency <= 100, "death recorded {latency} ms after SIGKILL");
+    assert!(watcher.stop());
+}
+
+#[test]
+fn the_service_unit_runs_the_watcher_with_the_shells_store() {
+    let world = World::new();
+    let unit = world
+        .dir
+        .path()
+        .join(".config/systemd/user/coord-watch.service");
+    let out = world.ok(&["service", "install", "--no-start"]);
+    assert!(out.contains("installed"), "{out}");
+    let text = fs::read_to_string(&unit).unwrap();
+    assert!(text.contains(" watch --all"), "{text}");
+    assert!(
+        text.contains(&format!("COORD_URL={}", world.url())),
+        "{text}"
+    );
+    assert!(text.contains("Restart=always"), "{text}");
+    let out = world.ok(&["service", "install", "--no-start"]);
+    assert!(out.contains("already installed"), "{out}");
+    let out = world.ok(&["service", "uninstall", "--no-start"]);
+    assert!(out.contains("removed"), "{out}");
+    assert!(!unit.exists());
+    let out = world.ok(&["service", "uninstall", "--no-start"]);
+    assert!(out.contains("not installed"), "{out}");
+}
