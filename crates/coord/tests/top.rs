@@ -1,7 +1,8 @@
 //! `coord top` in a real terminal: the real binary inside a private tmux server, read back with
 //! `capture-pane`. Sessions in several states show with their colour and reason; a session
-//! killed while the view runs turns dead on screen; keys sort and explain; `q` and Ctrl-C give
-//! the shell its terminal back as it was.
+//! killed while the view runs turns dead on screen; keys sort and explain; `q`, Ctrl-C and
+//! SIGTERM give the shell its terminal back as it was. The view reads any store: embedded,
+//! Redis (and outlives its going away), `coord serve`.
 
 mod common;
 #[path = "../../coord-store/tests/support/mod.rs"]
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::serve::Served;
 use common::{COORD, Sleeper, World};
 use support::RedisServer;
 
@@ -330,6 +332,23 @@ fn on_redis_the_view_shows_the_fleet_and_outlives_the_server() {
     drop(server);
     t.until("the outage, over the last reading", |s| {
         s.contains("cannot read the store") && s.contains("alone on redis")
+    });
+    t.send(&["q"]);
+    t.until("the shell", |s| s.contains("exit-0"));
+}
+
+#[test]
+fn through_coord_serve_the_view_shows_the_fleet() {
+    let served = Served::start(World::new(), &[]);
+    let w = World::on(served.url());
+    let _agent = w.registered("remote", &["--task", "reached over http"]);
+    w.ok(&["heartbeat", "--id", "remote", "--phase", "waiting"]);
+    let t = Tmux::start(&w);
+    t.type_line("coord top; echo exit-$?");
+    t.until("the session, idle", |s| {
+        s.lines()
+            .any(|l| l.contains("reached over http") && l.contains("idle"))
+            && s.contains("r reload")
     });
     t.send(&["q"]);
     t.until("the shell", |s| s.contains("exit-0"));
