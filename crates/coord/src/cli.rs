@@ -83,6 +83,9 @@ pub enum Command {
     Unregister(UnregisterArgs),
     /// Show the fleet: every session, its state and why.
     Ps(PsArgs),
+    /// Watch the fleet live in the terminal: sessions, tasks and events, sortable, filtered by
+    /// state, each session explained (q quits).
+    Top(TopArgs),
     /// Show one session in detail: its signals, its verdict, its events.
     Show(ShowArgs),
     /// Explain one session's state: every signal held and the rule that decided.
@@ -574,6 +577,14 @@ pub struct ServeArgs {
     /// Work taken back is not handed out again for this long [default: 5s].
     #[arg(long, value_parser = parse_duration)]
     pub lock_delay: Option<Duration>,
+}
+
+/// `coord top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// How often to read the store again, at least 100ms (r reads it at once).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
 }
 
 /// `coord demo`.

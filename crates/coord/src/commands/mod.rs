@@ -16,6 +16,7 @@ pub mod service;
 pub mod show;
 pub mod sweep;
 pub mod task;
+pub mod top;
 pub mod unregister;
 pub mod watch;
 
@@ -108,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hook(_) => Ok(ExitCode::SUCCESS),
         Command::Unregister(args) => unregister::run(&ctx, args),
         Command::Ps(args) => ps::run(&ctx, &args),
+        Command::Top(args) => top::run(&ctx, &args),
         Command::Show(args) => show::run(&ctx, &args),
         Command::Events(args) => events::run(&ctx, &args),
         Command::Explain(args) => explain::run(&ctx, &args),
