@@ -118,9 +118,16 @@ fn an_agent_started_before_coord_is_found_and_its_death_recorded_within_100_ms()
     // The agent runs before anything of coord does, and never registers.
     let mut agent = Sleeper::start();
     let pid: u32 = agent.pid().parse().unwrap();
+    let doctor = String::from_utf8(world.run(&["doctor"]).stdout).unwrap();
+    assert!(doctor.contains("no per-host watcher"), "{doctor}");
     let mut watcher = Watcher::start(&world);
     // Give the watcher its first look (nothing to find yet).
     std::thread::sleep(Duration::from_millis(300));
+    let doctor = String::from_utf8(world.run(&["doctor"]).stdout).unwrap();
+    assert!(
+        doctor.contains("the per-host watcher runs (pid"),
+        "{doctor}"
+    );
 
     write_status(world.dir.path(), pid, "s-before", "busy");
     let found = within(Duration::from_secs(3), || {

@@ -70,6 +70,19 @@ pub fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                     f.ok("clocks agree with the store's");
                 }
             }
+            match host_watchers(ctx.url(), ctx.namespace()).as_slice() {
+                [] => f.warn(
+                    "no per-host watcher on this host: deaths are seen when a command looks \
+                     (start one: coord service install, or coord watch --all)",
+                ),
+                pids => f.ok(format!(
+                    "the per-host watcher runs (pid {})",
+                    pids.iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
             if let Ok(fleet) = service.fleet() {
                 let held = fleet
                     .entries
@@ -148,4 +161,53 @@ fn hooks(f: &mut Findings) {
             )),
         }
     }
+}
+
+/// The processes of this host running `coord watch --all` on this store and fleet: a program
+/// named `coord` whose arguments are `watch` and, after it, `--all`, with the same `COORD_URL`
+/// and `COORD_NAMESPACE` in its environment (a watcher started with `--url` or `--namespace`
+/// is not recognised, nor one of another user, whose environment cannot be read).
+fn host_watchers(url: Option<&str>, namespace: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let nul_split = |bytes: &[u8]| -> Vec<String> {
+        bytes
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args = nul_split(&cmdline);
+            let is_coord = args.first().is_some_and(|program| {
+                std::path::Path::new(program)
+                    .file_name()
+                    .is_some_and(|n| n == "coord")
+            });
+            let watches_all = args
+                .iter()
+                .position(|a| a == "watch")
+                .is_some_and(|w| args[w + 1..].iter().any(|a| a == "--all"));
+            if !(is_coord && watches_all) {
+                return false;
+            }
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                return false;
+            };
+            let env = nul_split(&environ);
+            let var = |name: &str| {
+                env.iter()
+                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
+                    .filter(|v| !v.is_empty())
+            };
+            var("COORD_URL").as_deref() == url
+                && var("COORD_NAMESPACE").as_deref().unwrap_or("default") == namespace
+        })
+        .collect()
 }
