@@ -106,6 +106,18 @@ fn read_start_time(pid: u32, zombie_too: bool) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
+/// The parent of the process `pid` (field 4 of `/proc/<pid>/stat`); `None` when there is no
+/// such process.
+#[must_use]
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_ascii_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// The agent process a hook runs under: the nearest ancestor of `from` (itself included) that
 /// is Claude Code or Codex, run directly or by a JavaScript runtime. Hooks run under a shell that
 /// the agent started, so the hook's parent is never the agent itself.
@@ -221,5 +233,18 @@ mod tests {
         child.wait().unwrap();
         let mine = start_time(std::process::id()).unwrap();
         assert!(t.is_some_and(|t| t >= mine), "{t:?} vs {mine}");
+    }
+
+    #[test]
+    fn the_parent_is_read_from_the_process_table() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let parent = parent_of(child.id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(parent, Some(std::process::id()));
+        assert_eq!(parent_of(u32::MAX - 1), None);
     }
 }
