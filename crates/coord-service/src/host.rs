@@ -19,6 +19,10 @@ pub struct HostInfo {
     /// Where Claude Code keeps its per-process status files (`sessions/` under
     /// `CLAUDE_CONFIG_DIR`, else `~/.claude`), when known.
     pub claude_sessions: Option<std::path::PathBuf>,
+    /// The home directory of the user whose agents are found by their processes (`HOME`):
+    /// only agents started with this `HOME` are listed, as only the status files under it are.
+    /// `None` finds none.
+    pub home: Option<std::path::PathBuf>,
 }
 
 impl HostInfo {
@@ -40,14 +44,16 @@ impl HostInfo {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty());
         let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let home = env("HOME").map(std::path::PathBuf::from);
         let claude_sessions = env("CLAUDE_CONFIG_DIR")
             .map(std::path::PathBuf::from)
-            .or_else(|| env("HOME").map(|h| std::path::PathBuf::from(h).join(".claude")))
+            .or_else(|| home.as_ref().map(|h| h.join(".claude")))
             .map(|dir| dir.join("sessions"));
         Self {
             name,
             boot_id,
             claude_sessions,
+            home,
         }
     }
 

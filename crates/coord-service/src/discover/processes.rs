@@ -2,8 +2,9 @@
 //! on this host that no hook or command registered.
 //!
 //! The scan reads `/proc/<pid>/cmdline` of every process and nothing more, unless the command
-//! line is an agent's ([`agents`]: exact rules). Only then does it read the process's owner
-//! (this user's agents only: another user's are theirs to list), start time, ancestors,
+//! line is an agent's ([`agents`]: exact rules). Only then does it read the process's owner and
+//! environment (this user's agents, started with this `HOME`, as Claude Code's status files are
+//! the ones under it: another user's agents are theirs to list), start time, ancestors,
 //! working directory and, for Codex, the rollout files it holds open ([`codex`]): each of those
 //! is one session keyed on Codex's own session id, so it merges with the session Codex's hooks
 //! register. A process with no rollout is one session with the CLI's default id,
@@ -30,10 +31,12 @@
 //! with `COORD_HOST` naming it).
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use coord_core::{Beat, Phase, ProcessFact, Runtime, Session, Source};
 
@@ -60,6 +63,8 @@ struct Found {
     what: Recognised,
     /// The Codex rollouts it holds open.
     rollouts: Vec<Rollout>,
+    /// The tmux server it runs under.
+    tmux_socket: Option<PathBuf>,
 }
 
 impl Found {
@@ -97,7 +102,10 @@ impl Service {
     /// Registers every agent session found by its process that is not known yet; returns how
     /// many sessions the processes run.
     pub(super) fn discover_processes(&self) -> Result<usize> {
-        let found = scan();
+        let Some(home) = self.host.home.as_deref() else {
+            return Ok(0);
+        };
+        let found = scan(home);
         if found.is_empty() {
             return Ok(0);
         }
@@ -222,8 +230,9 @@ impl Service {
     }
 }
 
-/// The agent processes of this user, other than this one.
-fn scan() -> Vec<Found> {
+/// The agent processes of this user started with the home directory `home`, other than this
+/// process.
+fn scan(home: &Path) -> Vec<Found> {
     let Ok(proc) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -251,6 +260,10 @@ fn scan() -> Vec<Found> {
         if fs::metadata(entry.path()).map(|m| m.uid()).ok() != Some(uid) {
             continue;
         }
+        let environ = Environ::of(pid);
+        if environ.home.as_deref().is_some_and(|h| h != home) {
+            continue;
+        }
         let Some(start) = start_time(pid) else {
             continue;
         };
@@ -265,9 +278,37 @@ fn scan() -> Vec<Found> {
             ancestors: ancestors(pid),
             what,
             rollouts,
+            tmux_socket: environ.tmux_socket,
         });
     }
     found
+}
+
+/// What coord reads of an agent's environment.
+#[derive(Default)]
+struct Environ {
+    /// `HOME`.
+    home: Option<PathBuf>,
+    /// The tmux server named by `TMUX`.
+    tmux_socket: Option<PathBuf>,
+}
+
+impl Environ {
+    /// The environment the process `pid` was started with (empty when unreadable).
+    fn of(pid: u32) -> Self {
+        let mut environ = Self::default();
+        let Ok(vars) = fs::read(format!("/proc/{pid}/environ")) else {
+            return environ;
+        };
+        for var in vars.split(|b| *b == 0) {
+            if let Some(home) = var.strip_prefix(b"HOME=") {
+                environ.home = Some(PathBuf::from(OsStr::from_bytes(home)));
+            } else if let Some(tmux) = var.strip_prefix(b"TMUX=") {
+                environ.tmux_socket = tmux::socket_in(tmux);
+            }
+        }
+        environ
+    }
 }
 
 /// Reads the start of `/proc/<pid>/cmdline` into `buf`; how many bytes, `None` for a process
@@ -338,7 +379,7 @@ fn sockets(found: &[Found]) -> Vec<PathBuf> {
     let mut sockets: Vec<PathBuf> = Vec::new();
     for socket in found
         .iter()
-        .filter_map(|f| tmux::socket_of(f.pid))
+        .filter_map(|f| f.tmux_socket.clone())
         .chain(tmux::default_socket())
     {
         if !sockets.contains(&socket) {
@@ -365,6 +406,7 @@ mod tests {
                     path: PathBuf::from(format!("/r/{id}")),
                 })
                 .collect(),
+            tmux_socket: None,
         }
     }
 

@@ -8,7 +8,9 @@
 //! one only means no pane is known.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,15 +31,11 @@ pub fn panes(sockets: &[PathBuf]) -> HashMap<u32, String> {
     panes
 }
 
-/// The tmux server socket the process `pid` runs under (its `TMUX` variable), if any.
+/// The tmux server socket a `TMUX` variable names (`<socket>,<server pid>,<session>`).
 #[must_use]
-pub fn socket_of(pid: u32) -> Option<PathBuf> {
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    let value = environ
-        .split(|b| *b == 0)
-        .find_map(|var| var.strip_prefix(b"TMUX="))?;
+pub fn socket_in(value: &[u8]) -> Option<PathBuf> {
     let socket = value.split(|b| *b == b',').next()?;
-    (!socket.is_empty()).then(|| PathBuf::from(String::from_utf8_lossy(socket).into_owned()))
+    (!socket.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(socket)))
 }
 
 /// This user's default tmux server socket, when it exists.
@@ -119,6 +117,15 @@ mod tests {
         assert_eq!(panes.len(), 2);
         assert_eq!(pane_of([4300, 4250, 1], &panes), Some("my work:2.1"));
         assert_eq!(pane_of([4300, 1], &panes), None);
+    }
+
+    #[test]
+    fn the_socket_is_the_first_field_of_tmux() {
+        assert_eq!(
+            socket_in(b"/tmp/t/sock,4211,0"),
+            Some(PathBuf::from("/tmp/t/sock"))
+        );
+        assert_eq!(socket_in(b""), None);
     }
 
     #[test]
