@@ -1,7 +1,8 @@
 //! Discovery by process, with real processes and a real tmux: agents that were running before
 //! any coord command and never registered are listed by `coord ps` (a Codex keyed on the
 //! rollout it holds open, in its tmux pane; pi with the default id; Gemini CLI's restarted
-//! process, not its first one), their death is exact, and `coord watch --all` records it
+//! process, not its first one; a Codex TUI first as `<host>-<pid>`, then under its rollout's
+//! id once it has one), their death is exact, and `coord watch --all` records it
 //! within 100 ms. Processes that only look like agents are never listed.
 //!
 //! The stand-ins are real programs run under the agents' names (`argv[0]`), started with the
@@ -436,4 +437,40 @@ fn processes_that_only_look_like_agents_are_never_listed() {
     // The only sessions are the agent and what coord run registered.
     let ids: Vec<&str> = sessions.iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec![id, "codex"]);
+}
+
+#[test]
+fn a_codex_listed_before_its_first_rollout_continues_under_the_rollouts_id() {
+    let w = World::new();
+    let id = "019b0c6e-5d2a-7f31-9c44-2e8a1b7d3f64";
+    let log = rollout(&w, id, &[TURN_STARTED]);
+    let trigger = w.dir.path().join("prompt-given");
+    // A Codex TUI waits for its first prompt, then opens its rollout.
+    let script = format!(
+        "while [ ! -e {t} ]; do sleep 0.02; done; exec 3>>{log}; sleep 600 & wait",
+        t = trigger.display(),
+        log = log.display()
+    );
+    let tui = Proc::spawn(
+        Command::new("bash")
+            .arg0("codex")
+            .args(["-c", &script])
+            .env("HOME", w.dir.path()),
+    );
+    let before = sessions_of(&w, tui.pid());
+    assert_eq!(before.len(), 1, "{before:#?}");
+    let host = before[0]["host"].as_str().unwrap().to_owned();
+    let default_id = format!("{host}-{}", tui.pid());
+    assert_eq!(before[0]["id"], default_id);
+    assert_eq!(before[0]["runtime"], "codex");
+
+    fs::write(&trigger, "").unwrap();
+    until(Duration::from_secs(5), || {
+        fs::read_link(format!("/proc/{}/fd/3", tui.pid())).is_ok_and(|p| p == log)
+    });
+    let after = sessions_of(&w, tui.pid());
+    let live: Vec<&Value> = after.iter().filter(|s| s["state"] != "ended").collect();
+    assert_eq!(live.len(), 1, "{after:#?}");
+    assert_eq!(live[0]["id"], id);
+    assert_eq!(w.state(&default_id), "ended");
 }
