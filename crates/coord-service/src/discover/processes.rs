@@ -15,11 +15,13 @@
 //! process that restarts itself, a Codex TUI whose own daemon holds the rollout), and an
 //! `app-server` that holds no rollout runs no session. A session discovery registered as
 //! `<host>-<pid>` ends (unregistered by `probe`) once its process turns out to be represented
-//! otherwise, when its first rollout appears: the same process is never two live sessions.
+//! otherwise, when its first rollout appears: a process is never both `<host>-<pid>` and the
+//! session of a rollout.
 //!
 //! A discovered session is registered with its PID and start time by [`Source::Probe`], so its
 //! death is exact and `coord watch --all` holds it like any other, with the pane that runs it
-//! (`tmux=<session:window.pane>`, [`tmux`]) as a label and its rollout as its log. A session
+//! (`tmux=<session:window.pane>`, [`tmux`]) as a label, the agent's name too where the runtime
+//! does not say it (`agent=gemini`, runtime `other`), and its rollout as its log. A session
 //! already known (the same id and process; without a rollout, any live session of the process:
 //! `coord run`, `coord watch --pid`) is left as it is, except that its turn follows the
 //! rollout's last turn event.
