@@ -19,6 +19,10 @@ pub struct HostInfo {
     /// Where Claude Code keeps its per-process status files (`sessions/` under
     /// `CLAUDE_CONFIG_DIR`, else `~/.claude`), when known.
     pub claude_sessions: Option<std::path::PathBuf>,
+    /// The home directory of the user whose agents are found by their processes (`HOME`):
+    /// only agents started with this `HOME` are listed, as only the status files under it are.
+    /// `None` finds none.
+    pub home: Option<std::path::PathBuf>,
 }
 
 impl HostInfo {
@@ -40,14 +44,16 @@ impl HostInfo {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty());
         let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let home = env("HOME").map(std::path::PathBuf::from);
         let claude_sessions = env("CLAUDE_CONFIG_DIR")
             .map(std::path::PathBuf::from)
-            .or_else(|| env("HOME").map(|h| std::path::PathBuf::from(h).join(".claude")))
+            .or_else(|| home.as_ref().map(|h| h.join(".claude")))
             .map(|dir| dir.join("sessions"));
         Self {
             name,
             boot_id,
             claude_sessions,
+            home,
         }
     }
 
@@ -104,6 +110,18 @@ fn read_start_time(pid: u32, zombie_too: bool) -> Option<u64> {
     }
     // `state` was field 3; field 22 is 19 further.
     fields.nth(18)?.parse().ok()
+}
+
+/// The parent of the process `pid` (field 4 of `/proc/<pid>/stat`); `None` when there is no
+/// such process.
+#[must_use]
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_ascii_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// The agent process a hook runs under: the nearest ancestor of `from` (itself included) that
@@ -221,5 +239,18 @@ mod tests {
         child.wait().unwrap();
         let mine = start_time(std::process::id()).unwrap();
         assert!(t.is_some_and(|t| t >= mine), "{t:?} vs {mine}");
+    }
+
+    #[test]
+    fn the_parent_is_read_from_the_process_table() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let parent = parent_of(child.id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(parent, Some(std::process::id()));
+        assert_eq!(parent_of(u32::MAX - 1), None);
     }
 }

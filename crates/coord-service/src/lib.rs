@@ -12,7 +12,8 @@
 //! - [`watch`]: the sidecar's loop: renew while the process lives, record its end.
 //! - [`host_watch`]: the per-host watcher (`coord watch --all`): inotify on the status
 //!   directories and a pidfd per session process of the host, in one `poll`.
-//! - [`discover`]: Claude Code sessions found from their status files, with no setup.
+//! - [`discover`]: agent sessions found with no setup: Claude Code from its status files,
+//!   Codex, pi, opencode, Gemini CLI and aider from the process table, with their tmux pane.
 //! - [`fleet`]: the classified view of the fleet behind `coord ps` and `coord show`.
 //! - [`sweep`]: finding the dead and evicting them, bounded, and taking back their work.
 //! - [`leader`]: the leader lease (one session leads a namespace and sweeps).

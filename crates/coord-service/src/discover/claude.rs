@@ -1,5 +1,5 @@
-//! Zero setup: the Claude Code sessions running on this host, found from the status file each
-//! Claude Code process keeps (`~/.claude/sessions/<pid>.json`), with no hook installed.
+//! Claude Code sessions running on this host, found from the status file each Claude Code
+//! process keeps (`~/.claude/sessions/<pid>.json`), with no hook installed.
 //!
 //! A file is believed only if its process is running with the start time the file records, in
 //! this boot: after `kill -9` the file stays behind, and its PID may since belong to another
@@ -70,7 +70,7 @@ impl StatusFile {
 impl Service {
     /// Registers or renews every Claude Code session whose status file this host holds and
     /// believes; returns how many there are.
-    pub fn discover(&self) -> Result<usize> {
+    pub(super) fn discover_claude(&self) -> Result<usize> {
         let Some(dir) = self.host.claude_sessions.as_deref() else {
             return Ok(0);
         };
@@ -94,13 +94,13 @@ impl Service {
                 continue;
             }
             found += 1;
-            self.merge(&file, start)?;
+            self.merge_status(&file, start)?;
         }
         Ok(found)
     }
 
     /// Applies one believed status file to the store.
-    fn merge(&self, file: &StatusFile, start: u64) -> Result<()> {
+    fn merge_status(&self, file: &StatusFile, start: u64) -> Result<()> {
         let at = Timestamp::from_millis(file.status_updated_at.or(file.updated_at).unwrap_or(0));
         let stored = self.store.session(&file.session_id)?;
         let known = stored.as_ref().filter(|s| {
