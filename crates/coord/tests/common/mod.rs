@@ -198,3 +198,45 @@ impl Rng {
         self.0
     }
 }
+
+/// How hard the reliability tests push: `COORD_RELIABILITY_SCALE=full` (what
+/// `bench/reliability` sets) for the long runs, anything else for the CI-sized ones.
+pub fn scaled(ci: usize, full: usize) -> usize {
+    if std::env::var("COORD_RELIABILITY_SCALE").as_deref() == Ok("full") {
+        full
+    } else {
+        ci
+    }
+}
+
+/// Prints one line of figures for `bench/reliability` to collect: `RELIABILITY <family>
+/// <key>=<value> …`.
+pub fn publish(family: &str, figures: &[(&str, String)]) {
+    let fields: Vec<String> = figures.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("RELIABILITY {family} {}", fields.join(" "));
+}
+
+/// The `p`th percentile (nearest rank) of `sorted`, which must not be empty.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Kills `child`'s whole process group (it must have been started in a group of its own) with
+/// SIGKILL, and reaps it.
+pub fn kill_group(child: &mut Child) {
+    let pgid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL).unwrap();
+    child.wait().unwrap();
+}
+
+/// A seed from the clock, printed so that a failing run can be repeated.
+pub fn seed() -> u64 {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("seed {seed}");
+    seed
+}
