@@ -111,16 +111,16 @@ fn round(w: &World, judge: &str) -> Duration {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut evicted = sweep(w, judge);
-    let took = died.elapsed();
+    let mut gone = sweep(w, judge);
+    let eviction = died.elapsed();
     rustix::process::kill_process(stopped, rustix::process::Signal::CONT).unwrap();
-    evicted.sort();
+    gone.sort();
     let expected = if local {
         ["killed"].as_slice()
     } else {
         ["killed", "silent"].as_slice()
     };
-    assert_eq!(evicted, expected, "judged from {judge}");
+    assert_eq!(gone, expected, "judged from {judge}");
     for (id, state) in [("in-a-long-tool", "in-tool"), ("asking", "blocked")] {
         assert_eq!(w.state(id), state, "{id}");
     }
@@ -129,7 +129,7 @@ fn round(w: &World, judge: &str) -> Duration {
         on_laptop(&["heartbeat", "--id", "suspended"]);
         assert_eq!(w.state("suspended"), "active");
     }
-    took
+    eviction
 }
 
 /// Rounds judged from the laptop and from elsewhere, each on a fresh store from `fresh` (a

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,8 +59,8 @@ impl Redis {
         child
     }
 
-    fn answers(socket: &PathBuf) -> bool {
-        redis::Client::open(redis::ConnectionAddr::Unix(socket.clone()))
+    fn answers(socket: &Path) -> bool {
+        redis::Client::open(redis::ConnectionAddr::Unix(socket.to_owned()))
             .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
             .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
             .is_ok()
@@ -146,6 +146,69 @@ fn beats(w: &World, id: &str) -> Option<u64> {
     doc["session"]["beats"].as_u64()
 }
 
+/// Freezes, kills and restarts, and empties the server, a round at a time, while the hooks
+/// fire; after each, a hook must land. Returns how many faults it made.
+fn outages(redis: &mut Redis, w: &World, agent: &Sleeper, wait_for_a_hook: &dyn Fn()) -> usize {
+    let outage = Duration::from_millis(u64::try_from(scaled(1_000, 5_000)).unwrap());
+    let host = |args: &[&str]| {
+        let out = w
+            .cmd()
+            .env("COORD_HOST", "laptop")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut faults = 0;
+    for round in 0..scaled(1, 5) {
+        thread::sleep(Duration::from_millis(200));
+        let before = beats(w, "busy").unwrap();
+
+        redis.freeze();
+        thread::sleep(outage);
+        redis.thaw();
+        wait_for_a_hook();
+        let after_freeze = beats(w, "busy").unwrap();
+        assert!(
+            after_freeze > before,
+            "round {round}: hooks land again after a freeze"
+        );
+
+        redis.kill();
+        thread::sleep(outage);
+        redis.restart();
+        wait_for_a_hook();
+        let after_restart = beats(w, "busy").unwrap();
+        assert!(
+            after_restart > after_freeze,
+            "round {round}: the data came back, and hooks land"
+        );
+
+        // A server that comes back empty: the next hook registers the session again.
+        redis.flush();
+        wait_for_a_hook();
+        assert!(
+            beats(w, "busy").is_some(),
+            "round {round}: the next hook healed the record"
+        );
+        host(&[
+            "register",
+            "--id",
+            "quiet",
+            "--pid",
+            &agent.pid(),
+            "--ttl",
+            "30s",
+        ]);
+        faults += 3;
+    }
+    faults
+}
+
 #[test]
 fn a_redis_outage_mid_run_never_holds_a_hook_and_the_next_hook_heals() {
     let mut redis = Redis::start();
@@ -199,56 +262,13 @@ fn a_redis_outage_mid_run_never_holds_a_hook_and_the_next_hook_heals() {
             }
         })
     };
-    let outage = Duration::from_millis(u64::try_from(scaled(1_000, 5_000)).unwrap());
     let wait_for_a_hook = || {
         let n = fired.lock().unwrap().len();
         while fired.lock().unwrap().len() < n + 2 {
             thread::sleep(Duration::from_millis(10));
         }
     };
-    let mut faults = 0;
-    for round in 0..scaled(1, 5) {
-        thread::sleep(Duration::from_millis(200));
-        let before = beats(&w, "busy").unwrap();
-
-        redis.freeze();
-        thread::sleep(outage);
-        redis.thaw();
-        wait_for_a_hook();
-        let after_freeze = beats(&w, "busy").unwrap();
-        assert!(
-            after_freeze > before,
-            "round {round}: hooks land again after a freeze"
-        );
-
-        redis.kill();
-        thread::sleep(outage);
-        redis.restart();
-        wait_for_a_hook();
-        let after_restart = beats(&w, "busy").unwrap();
-        assert!(
-            after_restart > after_freeze,
-            "round {round}: the data came back, and hooks land"
-        );
-
-        // A server that comes back empty: the next hook registers the session again.
-        redis.flush();
-        wait_for_a_hook();
-        assert!(
-            beats(&w, "busy").is_some(),
-            "round {round}: the next hook healed the record"
-        );
-        host(&[
-            "register",
-            "--id",
-            "quiet",
-            "--pid",
-            &agent.pid(),
-            "--ttl",
-            "30s",
-        ]);
-        faults += 3;
-    }
+    let faults = outages(&mut redis, &w, &agent, &wait_for_a_hook);
     stop.store(true, Ordering::Relaxed);
     hooks.join().unwrap();
 

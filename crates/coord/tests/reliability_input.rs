@@ -43,9 +43,7 @@ fn mangle(rng: &mut Rng, bytes: &[u8]) -> Vec<u8> {
 /// A garbage hook input of one of several kinds.
 fn garbage(rng: &mut Rng, i: usize) -> Vec<u8> {
     match i % 5 {
-        0 => (0..1 + rng.next() % 512)
-            .map(|_| rng.next() as u8)
-            .collect(),
+        0 => (0..=rng.next() % 512).map(|_| rng.next() as u8).collect(),
         // A mangled event that no longer parses (one that still does is an event: without a
         // session id, it beats the default id).
         1 => loop {
@@ -61,7 +59,7 @@ fn garbage(rng: &mut Rng, i: usize) -> Vec<u8> {
         }
         3 => {
             let mut b = br#"{"session_id":""#.to_vec();
-            b.extend((0..1 + rng.next() % 64).map(|_| 0x80 | (rng.next() as u8 & 0x3f)));
+            b.extend((0..=rng.next() % 64).map(|_| 0x80 | (rng.next() as u8 & 0x3f)));
             b.extend_from_slice(br#""}"#);
             b
         }
@@ -136,7 +134,7 @@ fn fuzzed_settings_that_do_not_parse_are_refused_and_left_byte_identical() {
     let files = scaled(200, 2000);
     let mut refused = 0;
     while refused < files {
-        let broken = if rng.next() % 2 == 0 {
+        let broken = if rng.next().is_multiple_of(2) {
             mangle(&mut rng, SETTINGS.as_bytes())
         } else {
             let cut = (rng.next() % SETTINGS.len() as u64) as usize;

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::{COORD, Sleeper, World, percentile, publish, scaled};
 use serde_json::Value;
@@ -86,27 +86,12 @@ impl Logged {
     }
 }
 
-fn ms(sorted: &[f64], p: f64) -> String {
+fn ms(sorted: &[f64], p: usize) -> String {
     format!("{:.2}", percentile(sorted, p) / 1000.0)
 }
 
-/// Runs the load on `w` and checks every count against the store.
-fn load(w: &World, backend: &str) {
-    let _alone = MACHINE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let calls = scaled(10, 100);
-    let claim_every = scaled(5, 10);
-    let claims_each = calls / claim_every;
-    let agent = Sleeper::start();
-    w.ok(&["register", "--id", "shared", "--pid", &agent.pid()]);
-    for i in 0..PROCESSES {
-        w.ok(&["register", "--id", &format!("w{i}"), "--pid", &agent.pid()]);
-        for c in 0..claims_each {
-            w.ok(&["task", "add", "--id", &format!("t{i}-{c}"), "work"]);
-        }
-    }
-
+/// Starts the workers at once and waits for all: how long they took, and what failed.
+fn run_workers(w: &World, calls: usize, claim_every: usize) -> (Duration, Vec<String>) {
     let start = Instant::now();
     let workers: Vec<_> = (0..PROCESSES)
         .map(|i| {
@@ -134,7 +119,27 @@ fn load(w: &World, backend: &str) {
             errors.push(format!("w{i}: {}", String::from_utf8_lossy(&out.stderr)));
         }
     }
-    let took = start.elapsed();
+    (start.elapsed(), errors)
+}
+
+/// Runs the load on `w` and checks every count against the store.
+fn load(w: &World, backend: &str) {
+    let _alone = MACHINE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let calls = scaled(10, 100);
+    let claim_every = scaled(5, 10);
+    let claims_each = calls / claim_every;
+    let agent = Sleeper::start();
+    w.ok(&["register", "--id", "shared", "--pid", &agent.pid()]);
+    for i in 0..PROCESSES {
+        w.ok(&["register", "--id", &format!("w{i}"), "--pid", &agent.pid()]);
+        for c in 0..claims_each {
+            w.ok(&["task", "add", "--id", &format!("t{i}-{c}"), "work"]);
+        }
+    }
+
+    let (took, errors) = run_workers(w, calls, claim_every);
     assert!(
         errors.is_empty(),
         "{} workers failed: {errors:?}",
@@ -195,10 +200,10 @@ fn load(w: &World, backend: &str) {
             ("claims", logged.claims.len().to_string()),
             ("errors", errors.len().to_string()),
             ("lost", lost.to_string()),
-            ("beat_p50_ms", ms(&logged.beat_us, 50.0)),
-            ("beat_p99_ms", ms(&logged.beat_us, 99.0)),
-            ("claim_p50_ms", ms(&logged.claim_us, 50.0)),
-            ("claim_p99_ms", ms(&logged.claim_us, 99.0)),
+            ("beat_p50_ms", ms(&logged.beat_us, 50)),
+            ("beat_p99_ms", ms(&logged.beat_us, 99)),
+            ("claim_p50_ms", ms(&logged.claim_us, 50)),
+            ("claim_p99_ms", ms(&logged.claim_us, 99)),
             ("seconds", format!("{:.1}", took.as_secs_f64())),
         ],
     );

@@ -217,8 +217,8 @@ pub fn publish(family: &str, figures: &[(&str, String)]) {
 }
 
 /// The `p`th percentile (nearest rank) of `sorted`, which must not be empty.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+pub fn percentile(sorted: &[f64], p: usize) -> f64 {
+    let rank = (p * sorted.len()).div_ceil(100);
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
