@@ -12,7 +12,6 @@ mod common;
 #[allow(dead_code)]
 mod support;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Sleeper, World, publish, scaled};
@@ -21,15 +20,11 @@ use support::RedisServer;
 const TTL: Duration = Duration::from_secs(1);
 
 fn hook(w: &World, host: &str, event: &str) {
-    let mut child = w
-        .cmd()
-        .env("COORD_HOST", host)
-        .args(["hook", "PostToolUse"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), event.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(
+        w.hook_on(host, "PostToolUse", event.as_bytes())
+            .status
+            .success()
+    );
 }
 
 /// Runs a sweep from `host`; the sessions it evicted.
@@ -52,19 +47,7 @@ fn sweep(w: &World, host: &str) -> Vec<String> {
 /// `judge` (the laptop itself, or another host) once every TTL has run out; returns how long
 /// the dead took to be evicted.
 fn round(w: &World, judge: &str) -> Duration {
-    let on_laptop = |args: &[&str]| {
-        let out = w
-            .cmd()
-            .env("COORD_HOST", "laptop")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let on_laptop = |args: &[&str]| w.on_host("laptop", args);
     let ttl = format!("{}s", TTL.as_secs());
     let register = |id: &str, agent: &Sleeper, extra: &[&str]| {
         let pid = agent.pid();

@@ -119,18 +119,8 @@ struct Fired {
 
 fn fire(w: &World, host: &str, session: &str) -> Fired {
     let start = Instant::now();
-    let mut hook = w
-        .cmd()
-        .env("COORD_HOST", host)
-        .args(["hook", "PostToolUse"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let event = format!(r#"{{"session_id":"{session}","hook_event_name":"PostToolUse"}}"#);
-    let _ = std::io::Write::write_all(&mut hook.stdin.take().unwrap(), event.as_bytes());
-    let out = hook.wait_with_output().unwrap();
+    let out = w.hook_on(host, "PostToolUse", event.as_bytes());
     Fired {
         took: start.elapsed(),
         clean: out.status.code() == Some(0) && out.stdout.is_empty() && out.stderr.is_empty(),
@@ -150,19 +140,7 @@ fn beats(w: &World, id: &str) -> Option<u64> {
 /// fire; after each, a hook must land. Returns how many faults it made.
 fn outages(redis: &mut Redis, w: &World, agent: &Sleeper, wait_for_a_hook: &dyn Fn()) -> usize {
     let outage = Duration::from_millis(u64::try_from(scaled(1_000, 5_000)).unwrap());
-    let host = |args: &[&str]| {
-        let out = w
-            .cmd()
-            .env("COORD_HOST", "laptop")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let host = |args: &[&str]| w.on_host("laptop", args);
     let mut faults = 0;
     for round in 0..scaled(1, 5) {
         thread::sleep(Duration::from_millis(200));
@@ -216,19 +194,7 @@ fn a_redis_outage_mid_run_never_holds_a_hook_and_the_next_hook_heals() {
     // Two sessions on the laptop: `busy` fires hooks all along, `quiet` (in a long tool call)
     // fires none. The sweep runs elsewhere, as a server's would.
     let agent = Sleeper::start();
-    let host = |args: &[&str]| {
-        let out = w
-            .cmd()
-            .env("COORD_HOST", "laptop")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let host = |args: &[&str]| w.on_host("laptop", args);
     host(&[
         "register",
         "--id",

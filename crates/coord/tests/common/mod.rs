@@ -70,18 +70,21 @@ impl World {
 
     /// Runs `coord heartbeat --hook` with `stdin` as the hook event.
     pub fn hook(&self, extra: &[&str], stdin: &[u8]) -> Output {
-        use std::io::Write;
-        let mut child = self
-            .cmd()
-            .args(["heartbeat", "--hook"])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child.stdin.take().unwrap().write_all(stdin);
-        child.wait_with_output().unwrap()
+        feed(self.cmd().args(["heartbeat", "--hook"]).args(extra), stdin)
+    }
+
+    /// Runs `coord hook <event>` as on host `host` (`COORD_HOST`), with `stdin` as the event.
+    pub fn hook_on(&self, host: &str, event: &str, stdin: &[u8]) -> Output {
+        feed(
+            self.cmd().env("COORD_HOST", host).args(["hook", event]),
+            stdin,
+        )
+    }
+
+    /// Runs coord as on host `host` (`COORD_HOST`) with `args`, expecting success; returns
+    /// stdout.
+    pub fn on_host(&self, host: &str, args: &[&str]) -> String {
+        succeed(self.cmd().env("COORD_HOST", host).args(args))
     }
 
     /// Starts a real process and registers it as session `id` (with `extra` arguments); the
@@ -118,6 +121,19 @@ impl World {
             .unwrap_or_else(|| panic!("session {id} is not listed"));
         s["state"].as_str().unwrap().to_owned()
     }
+}
+
+/// Runs `cmd` with `stdin` written to it (as much as it reads); returns the whole output.
+pub fn feed(cmd: &mut Command, stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
 }
 
 /// Runs `cmd`, expecting success; returns its stdout.
