@@ -9,6 +9,7 @@
 //! | 2     | `dead`    | its process is known to have exited |
 //! | 3     | `dead`    | every source silent past `ttl`, while its host was heard from after that |
 //! | 3     | `unknown` | every source silent past `ttl`, and its host silent too |
+
 //! | 4     | `blocked` | waiting for a person's answer (never stale: a person is slow, not hung) |
 //! | 5     | `limited` | alive but unable to work: an API error, a rate or usage limit |
 //! | 6     | `in-tool` | a tool call runs, for less than `tool_timeout` |
@@ -19,7 +20,9 @@
 //!
 //! Death needs evidence: a silent session is only `dead` when something else on its host is
 //! still heard (the classifier itself, for a local session); otherwise coord cannot tell a dead
-//! agent from a silent host or an outage of its own, and says `unknown`.
+//! agent from a silent host or an outage of its own, and says `unknown`. Rule 3 waits longer for
+//! a tool call (until its `tool_timeout`, if that is later) and never applies to a session
+//! waiting for a person: a person is slow, not dead.
 
 use std::fmt;
 use std::str::FromStr;
@@ -256,18 +259,26 @@ fn settled(session: &Session, now: Timestamp) -> Option<Verdict> {
     None
 }
 
-/// Rule 3: every source silent past the TTL.
+/// Rule 3: every source silent past the TTL. A session waiting for a person is never dead by
+/// silence (a person is slow, not dead), and a tool call may be silent until its own timeout.
 fn silent(
     session: &Session,
     host_heard: Option<Timestamp>,
     p: &Policy,
     now: Timestamp,
 ) -> Option<Verdict> {
-    let silent = now.since(session.last_seen);
-    if silent <= p.ttl {
+    let deadline = match &session.phase {
+        Phase::Blocked { .. } => return None,
+        Phase::InTool { since, .. } => session
+            .last_seen
+            .plus(p.ttl)
+            .max(since.plus(p.tool_timeout)),
+        _ => session.last_seen.plus(p.ttl),
+    };
+    if now <= deadline {
         return None;
     }
-    let deadline = session.last_seen.plus(p.ttl);
+    let silent = now.since(session.last_seen);
     Some(match host_heard {
         Some(h) if h > deadline => verdict(
             State::Dead,

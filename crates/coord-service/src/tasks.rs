@@ -90,7 +90,18 @@ impl Service {
             if candidates.is_empty() {
                 return Err(ServiceError::NothingToClaim(session.to_owned()));
             }
-            for mut t in candidates {
+            let mut lost_a_race = false;
+            for listed in candidates {
+                // After a lost race the list is old news (others are claiming down it too):
+                // look at each task again before spending a token and a write on it.
+                let mut t = if lost_a_race {
+                    match self.store.task(&listed.id)? {
+                        Some(fresh) if fresh.claimable(now) => fresh,
+                        _ => continue,
+                    }
+                } else {
+                    listed
+                };
                 let expected = t.revision;
                 let token = self.store.next_token()?;
                 t.claim(session, token, lease, now)?;
@@ -110,6 +121,7 @@ impl Service {
                 if self.store.put_task(&t, Some(expected), &[event])? {
                     return Ok(t);
                 }
+                lost_a_race = true;
             }
         }
         Err(ServiceError::Contended(

@@ -68,7 +68,12 @@ pub fn parse(buf: &[u8]) -> Input {
     if buf.iter().all(u8::is_ascii_whitespace) {
         return Input::Nothing;
     }
-    match serde_json::from_slice::<HookPayload>(buf) {
+    // Parsed as text: from bytes, serde skips the fields coord ignores without checking that
+    // they are UTF-8, and an event with invalid UTF-8 anywhere is not one an agent sent.
+    let Ok(text) = std::str::from_utf8(buf) else {
+        return Input::Garbage;
+    };
+    match serde_json::from_str::<HookPayload>(text) {
         Ok(event) => Input::Event(Box::new(event)),
         Err(_) => Input::Garbage,
     }
@@ -96,6 +101,7 @@ mod tests {
             b"{\"session_id\": 5}",
             b"\xff\xfe{}",
             b"{",
+            b"{\"session_id\":\"abc\",\"tool_input\":{\"command\":\"l\xffs\"}}",
         ] {
             assert!(matches!(parse(bad), Input::Garbage), "{bad:?}");
         }

@@ -72,18 +72,21 @@ impl World {
 
     /// Runs `coord heartbeat --hook` with `stdin` as the hook event.
     pub fn hook(&self, extra: &[&str], stdin: &[u8]) -> Output {
-        use std::io::Write;
-        let mut child = self
-            .cmd()
-            .args(["heartbeat", "--hook"])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child.stdin.take().unwrap().write_all(stdin);
-        child.wait_with_output().unwrap()
+        feed(self.cmd().args(["heartbeat", "--hook"]).args(extra), stdin)
+    }
+
+    /// Runs `coord hook <event>` as on host `host` (`COORD_HOST`), with `stdin` as the event.
+    pub fn hook_on(&self, host: &str, event: &str, stdin: &[u8]) -> Output {
+        feed(
+            self.cmd().env("COORD_HOST", host).args(["hook", event]),
+            stdin,
+        )
+    }
+
+    /// Runs coord as on host `host` (`COORD_HOST`) with `args`, expecting success; returns
+    /// stdout.
+    pub fn on_host(&self, host: &str, args: &[&str]) -> String {
+        succeed(self.cmd().env("COORD_HOST", host).args(args))
     }
 
     /// Starts a real process and registers it as session `id` (with `extra` arguments); the
@@ -120,6 +123,19 @@ impl World {
             .unwrap_or_else(|| panic!("session {id} is not listed"));
         s["state"].as_str().unwrap().to_owned()
     }
+}
+
+/// Runs `cmd` with `stdin` written to it (as much as it reads); returns the whole output.
+pub fn feed(cmd: &mut Command, stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
 }
 
 /// Runs `cmd`, expecting success; returns its stdout.
@@ -199,4 +215,46 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0
     }
+}
+
+/// How hard the reliability tests push: `COORD_RELIABILITY_SCALE=full` (what
+/// `bench/reliability` sets) for the long runs, anything else for the CI-sized ones.
+pub fn scaled(ci: usize, full: usize) -> usize {
+    if std::env::var("COORD_RELIABILITY_SCALE").as_deref() == Ok("full") {
+        full
+    } else {
+        ci
+    }
+}
+
+/// Prints one line of figures for `bench/reliability` to collect: `RELIABILITY <family>
+/// <key>=<value> …`.
+pub fn publish(family: &str, figures: &[(&str, String)]) {
+    let fields: Vec<String> = figures.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("RELIABILITY {family} {}", fields.join(" "));
+}
+
+/// The `p`th percentile (nearest rank) of `sorted`, which must not be empty.
+pub fn percentile(sorted: &[f64], p: usize) -> f64 {
+    let rank = (p * sorted.len()).div_ceil(100);
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Kills `child`'s whole process group (it must have been started in a group of its own) with
+/// SIGKILL, and reaps it.
+pub fn kill_group(child: &mut Child) {
+    let pgid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL).unwrap();
+    child.wait().unwrap();
+}
+
+/// A seed from the clock, printed so that a failing run can be repeated.
+pub fn seed() -> u64 {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("seed {seed}");
+    seed
 }
