@@ -77,7 +77,12 @@ pub fn run(service: &Service, options: &Options) -> Result<(), TopError> {
             .terminal()
             .draw(|frame| view::draw(frame, &app, &snapshot))?;
         let wait = due.saturating_duration_since(Instant::now());
-        if !event::poll(wait)? {
+        match terminal_input(wait) {
+            Input::None => continue,
+            Input::Gone => break,
+            Input::Ready => {}
+        }
+        if !event::poll(Duration::ZERO)? {
             continue;
         }
         match event::read()? {
@@ -93,4 +98,39 @@ pub fn run(service: &Service, options: &Options) -> Result<(), TopError> {
     }
     screen.leave()?;
     Ok(())
+}
+
+/// What the terminal has for the view.
+enum Input {
+    /// Nothing within the wait (or a signal came: the caller looks at its flag).
+    None,
+    /// Bytes to read.
+    Ready,
+    /// The terminal hung up (its window or tmux server went away): nobody is looking.
+    Gone,
+}
+
+/// Waits up to `wait` for the terminal's input. The wait is this process's own `poll` on
+/// stdin, not the TUI library's: that one reads a hung-up terminal's end of file in a loop
+/// forever, so a view whose terminal went away would spin instead of exiting.
+fn terminal_input(wait: Duration) -> Input {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: wait.as_secs().try_into().unwrap_or(i64::MAX),
+        tv_nsec: wait.subsec_nanos().into(),
+    };
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(0) | Err(rustix::io::Errno::INTR) => Input::None,
+        Ok(_) => {
+            let events = fds[0].revents();
+            if events.intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL) {
+                Input::Gone
+            } else {
+                Input::Ready
+            }
+        }
+        Err(_) => Input::Gone,
+    }
 }

@@ -318,6 +318,40 @@ fn sigterm_leaves_the_view_and_restores_the_terminal() {
 }
 
 #[test]
+fn a_view_whose_terminal_goes_away_exits_instead_of_spinning() {
+    let w = World::new();
+    let _agent = w.registered("solo", &["--task", "alone"]);
+    let t = Tmux::start(&w);
+    t.type_line("coord top");
+    t.until("the fleet", |s| {
+        s.contains("alone") && s.contains("r reload")
+    });
+    let shell = t.format("#{pane_pid}");
+    let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    let view = String::from_utf8(out.stdout).unwrap();
+    let view = view
+        .split_whitespace()
+        .next()
+        .expect("coord-top runs")
+        .to_owned();
+    // The terminal goes away (its tmux server is killed): the view must end, not spin.
+    assert!(t.tmux(&["kill-server"]).status.success());
+    let proc_dir = PathBuf::from(format!("/proc/{view}"));
+    let start = Instant::now();
+    while proc_dir.exists() {
+        let state = std::fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
+        if state.contains(") Z ") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "coord-top {view} still runs after its terminal went away"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn on_redis_the_view_shows_the_fleet_and_outlives_the_server() {
     let server = RedisServer::start();
     let w = World::on(server.url().to_string());
