@@ -65,12 +65,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults for the namespace: a 5 s wait on a busy store, 2 s to reach a server.
+    /// The defaults for the namespace: up to 30 s in the queue for a store other writers hold
+    /// (200 processes writing at once queue for seconds: waiting is not failing; the hook path
+    /// sets its own short wait), 2 s to reach a server.
     #[must_use]
     pub fn new(namespace: impl Into<String>) -> Self {
         Self {
             namespace: namespace.into(),
-            busy_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(2),
             clock: Clock::Host,
         }

@@ -20,7 +20,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use coord_core::{
     Beat, Event, EventKind, ExitStatus, Registration, Session, Source, Task, Timestamp,
@@ -59,8 +59,8 @@ impl SqliteStore {
             create(path)?;
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags)?;
-        conn.busy_timeout(config.busy_timeout)?;
+        let mut conn = Connection::open_with_flags(path, flags)?;
+        wait_when_busy(&mut conn, config.busy_timeout)?;
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         conn.pragma_update(None, "synchronous", "normal")?;
         schema::migrate(&conn)?;
@@ -99,6 +99,7 @@ impl SqliteStore {
                 }
             };
         }
+        BUSY.set((self.busy_timeout, None));
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let out = f(&tx, self.now()?)?;
         tx.commit()?;
@@ -114,13 +115,13 @@ impl SqliteStore {
     fn bound_wal(&self) {
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
-        if fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT)
-            && self.conn.busy_timeout(Duration::ZERO).is_ok()
-        {
+        if fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT) {
+            // No wait at all: the busy handler gives up at once.
+            BUSY.set((Duration::ZERO, None));
             let _ = self
                 .conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-            let _ = self.conn.busy_timeout(self.busy_timeout);
+            BUSY.set((self.busy_timeout, None));
         }
     }
 
@@ -197,6 +198,39 @@ impl SqliteStore {
         let sql = format!("SELECT seq, event FROM events WHERE ns = ?1 {filter}");
         self.select(&sql, params, rows::event_from_row)
     }
+}
+
+thread_local! {
+    /// The wait for the write lock of this thread's current change: how long it may last, and
+    /// when it began.
+    static BUSY: Cell<(Duration, Option<Instant>)> = const { Cell::new((Duration::ZERO, None)) };
+}
+
+/// Makes `conn` wait up to `timeout` for a lock another writer holds, looking again every
+/// millisecond or few. SQLite's own busy handler sleeps longer and longer (up to 100 ms between
+/// looks), so under many writers a waiter that has waited long is overtaken by newcomers and
+/// starves past its timeout; short, bounded sleeps keep the wait close to first come, first
+/// served (measured by the 200-writer load test in `tests/reliability_load.rs`).
+fn wait_when_busy(conn: &mut Connection, timeout: Duration) -> rusqlite::Result<()> {
+    BUSY.set((timeout, None));
+    conn.busy_handler(Some(busy))
+}
+
+/// SQLite's busy handler: true to try again after a short sleep, false to give up.
+fn busy(attempt: i32) -> bool {
+    let (limit, began) = BUSY.get();
+    let now = Instant::now();
+    let began = match began {
+        Some(t) if attempt > 0 => t,
+        _ => now,
+    };
+    BUSY.set((limit, Some(began)));
+    if now.duration_since(began) >= limit {
+        return false;
+    }
+    let step = u64::try_from(attempt).unwrap_or(0).min(8);
+    std::thread::sleep(Duration::from_micros(500 + 500 * step));
+    true
 }
 
 /// How many stores this process began to make: it names their temporary files.
@@ -444,6 +478,7 @@ impl Store for SqliteStore {
             work();
             return Ok(());
         }
+        BUSY.set((self.busy_timeout, None));
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         self.grouping.set(true);
         let leave = Leave(&self.grouping);
