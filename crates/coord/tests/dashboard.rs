@@ -17,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::serve::Served;
 use common::{Sleeper, World};
 use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
@@ -53,41 +54,23 @@ fn chromium() -> Option<PathBuf> {
 
 /// A running `coord serve` on a world's store, killed when dropped.
 struct Server {
-    child: Child,
-    addr: String,
-    world: World,
+    served: Served,
 }
 
 impl Server {
     fn start(world: World, extra: &[&str]) -> Self {
-        let log = std::fs::File::create(world.dir.path().join("serve.log")).unwrap();
-        let mut child = world
-            .cmd()
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("coord serve said {line:?}"))
-            .to_owned();
-        Self { child, addr, world }
+        Self {
+            served: Served::start(world, extra),
+        }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.served.addr)
     }
 
     /// A WebSocket on `/ws` subscribed to the events after `since`, as a test's own witness.
     fn subscribe(&self) -> Socket {
-        let (mut ws, _) = tungstenite::connect(format!("ws://{}/ws", self.addr)).unwrap();
+        let (mut ws, _) = tungstenite::connect(format!("ws://{}/ws", self.served.addr)).unwrap();
         if let MaybeTlsStream::Plain(s) = ws.get_mut() {
             s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         }
@@ -96,13 +79,6 @@ impl Server {
             .unwrap();
         assert_eq!(next_json(&mut ws)["result"]["subscribed"], true);
         ws
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -621,7 +597,7 @@ fn filters_narrow_the_rows(b: &mut Browser) {
 fn the_page_shows_the_fleet_live_and_a_death_within_a_second() {
     let Some(binary) = chromium() else { return };
     let server = Server::start(World::new(), &["--grace", "3s", "--lock-delay", "1s"]);
-    let w = &server.world;
+    let w = &server.served.world;
     let mut fleet = Fleet::start(w);
 
     // The page, with no timed re-list (?refresh=0): whatever changes from now on must come
@@ -737,7 +713,7 @@ fn with_a_token_the_page_asks_for_it_and_the_socket_takes_it_as_a_subprotocol() 
     let handshake = |protocols: &str, origin: Option<&str>| {
         let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
             "ws://{}/ws",
-            s.addr
+            s.served.addr
         ))
         .unwrap();
         req.headers_mut()
@@ -772,7 +748,10 @@ fn with_a_token_the_page_asks_for_it_and_the_socket_takes_it_as_a_subprotocol() 
     }
 
     let Some(binary) = chromium() else { return };
-    let _agent = s.world.registered("worker", &["--task", "index the docs"]);
+    let _agent = s
+        .served
+        .world
+        .registered("worker", &["--task", "index the docs"]);
     let mut b = Browser::launch(&binary);
 
     // Without the token the page asks for it; a wrong one is refused; the right one connects.
