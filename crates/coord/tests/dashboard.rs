@@ -711,11 +711,8 @@ fn with_a_token_the_page_asks_for_it_and_the_socket_takes_it_as_a_subprotocol() 
     // The socket takes the token as a subprotocol, in hex, and answers with `coord`; then a
     // page of any origin may open it (it holds the secret).
     let handshake = |protocols: &str, origin: Option<&str>| {
-        let mut req = tungstenite::client::IntoClientRequest::into_client_request(format!(
-            "ws://{}/ws",
-            s.served.addr
-        ))
-        .unwrap();
+        let url = format!("ws://{}/ws", s.served.addr);
+        let mut req = tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
         req.headers_mut()
             .insert("Sec-WebSocket-Protocol", protocols.parse().unwrap());
         if let Some(o) = origin {

@@ -14,11 +14,9 @@ use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::World;
-use coord_core::EventKind;
-use coord_store::{Config, StoreUrl};
+use common::{World, exit_logged_at, now_ms};
 use serde_json::Value;
 
 /// A Codex turn that is over, as Codex writes it in its rollout.
@@ -174,25 +172,6 @@ fn kill9(pid: u32) {
             .unwrap()
             .success()
     );
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// When the store logged the exit of `id`, if it has.
-fn exit_logged_at(w: &World, id: &str) -> Option<i64> {
-    let url = StoreUrl::parse(Some(&w.url()), |_| None).unwrap();
-    let store = coord_store::open(&url, &Config::new("default")).unwrap();
-    store
-        .session_events(id, 100)
-        .unwrap()
-        .into_iter()
-        .find(|e| matches!(e.kind, EventKind::Exited { .. }))
-        .map(|e| e.at.as_millis())
 }
 
 #[test]

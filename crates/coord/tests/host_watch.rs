@@ -9,11 +9,9 @@ mod common;
 use std::fs;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::{Sleeper, World};
-use coord_core::EventKind;
-use coord_store::{Config, StoreUrl};
+use common::{Sleeper, World, exit_logged_at, now_ms};
 use serde_json::json;
 
 /// `coord watch --all` on a world, stopped with SIGTERM when dropped.
@@ -54,13 +52,6 @@ impl Drop for Watcher {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 fn start_time(pid: u32) -> u64 {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
@@ -98,18 +89,6 @@ fn within(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
         std::thread::sleep(Duration::from_millis(5));
     }
     None
-}
-
-/// When the store logged the exit of `id`, if it has.
-fn exit_logged_at(world: &World, id: &str) -> Option<i64> {
-    let url = StoreUrl::parse(Some(&world.url()), |_| None).unwrap();
-    let store = coord_store::open(&url, &Config::new("default")).unwrap();
-    store
-        .session_events(id, 100)
-        .unwrap()
-        .into_iter()
-        .find(|e| matches!(e.kind, EventKind::Exited { .. }))
-        .map(|e| e.at.as_millis())
 }
 
 #[test]

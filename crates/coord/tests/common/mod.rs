@@ -258,3 +258,23 @@ pub fn seed() -> u64 {
     eprintln!("seed {seed}");
     seed
 }
+
+/// The wall clock in epoch milliseconds, as the store's events are timed.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// When the store of `world` logged the exit of session `id`, if it has.
+pub fn exit_logged_at(world: &World, id: &str) -> Option<i64> {
+    let url = coord_store::StoreUrl::parse(Some(&world.url()), |_| None).unwrap();
+    let store = coord_store::open(&url, &coord_store::Config::new("default")).unwrap();
+    store
+        .session_events(id, 100)
+        .unwrap()
+        .into_iter()
+        .find(|e| matches!(e.kind, coord_core::EventKind::Exited { .. }))
+        .map(|e| e.at.as_millis())
+}
