@@ -38,6 +38,19 @@ pub struct HookPayload {
     pub error: Option<String>,
 }
 
+impl HookPayload {
+    /// The event in `bytes`, as an agent sends it (one JSON object, UTF-8 throughout), or
+    /// `None` when they hold anything else.
+    #[must_use]
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        // Parsed as text: from bytes, serde skips the fields coord ignores without checking
+        // that they are UTF-8, and an event with invalid UTF-8 anywhere is not one an agent
+        // sent.
+        let text = std::str::from_utf8(bytes).ok()?;
+        serde_json::from_str(text).ok()
+    }
+}
+
 /// One entry of `Stop.background_tasks`.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct BackgroundTask {

@@ -9,6 +9,10 @@
 //! handle whose call failed in the store is dropped rather than given back, so a broken
 //! connection is replaced by a fresh one. The number of handles bounds the calls running at
 //! once; a call that waits for a handle spends its own time budget waiting.
+//!
+//! A store with one writer at a time (the embedded one) gets batches one after the other:
+//! they wait their turn in a fair queue here rather than poll the store's lock against each
+//! other, which under load would hand the lock to whoever looks at the right moment.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,7 +20,7 @@ use std::time::Duration;
 
 use coord_service::{Service, ServiceError};
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{Mutex as TurnLock, Semaphore};
 
 use crate::limits::Breaker;
 use crate::methods::Work;
@@ -67,11 +71,12 @@ pub struct Gate {
     slots: Arc<Semaphore>,
     open: Arc<Opener>,
     breaker: Breaker,
+    writer: Option<Arc<TurnLock<()>>>,
 }
 
 impl Gate {
     /// A gate of `size` handles opened with `open`, the server's own on `namespace` (the
-    /// first, `first`, already open).
+    /// first, `first`, already open). With `one_writer`, groups of changes take turns.
     #[must_use]
     pub fn new(
         size: usize,
@@ -79,6 +84,7 @@ impl Gate {
         first: Service,
         open: Arc<Opener>,
         breaker: Breaker,
+        one_writer: bool,
     ) -> Self {
         let namespace: Arc<str> = namespace.into();
         Self {
@@ -90,6 +96,7 @@ impl Gate {
             slots: Arc::new(Semaphore::new(size.max(1))),
             open,
             breaker,
+            writer: one_writer.then(|| Arc::new(TurnLock::new(()))),
         }
     }
 
@@ -132,8 +139,9 @@ impl Gate {
     }
 
     /// Runs `works` on the server's namespace as one group of the store's changes
-    /// ([`Service::grouped`]) with one handle, within one `budget`. Each work counts in the
-    /// breaker as a call of its own, and a store failure of any of them retires the handle.
+    /// ([`Service::grouped`]) with one handle, within one `budget` (a wait for its turn
+    /// included). Each work counts in the breaker as a call of its own, and a store failure of
+    /// any of them retires the handle.
     pub async fn call_group(
         &self,
         budget: Duration,
@@ -141,6 +149,7 @@ impl Gate {
     ) -> Result<Vec<Result<Value, ServiceError>>, GateError> {
         let count = works.len();
         let ticket = self.breaker.admit().ok_or(GateError::Open)?;
+        let writer = self.writer.clone();
         let run = self.run(
             Arc::clone(&self.namespace),
             move |s| s.grouped(works),
@@ -151,7 +160,14 @@ impl Gate {
                 Err(e) => matches!(e, ServiceError::Store(_)),
             },
         );
-        let outcome = match tokio::time::timeout(budget, run).await {
+        let in_turn = async move {
+            let _turn = match &writer {
+                Some(lock) => Some(lock.lock().await),
+                None => None,
+            };
+            run.await
+        };
+        let outcome = match tokio::time::timeout(budget, in_turn).await {
             Ok(outcome) => outcome,
             Err(_) => Err(GateError::Timeout(budget)),
         };

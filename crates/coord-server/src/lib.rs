@@ -80,6 +80,9 @@ pub struct ServeOptions {
     pub call_timeout: Duration,
     /// Calls allowed per instance (or client address) and minute.
     pub rate_per_minute: NonZeroU32,
+    /// The store takes one writer at a time (the embedded store): batches take turns in the
+    /// server instead of contending for the store's lock.
+    pub one_writer: bool,
 }
 
 impl Default for ServeOptions {
@@ -91,6 +94,7 @@ impl Default for ServeOptions {
             handles: 4,
             call_timeout: Duration::from_secs(2),
             rate_per_minute: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
+            one_writer: false,
         }
     }
 }
@@ -205,7 +209,14 @@ impl Server {
             tracing::warn!(state = state.name(), "the circuit breaker toward the store");
         });
         let app = Arc::new(App {
-            gate: Gate::new(options.handles, &options.namespace, first, open, breaker),
+            gate: Gate::new(
+                options.handles,
+                &options.namespace,
+                first,
+                open,
+                breaker,
+                options.one_writer,
+            ),
             limit: RateLimit::per_minute(options.rate_per_minute),
             methods: methods::Context {
                 metrics: metrics.clone(),

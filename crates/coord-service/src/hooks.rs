@@ -1,26 +1,28 @@
-//! Applying an agent's hook event (already read by [`coord_core::agent_event`]) to the store.
+//! Applying an agent's hook event to the store: [`Service::record_hook`] takes the event as the
+//! agent sent it, whoever received it (`coord hook <Event>` from stdin, the watcher's HTTP hook
+//! receiver from a POST), reads it with [`coord_core::agent_event`] and applies it.
 //!
 //! A subagent is a record of its own, `<session>/<agent id>`, with its parent named: its events
 //! change that record and count as activity of the parent, never as the parent's phase, and its
 //! end never ends the parent. A session's end ends its subagents.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use coord_core::agent_event::{Effect, Reading, Target};
+use coord_core::agent_event::{self, Effect, HookPayload, Reading, Target};
 use coord_core::{Beat, BeatKind, Phase, Runtime, Source, Timestamp};
 
 use crate::{RegisterRequest, Result, Service};
 
 /// What the hook knows besides the event itself.
-#[derive(Clone, Debug)]
-pub struct HookContext {
+#[derive(Clone)]
+pub struct HookContext<'a> {
     /// The agent's session id.
     pub session_id: String,
     /// When the hook observed the event (its start).
     pub observed_at: Timestamp,
     /// Finds the agent's process; called only when a record is registered, so that the events
     /// of a known session cost no look at the process table.
-    pub find_agent: fn() -> Option<u32>,
+    pub find_agent: &'a dyn Fn() -> Option<u32>,
     /// The runtime, when known without a process (from the transcript's location).
     pub runtime: Option<Runtime>,
     /// The session's working directory.
@@ -31,12 +33,17 @@ pub struct HookContext {
     pub task: Option<String>,
 }
 
-impl Default for HookContext {
+/// No agent process known.
+fn no_agent() -> Option<u32> {
+    None
+}
+
+impl Default for HookContext<'_> {
     fn default() -> Self {
         Self {
             session_id: String::new(),
             observed_at: Timestamp::default(),
-            find_agent: || None,
+            find_agent: &no_agent,
             runtime: None,
             cwd: None,
             transcript: None,
@@ -46,6 +53,35 @@ impl Default for HookContext {
 }
 
 impl Service {
+    /// Records one hook event of an agent: `event` is its name (`PostToolUse`), `payload` what
+    /// the agent sent, `observed_at` when it arrived (on the store's clock), `find_agent` how
+    /// to find the agent's process should the session need registering. An event without a
+    /// session id is ignored.
+    pub fn record_hook(
+        &self,
+        event: &str,
+        payload: &HookPayload,
+        observed_at: Timestamp,
+        find_agent: &dyn Fn() -> Option<u32>,
+        task: Option<String>,
+    ) -> Result<()> {
+        let Some(session_id) = payload.session_id.clone().filter(|id| !id.is_empty()) else {
+            return Ok(());
+        };
+        let reading = agent_event::read_hook(event, payload, observed_at);
+        let transcript = payload.transcript_path.as_ref().map(PathBuf::from);
+        let hook = HookContext {
+            session_id,
+            observed_at,
+            find_agent,
+            runtime: transcript.as_deref().and_then(runtime_of_transcript),
+            cwd: payload.cwd.as_ref().map(PathBuf::from),
+            transcript,
+            task,
+        };
+        self.apply_hook(&reading, &hook)
+    }
+
     /// Applies one event.
     pub fn apply_hook(&self, reading: &Reading, ctx: &HookContext) -> Result<()> {
         match &reading.target {
@@ -111,6 +147,18 @@ impl Service {
             }
         }
         Ok(())
+    }
+}
+
+/// The runtime a transcript's location gives away (`~/.claude/…`, `~/.codex/…`).
+fn runtime_of_transcript(path: &Path) -> Option<Runtime> {
+    let text = path.to_string_lossy();
+    if text.contains("/.claude/") {
+        Some(Runtime::Claude)
+    } else if text.contains("/.codex/") {
+        Some(Runtime::Codex)
+    } else {
+        None
     }
 }
 

@@ -6,6 +6,7 @@
 //! print; they never reach into the store themselves.
 //!
 //! - [`hooks`]: applying an agent's hook event, subagents as child records.
+//! - [`hook_receiver`]: the watcher's HTTP endpoint for Claude Code's HTTP hooks.
 //! - [`host`]: this machine's identity and the process probe (`/proc`, start time, boot id).
 //! - [`workdir`]: the task label a working directory declares (`.claude-task`).
 //! - [`process`]: holding a process (pidfd) until it ends.
@@ -22,6 +23,7 @@
 
 pub mod discover;
 pub mod fleet;
+pub mod hook_receiver;
 pub mod hooks;
 pub mod host;
 pub mod host_watch;

@@ -281,12 +281,18 @@ fn mask_password(url: &str) -> String {
 
 /// `$XDG_STATE_HOME/coord/coord.db`, else `~/.local/state/coord/coord.db`.
 fn default_path(env: impl Fn(&str) -> Option<String>) -> Result<PathBuf, StoreError> {
+    Ok(state_dir(env)?.join("coord.db"))
+}
+
+/// coord's own directory for what it keeps on this host (the embedded store, the hook
+/// receiver's token): `$XDG_STATE_HOME/coord`, else `~/.local/state/coord`.
+pub fn state_dir(env: impl Fn(&str) -> Option<String>) -> Result<PathBuf, StoreError> {
     let non_empty = |k: &str| env(k).filter(|v| !v.is_empty());
     let state = match non_empty("XDG_STATE_HOME") {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(non_empty("HOME").ok_or(StoreError::NoHome)?).join(".local/state"),
     };
-    Ok(state.join("coord").join("coord.db"))
+    Ok(state.join("coord"))
 }
 
 #[cfg(test)]

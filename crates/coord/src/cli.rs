@@ -389,6 +389,13 @@ pub struct WatchArgs {
     /// at every session of the host).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub interval: Duration,
+    /// With --all: the loopback address where Claude Code's HTTP hooks are received (`coord
+    /// hooks install --via http` points them here).
+    #[arg(long, default_value = "127.0.0.1:7078", value_name = "IP:PORT")]
+    pub hook_listen: std::net::SocketAddr,
+    /// With --all: receive no HTTP hooks.
+    #[arg(long)]
+    pub no_hook_listen: bool,
 }
 
 /// `coord service`.

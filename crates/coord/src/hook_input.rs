@@ -68,14 +68,9 @@ pub fn parse(buf: &[u8]) -> Input {
     if buf.iter().all(u8::is_ascii_whitespace) {
         return Input::Nothing;
     }
-    // Parsed as text: from bytes, serde skips the fields coord ignores without checking that
-    // they are UTF-8, and an event with invalid UTF-8 anywhere is not one an agent sent.
-    let Ok(text) = std::str::from_utf8(buf) else {
-        return Input::Garbage;
-    };
-    match serde_json::from_str::<HookPayload>(text) {
-        Ok(event) => Input::Event(Box::new(event)),
-        Err(_) => Input::Garbage,
+    match HookPayload::from_bytes(buf) {
+        Some(event) => Input::Event(Box::new(event)),
+        None => Input::Garbage,
     }
 }
 

@@ -20,6 +20,19 @@ fn main() -> ExitCode {
     if commands::hook::is_hook_invocation(&args) {
         return commands::hook::run_silently();
     }
+    // Scripts call `coord heartbeat` in a loop: the hook path's small parser takes it (building
+    // the full one costs as much as the heartbeat's own store work). What it does not take
+    // (`--help`, a mistake) goes on to the full parser, which answers properly.
+    if commands::hook::first_command(&args).is_some_and(|c| c == "heartbeat")
+        && let Ok(cli::HookCli {
+            url,
+            namespace,
+            command: cli::HookCommand::Heartbeat(heartbeat),
+        }) = cli::HookCli::try_parse()
+    {
+        let ctx = commands::Context::new(url, namespace);
+        return exit_code(commands::heartbeat::run(&ctx, &heartbeat));
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -31,7 +44,12 @@ fn main() -> ExitCode {
             };
         }
     };
-    match commands::run(cli) {
+    exit_code(commands::run(cli))
+}
+
+/// The exit code of a command's outcome, its error printed.
+fn exit_code(outcome: anyhow::Result<ExitCode>) -> ExitCode {
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("coord: {e:#}");

@@ -74,29 +74,41 @@ impl Service {
         let Some(dir) = self.host.claude_sessions.as_deref() else {
             return Ok(0);
         };
-        let files = read_status_files(dir);
-        let our_boot = self.host.boot_id.as_deref().map(|b| b.replace('-', ""));
         let mut found = 0;
-        for file in files {
-            let Some(start) = start_time(file.pid) else {
+        for file in read_status_files(dir) {
+            let Some(start) = self.believed(&file) else {
                 continue;
             };
-            let recorded = file
-                .proc_start
-                .as_deref()
-                .and_then(|s| s.parse::<u64>().ok());
-            if recorded.is_some_and(|r| r != start)
-                || file
-                    .boot_id()
-                    .zip(our_boot.clone())
-                    .is_some_and(|(a, b)| a != b)
-            {
-                continue;
-            }
             found += 1;
             self.merge_status(&file, start)?;
         }
         Ok(found)
+    }
+
+    /// The Claude Code process of session `session_id` on this host, from its status file.
+    /// The watcher's hook receiver asks this: an HTTP hook says which session, not which
+    /// process.
+    #[must_use]
+    pub fn claude_pid(&self, session_id: &str) -> Option<u32> {
+        let dir = self.host.claude_sessions.as_deref()?;
+        read_status_files(dir)
+            .into_iter()
+            .find(|f| f.session_id == session_id && self.believed(f).is_some())
+            .map(|f| f.pid)
+    }
+
+    /// The start time of the process a status file names, if the file is to be believed: that
+    /// process runs, started when the file says, in this boot. After `kill -9` the file stays
+    /// behind, and its PID may since belong to another process.
+    fn believed(&self, file: &StatusFile) -> Option<u64> {
+        let start = start_time(file.pid)?;
+        let recorded = file
+            .proc_start
+            .as_deref()
+            .and_then(|s| s.parse::<u64>().ok());
+        let our_boot = self.host.boot_id.as_deref().map(|b| b.replace('-', ""));
+        let other_boot = file.boot_id().zip(our_boot).is_some_and(|(a, b)| a != b);
+        (recorded.is_none_or(|r| r == start) && !other_boot).then_some(start)
     }
 
     /// Applies one believed status file to the store.

@@ -100,6 +100,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         connect_timeout: CONNECT_TIMEOUT,
         ..Config::new(&args.namespace)
     };
+    let one_writer = matches!(url, StoreUrl::Sqlite(_));
     let open = move |namespace: &str| {
         let config = Config {
             namespace: namespace.to_owned(),
@@ -112,6 +113,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         listen: args.listen,
         token: args.token.clone(),
         namespace: args.namespace.clone(),
+        one_writer,
         ..ServeOptions::default()
     };
     let server = Server::bind(options, open)?;

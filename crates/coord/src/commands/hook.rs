@@ -5,7 +5,7 @@
 //! in coord), a hook invocation prints nothing and exits 0: an agent must never be blocked or
 //! disturbed by coord. Claude Code would even take exit code 2 as "block this tool call".
 
-use std::path::PathBuf;
+use std::ffi::OsString;
 use std::process::{Command, ExitCode, Stdio};
 
 use clap::Parser;
@@ -21,20 +21,22 @@ use crate::hook_input::{self, Input};
 pub const CODEX_NOTIFY: &str = "codex-notify";
 
 /// Whether this command line is a hook invocation: `coord hook …` or any `--hook`.
-pub fn is_hook_invocation(args: &[std::ffi::OsString]) -> bool {
+pub fn is_hook_invocation(args: &[OsString]) -> bool {
+    args.iter().skip(1).any(|a| a == "--hook") || first_command(args).is_some_and(|c| c == "hook")
+}
+
+/// The command this command line names: its first word that is neither an option nor the
+/// value of a global option.
+pub fn first_command(args: &[OsString]) -> Option<&OsString> {
     let mut rest = args.iter().skip(1);
-    let mut first_positional = None;
     while let Some(arg) = rest.next() {
-        if arg == "--hook" {
-            return true;
-        }
         if arg == "--url" || arg == "--namespace" {
             rest.next();
-        } else if first_positional.is_none() && !arg.to_string_lossy().starts_with('-') {
-            first_positional = Some(arg);
+        } else if !arg.as_encoded_bytes().starts_with(b"-") {
+            return Some(arg);
         }
     }
-    first_positional.is_some_and(|a| a == "hook")
+    None
 }
 
 /// Runs a hook invocation: exit 0, print nothing, whatever happens.
@@ -61,25 +63,20 @@ fn run(ctx: &Context, args: &HookArgs) -> anyhow::Result<()> {
     let Input::Event(payload) = hook_input::read(hook_input::WAIT) else {
         return Ok(());
     };
-    let Some(session_id) = payload.session_id.clone().filter(|id| !id.is_empty()) else {
+    if payload.session_id.as_deref().is_none_or(str::is_empty) {
         return Ok(());
-    };
+    }
     // Times come from the store's clock (the Redis server's for a fleet), so that every host
     // orders one session's signals on one clock.
     let service = ctx.service_with(Patience::Hook, Policy::default())?;
     let observed_at = service.now()?;
-    let reading = agent_event::read_hook(&args.event, &payload, observed_at);
-    let transcript = payload.transcript_path.map(PathBuf::from);
-    let hook = HookContext {
-        session_id,
+    service.record_hook(
+        &args.event,
+        &payload,
         observed_at,
-        find_agent: agent_pid,
-        runtime: transcript.as_deref().and_then(runtime_of_transcript),
-        cwd: payload.cwd.map(PathBuf::from),
-        transcript,
-        task: args.task.clone(),
-    };
-    service.apply_hook(&reading, &hook)?;
+        &agent_pid,
+        args.task.clone(),
+    )?;
     Ok(())
 }
 
@@ -124,24 +121,12 @@ pub fn agent_pid() -> Option<u32> {
         .or_else(|| host::find_agent(host::parent_pid()))
 }
 
-/// The runtime a transcript's location gives away (`~/.claude/…`, `~/.codex/…`).
-fn runtime_of_transcript(path: &std::path::Path) -> Option<Runtime> {
-    let text = path.to_string_lossy();
-    if text.contains("/.claude/") {
-        Some(Runtime::Claude)
-    } else if text.contains("/.codex/") {
-        Some(Runtime::Codex)
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn hook_call(args: &[&str]) -> bool {
-        let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        let args: Vec<OsString> = args.iter().map(Into::into).collect();
         is_hook_invocation(&args)
     }
 

@@ -46,6 +46,12 @@ pub enum Patience {
     Hook,
 }
 
+/// The file holding the token of this host's hook receiver (`coord watch --all`), which
+/// `coord hooks install --via http` writes into the hooks.
+pub fn hook_token_path() -> anyhow::Result<std::path::PathBuf> {
+    Ok(coord_store::url::state_dir(|k| std::env::var(k).ok())?.join("hook-token"))
+}
+
 /// An error in how coord was called: exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

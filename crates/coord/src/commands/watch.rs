@@ -6,6 +6,7 @@
 //! `coord watch --all`: the per-host watcher ([`coord_service::host_watch`]), until SIGINT or
 //! SIGTERM.
 
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use coord_core::{ExitStatus, Phase, ProcessFact, Source};
+use coord_service::hook_receiver::{self, HookReceiver};
 use coord_service::process::Held;
 use coord_service::{RegisterRequest, Service, host};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -25,7 +27,7 @@ use crate::cli::{WatchArgs, WatchReportArgs};
 pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let service = ctx.service()?;
     let Some(pid) = args.pid else {
-        return watch_host(&service, args);
+        return watch_host(ctx, &service, args);
     };
     let start =
         host::start_time(pid).with_context(|| format!("no running process with pid {pid}"))?;
@@ -83,7 +85,15 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs the per-host watcher until SIGINT or SIGTERM.
-fn watch_host(service: &Service, args: &WatchArgs) -> anyhow::Result<ExitCode> {
+fn watch_host(ctx: &Context, service: &Service, args: &WatchArgs) -> anyhow::Result<ExitCode> {
+    if !args.no_hook_listen && !args.hook_listen.ip().is_loopback() {
+        return Err(UsageError(format!(
+            "--hook-listen {}: hooks are received on a loopback address only (each host runs \
+             its own watcher)",
+            args.hook_listen
+        ))
+        .into());
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
@@ -92,8 +102,28 @@ fn watch_host(service: &Service, args: &WatchArgs) -> anyhow::Result<ExitCode> {
         "coord: watching every session of {} (stop with Ctrl-C)",
         service.host().name
     );
+    if !args.no_hook_listen {
+        // Without the receiver the watcher still does its main work: say why and go on.
+        match receive_hooks(ctx, args.hook_listen) {
+            Ok(addr) => eprintln!("coord: receiving HTTP hooks on http://{addr}"),
+            Err(e) => eprintln!(
+                "coord: not receiving HTTP hooks on {}: {e:#}",
+                args.hook_listen
+            ),
+        }
+    }
     service.watch_host(args.interval, &|| stop.load(Ordering::Relaxed))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the HTTP hook receiver on `addr` with a service of its own; returns where it listens.
+fn receive_hooks(ctx: &Context, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+    let token = hook_receiver::load_or_create_token(&super::hook_token_path()?)
+        .context("cannot read or create the hook token")?;
+    let receiver = HookReceiver::bind(addr, &token).context("cannot listen")?;
+    let addr = receiver.local_addr()?;
+    receiver.spawn(ctx.service()?)?;
+    Ok(addr)
 }
 
 /// `coord-sidecar` beside this binary, if it is there.
