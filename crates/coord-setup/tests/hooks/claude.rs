@@ -4,7 +4,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use coord_setup::{Agent, Change, FileOutcome, FileStatus, Scope, SetupError};
+use coord_setup::{Agent, Change, FileOutcome, FileStatus, HandlerForm, Scope, SetupError};
 use serde_json::json;
 
 use crate::fixture::{COORD, Fixture, backup_of, json, listing, read, write};
@@ -314,7 +314,9 @@ fn status_before_and_after_and_with_another_coord() {
         [Change::HookRetargeted {
             event: "Stop".into(),
             from: "'/old place/coord' hook Stop".into(),
+            from_form: HandlerForm::Shell,
             to: format!("{COORD} hook Stop"),
+            form: HandlerForm::Shell,
         }]
     );
     assert!(fx.status(Agent::ClaudeCode, Scope::User).is_complete());
