@@ -277,15 +277,12 @@ impl Target {
             }
         }
         for (key, value) in values {
-            match fields.keys().position(|k| k == key) {
-                Some(index) => {
-                    fields.insert(key.into(), value);
-                    at = index + 1;
-                }
-                None => {
-                    fields.shift_insert(at, key.into(), value);
-                    at += 1;
-                }
+            if let Some(index) = fields.keys().position(|k| k == key) {
+                fields.insert(key.into(), value);
+                at = index + 1;
+            } else {
+                fields.shift_insert(at, key.into(), value);
+                at += 1;
             }
         }
     }
@@ -349,22 +346,19 @@ mod tests {
                 assert_eq!(found.event, "PreToolUse");
                 assert_eq!(found.command, target.command());
                 assert!(target.is_in(&object), "{object:?}");
-                match delivery {
-                    Delivery::Http { .. } => {
-                        assert_eq!(found.program, None);
-                        assert_eq!(
-                            found.url.as_deref(),
-                            Some("http://127.0.0.1:7078/coord/hook/PreToolUse")
-                        );
-                        assert_eq!(
-                            found.command,
-                            "POST http://127.0.0.1:7078/coord/hook/PreToolUse"
-                        );
-                    }
-                    _ => {
-                        assert_eq!(found.program.as_deref(), Some(coord));
-                        assert_eq!(found.url, None);
-                    }
+                if let Delivery::Http { .. } = delivery {
+                    assert_eq!(found.program, None);
+                    assert_eq!(
+                        found.url.as_deref(),
+                        Some("http://127.0.0.1:7078/coord/hook/PreToolUse")
+                    );
+                    assert_eq!(
+                        found.command,
+                        "POST http://127.0.0.1:7078/coord/hook/PreToolUse"
+                    );
+                } else {
+                    assert_eq!(found.program.as_deref(), Some(coord));
+                    assert_eq!(found.url, None);
                 }
             }
         }

@@ -352,4 +352,169 @@ mod tests {
         assert!(uninstall(&mut map(json!({"hooks": 1})), Path::new("f")).is_err());
         assert!(find(&map(json!({"hooks": "x"})), Path::new("f")).is_err());
     }
+
+    fn wanted_as(delivery: &Delivery, event: &'static str) -> Wanted {
+        Wanted {
+            event,
+            target: Target::new(delivery, "/bin/coord", event),
+            timeout: 5,
+        }
+    }
+
+    fn http(token: &str) -> Delivery {
+        Delivery::Http {
+            base: "http://127.0.0.1:7078".into(),
+            token: token.into(),
+        }
+    }
+
+    #[test]
+    fn each_form_installs_once_and_is_found_and_removed_again() {
+        for delivery in [Delivery::Shell, Delivery::Exec, http("t")] {
+            let mut root = map(
+                json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "say done"}]}]}}),
+            );
+            let wanted = [wanted_as(&delivery, "Stop")];
+            let added = install(&mut root, Path::new("f"), &wanted).unwrap();
+            assert!(
+                matches!(&added[..], [Change::HookAdded { form, .. }] if *form == delivery.form()),
+                "{added:?}"
+            );
+            assert!(
+                install(&mut root, Path::new("f"), &wanted)
+                    .unwrap()
+                    .is_empty()
+            );
+
+            let found = find(&root, Path::new("f")).unwrap();
+            assert_eq!(found.len(), 1);
+            assert_eq!((found[0].group, found[0].handler), (1, 0));
+            assert_eq!(found[0].coord.form, delivery.form());
+
+            let removed = uninstall(&mut root, Path::new("f")).unwrap();
+            assert_eq!(removed.len(), 1, "{removed:?}");
+            assert_eq!(
+                Value::Object(root),
+                json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "say done"}]}]}})
+            );
+        }
+    }
+
+    #[test]
+    fn another_form_or_token_converts_the_handler_where_it_stands() {
+        let mut root = map(json!({"hooks": {"Stop": [{"matcher": "", "hooks": [
+            {"type": "command", "command": "say done"},
+            {"type": "command", "command": "/old/coord hook Stop", "timeout": 9, "async": true}
+        ]}]}}));
+        let changes = install(&mut root, Path::new("f"), &[wanted_as(&http("a"), "Stop")]).unwrap();
+        assert_eq!(
+            changes,
+            [Change::HookRetargeted {
+                event: "Stop".into(),
+                from: "/old/coord hook Stop".into(),
+                from_form: HandlerForm::Shell,
+                to: "POST http://127.0.0.1:7078/coord/hook/Stop".into(),
+                form: HandlerForm::Http,
+            }]
+        );
+        assert_eq!(
+            root["hooks"]["Stop"],
+            json!([{"matcher": "", "hooks": [
+                {"type": "command", "command": "say done"},
+                {"type": "http", "url": "http://127.0.0.1:7078/coord/hook/Stop",
+                 "headers": {"X-Coord-Hook-Token": "a"}, "timeout": 9, "async": true}
+            ]}])
+        );
+        let changes = install(&mut root, Path::new("f"), &[wanted_as(&http("b"), "Stop")]).unwrap();
+        assert!(
+            matches!(&changes[..], [Change::HookRetargeted { from, to, .. }] if from == to),
+            "{changes:?}"
+        );
+        assert_eq!(
+            root["hooks"]["Stop"][0]["hooks"][1]["headers"]["X-Coord-Hook-Token"],
+            "b"
+        );
+    }
+
+    #[test]
+    fn removal_takes_every_form_and_leaves_look_alikes() {
+        let look_alikes = json!([
+            {"type": "command", "command": "coord", "args": ["hook"]},
+            {"type": "http", "url": "http://h:1/coord/hooks/Stop"},
+            {"type": "http", "url": "http://h:1/x/coord/hook/Stop"}
+        ]);
+        let mut root = map(json!({"hooks": {"Stop": [
+            {"hooks": look_alikes.clone()},
+            {"hooks": [{"type": "command", "command": "/a/coord hook Stop"}]},
+            {"hooks": [{"type": "command", "command": "/b/coord", "args": ["hook", "Stop"]}]},
+            {"hooks": [{"type": "http", "url": "http://h:1/coord/hook/Stop"}]}
+        ]}}));
+        let forms: Vec<HandlerForm> = uninstall(&mut root, Path::new("f"))
+            .unwrap()
+            .into_iter()
+            .map(|c| match c {
+                Change::HookRemoved { form, .. } => form,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            forms,
+            [HandlerForm::Shell, HandlerForm::Exec, HandlerForm::Http]
+        );
+        assert_eq!(
+            Value::Object(root),
+            json!({"hooks": {"Stop": [{"hooks": look_alikes}]}})
+        );
+    }
+
+    #[test]
+    fn status_describes_each_form() {
+        let root = map(json!({"hooks": {"Stop": [
+            {"hooks": [{"type": "command", "command": "/bin/coord hook Stop"}]},
+            {"hooks": [{"type": "command", "command": "/other/coord", "args": ["hook", "Stop"]}]},
+            {"hooks": [{"type": "http", "url": "http://10.0.0.1:7078/coord/hook/Stop",
+                        "headers": {"X-Coord-Hook-Token": "t"}}]}
+        ]}}));
+        let found = find(&root, Path::new("f")).unwrap();
+        let statuses = event_statuses(&found, &["Stop"], "/bin/coord", |_| None);
+        let described: Vec<_> = statuses[0]
+            .handlers
+            .iter()
+            .map(|h| {
+                (
+                    h.form,
+                    h.command.as_str(),
+                    h.program.as_ref().map(|p| p.to_str().unwrap()),
+                    h.url.as_deref(),
+                    h.calls_this_coord,
+                )
+            })
+            .collect();
+        assert_eq!(
+            described,
+            [
+                (
+                    HandlerForm::Shell,
+                    "/bin/coord hook Stop",
+                    Some("/bin/coord"),
+                    None,
+                    true
+                ),
+                (
+                    HandlerForm::Exec,
+                    "/other/coord hook Stop",
+                    Some("/other/coord"),
+                    None,
+                    false
+                ),
+                (
+                    HandlerForm::Http,
+                    "POST http://10.0.0.1:7078/coord/hook/Stop",
+                    None,
+                    Some("http://10.0.0.1:7078/coord/hook/Stop"),
+                    true
+                ),
+            ]
+        );
+    }
 }

@@ -124,8 +124,8 @@ pub struct Options {
     pub delivery: Delivery,
 }
 
-/// How an agent's hooks reach coord.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How an agent's hooks reach coord. Its `Debug` shows no token.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Delivery {
     /// A command run through the shell: `"command": "<coord> hook <Event>"` (every version).
     Shell,
@@ -142,6 +142,20 @@ pub enum Delivery {
         /// The token the watcher expects in `X-Coord-Hook-Token`: visible ASCII, no spaces.
         token: String,
     },
+}
+
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Shell => f.write_str("Shell"),
+            Self::Exec => f.write_str("Exec"),
+            Self::Http { base, .. } => f
+                .debug_struct("Http")
+                .field("base", base)
+                .field("token", &"***")
+                .finish(),
+        }
+    }
 }
 
 impl Delivery {
@@ -270,4 +284,61 @@ fn coord_path(coord: &Path) -> Result<&str, SetupError> {
     coord
         .to_str()
         .ok_or_else(|| SetupError::CoordPathNotUtf8(coord.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(base: &str, token: &str) -> Delivery {
+        Delivery::Http {
+            base: base.into(),
+            token: token.into(),
+        }
+    }
+
+    #[test]
+    fn an_http_base_is_a_host_and_port_after_http() {
+        for base in [
+            "http://127.0.0.1:7078",
+            "http://localhost:7078",
+            "http://[::1]:7078",
+            "http://coord-host.lan",
+        ] {
+            assert!(http(base, "t").check().is_ok(), "{base}");
+        }
+        for base in [
+            "",
+            "http://",
+            "https://127.0.0.1:7078",
+            "127.0.0.1:7078",
+            "http://127.0.0.1:7078/",
+            "http://127.0.0.1:7078/coord",
+            "http://127.0.0.1:7078?x",
+            "http://user@host:1",
+            "http://host :1",
+            "HTTP://host:1",
+        ] {
+            let err = http(base, "t").check().unwrap_err();
+            assert!(matches!(err, SetupError::HttpBase(_)), "{base}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_token_that_cannot_be_a_header_is_refused_without_being_shown() {
+        for token in ["", "two words", "line\nbreak", "caf\u{e9}"] {
+            let err = http("http://127.0.0.1:7078", token).check().unwrap_err();
+            assert!(matches!(err, SetupError::HttpToken), "{token:?}");
+        }
+        let err = http("http://127.0.0.1:7078", "two words")
+            .check()
+            .unwrap_err();
+        assert!(!err.to_string().contains("two words"));
+        assert!(Delivery::Shell.check().is_ok());
+        assert_eq!(
+            format!("{:?}", http("http://h:1", "s3cret")),
+            r#"Http { base: "http://h:1", token: "***" }"#
+        );
+        assert!(Delivery::Exec.check().is_ok());
+    }
 }

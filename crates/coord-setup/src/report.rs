@@ -347,3 +347,64 @@ impl FileReport {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_read_as_one_line_and_never_show_a_token() {
+        let url = "POST http://127.0.0.1:7078/coord/hook/Stop";
+        let lines = [
+            (
+                Change::HookAdded {
+                    event: "Stop".into(),
+                    command: url.into(),
+                    form: HandlerForm::Http,
+                },
+                "added Stop: POST http://127.0.0.1:7078/coord/hook/Stop with X-Coord-Hook-Token: ***",
+            ),
+            (
+                Change::HookRetargeted {
+                    event: "Stop".into(),
+                    from: "/opt/coord hook Stop".into(),
+                    from_form: HandlerForm::Shell,
+                    to: url.into(),
+                    form: HandlerForm::Http,
+                },
+                "Stop: now POST http://127.0.0.1:7078/coord/hook/Stop with X-Coord-Hook-Token: *** (was /opt/coord hook Stop)",
+            ),
+            (
+                Change::HookRetargeted {
+                    event: "Stop".into(),
+                    from: url.into(),
+                    from_form: HandlerForm::Http,
+                    to: url.into(),
+                    form: HandlerForm::Http,
+                },
+                "Stop: now POST http://127.0.0.1:7078/coord/hook/Stop with X-Coord-Hook-Token: *** (a new token)",
+            ),
+            (
+                Change::HookRetargeted {
+                    event: "Stop".into(),
+                    from: url.into(),
+                    from_form: HandlerForm::Http,
+                    to: "/opt/coord hook Stop".into(),
+                    form: HandlerForm::Exec,
+                },
+                "Stop: now /opt/coord hook Stop (was POST http://127.0.0.1:7078/coord/hook/Stop)",
+            ),
+            (
+                Change::HookRemoved {
+                    event: "Stop".into(),
+                    command: url.into(),
+                    form: HandlerForm::Http,
+                },
+                "removed Stop: POST http://127.0.0.1:7078/coord/hook/Stop",
+            ),
+        ];
+        for (change, line) in lines {
+            assert_eq!(change.to_string(), line);
+        }
+    }
+}
