@@ -476,7 +476,7 @@ mod tests {
         assert!(target.is_in(&handler));
         let moved = Target::new(
             &Delivery::Http {
-                base: "http://10.1.2.3:80".into(),
+                base: "http://coord-host:80".into(),
                 token: "s3cret".into(),
             },
             COORD,

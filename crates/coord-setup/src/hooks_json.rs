@@ -472,7 +472,7 @@ mod tests {
         let root = map(json!({"hooks": {"Stop": [
             {"hooks": [{"type": "command", "command": "/bin/coord hook Stop"}]},
             {"hooks": [{"type": "command", "command": "/other/coord", "args": ["hook", "Stop"]}]},
-            {"hooks": [{"type": "http", "url": "http://10.0.0.1:7078/coord/hook/Stop",
+            {"hooks": [{"type": "http", "url": "http://coord-host:7078/coord/hook/Stop",
                         "headers": {"X-Coord-Hook-Token": "t"}}]}
         ]}}));
         let found = find(&root, Path::new("f")).unwrap();
@@ -509,9 +509,9 @@ mod tests {
                 ),
                 (
                     HandlerForm::Http,
-                    "POST http://10.0.0.1:7078/coord/hook/Stop",
+                    "POST http://coord-host:7078/coord/hook/Stop",
                     None,
-                    Some("http://10.0.0.1:7078/coord/hook/Stop"),
+                    Some("http://coord-host:7078/coord/hook/Stop"),
                     true
                 ),
             ]
