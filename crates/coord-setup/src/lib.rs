@@ -1,6 +1,6 @@
 //! Installs, removes and inspects the hooks through which coding agents report to coord.
 //!
-//! `coord hooks install|uninstall|status` calls [`install`], [`uninstall`] and [`status`]. Each
+//! `coord hooks install|uninstall|status` calls [`install`], [`uninstall`] and [`status()`]. Each
 //! edits (or reads) one agent's settings so that its hooks report each event to coord:
 //!
 //! - Claude Code: one matcher group of coord's per event in `settings.json` (`claude.rs`), whose
