@@ -2,15 +2,18 @@
 //!
 //! User scope edits `<CLAUDE_CONFIG_DIR or ~/.claude>/settings.json`, project scope
 //! `<project>/.claude/settings.json` (the shared one, not `settings.local.json`). Claude Code
-//! runs every hook without asking, so there is nothing to trust.
+//! runs every hook without asking, so there is nothing to trust. Its handlers take any of the
+//! three forms of [`crate::handler`], as the caller's [`crate::Delivery`] asks (the http form is
+//! refused in project scope before this module is called).
 
 use std::path::PathBuf;
 
+use crate::handler::Target;
 use crate::hooks_json::{self, Wanted};
 use crate::json_file::JsonFile;
 use crate::report::{FileReport, Operation};
 use crate::status::FileStatus;
-use crate::{Paths, Scope, command};
+use crate::{Delivery, Paths, Scope};
 
 /// The events coord hooks, in the order they are added.
 pub(crate) const EVENTS: [&str; 13] = [
@@ -32,7 +35,8 @@ pub(crate) const EVENTS: [&str; 13] = [
 /// Seconds Claude Code waits for one of coord's hooks.
 const TIMEOUT: u64 = 5;
 
-fn settings_path(scope: Scope, paths: &Paths) -> PathBuf {
+/// The `settings.json` of `scope`.
+pub(crate) fn settings_path(scope: Scope, paths: &Paths) -> PathBuf {
     match scope {
         Scope::User => paths
             .claude_config_dir
@@ -43,12 +47,12 @@ fn settings_path(scope: Scope, paths: &Paths) -> PathBuf {
     }
 }
 
-fn wanted(coord: &str) -> Vec<Wanted> {
+fn wanted(coord: &str, delivery: &Delivery) -> Vec<Wanted> {
     EVENTS
         .iter()
         .map(|&event| Wanted {
             event,
-            command: command::hook_command(coord, event),
+            target: Target::new(delivery, coord, event),
             timeout: TIMEOUT,
         })
         .collect()
@@ -58,9 +62,10 @@ pub(crate) fn install(
     scope: Scope,
     paths: &Paths,
     coord: &str,
+    delivery: &Delivery,
 ) -> Result<Vec<FileReport>, crate::SetupError> {
     let mut file = JsonFile::load(&settings_path(scope, paths))?;
-    let changes = hooks_json::install(&mut file.root, &file.path, &wanted(coord))?;
+    let changes = hooks_json::install(&mut file.root, &file.path, &wanted(coord, delivery))?;
     Ok(vec![FileReport::saved(
         &file.path,
         Operation::Install,

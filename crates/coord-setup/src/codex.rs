@@ -1,5 +1,9 @@
 //! Codex: coord's hooks in `hooks.json`, its `notify` and, when asked, trust in `config.toml`.
 //!
+//! Codex runs command hooks only, and hashes the shell command for trust, so coord writes the
+//! shell form here (`lib.rs` refuses any other delivery); a coord handler found in another form
+//! is converted to it.
+//!
 //! User scope edits `<CODEX_HOME or ~/.codex>/hooks.json` and `config.toml` beside it; project
 //! scope edits only `<project>/.codex/hooks.json` (trust for project hooks is given in Codex).
 //! Both files are read and edited before either is written, so a file coord refuses stops the
@@ -12,12 +16,13 @@ use std::path::{self, Path, PathBuf};
 
 use crate::codex_trust;
 use crate::error::SetupError;
+use crate::handler::Target;
 use crate::hooks_json::{self, Wanted};
 use crate::json_file::JsonFile;
 use crate::report::{Change, FileReport, Operation, TrustReport};
 use crate::status::FileStatus;
 use crate::toml_file::TomlFile;
-use crate::{Options, Paths, Scope, command, notify, trust};
+use crate::{Delivery, Options, Paths, Scope, notify, trust};
 
 /// The events coord hooks, in the order they are added.
 pub(crate) const EVENTS: [&str; 11] = [
@@ -48,7 +53,7 @@ fn wanted(coord: &str) -> Vec<Wanted> {
         .iter()
         .map(|&event| Wanted {
             event,
-            command: command::hook_command(coord, event),
+            target: Target::new(&Delivery::Shell, coord, event),
             timeout: timeout(event),
         })
         .collect()

@@ -11,7 +11,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use serde_json::{Map, Value};
 use toml_edit::DocumentMut;
 
 use crate::error::SetupError;
@@ -34,11 +33,7 @@ struct Vouched {
 
 /// The hash of the handler coord writes for `want`.
 fn wanted_hash(want: &Wanted) -> String {
-    let mut fields = Map::new();
-    fields.insert("type".into(), Value::from("command"));
-    fields.insert("command".into(), Value::from(want.command.as_str()));
-    fields.insert("timeout".into(), Value::from(want.timeout));
-    trust::hash(want.event, None, &fields)
+    trust::hash(want.event, None, &want.target.object(want.timeout))
 }
 
 /// The hash Codex computes for a found handler now.
@@ -114,9 +109,9 @@ fn vouched(hooks_json: &Path, found: &[Found], wanted: &[Wanted]) -> (Vec<Vouche
         let hash = wanted_hash(want);
         for f in found
             .iter()
-            .filter(|f| f.event == want.event && f.command_event == want.event)
+            .filter(|f| f.event == want.event && f.coord.event == want.event)
         {
-            if f.command == want.command && found_hash(f) == hash {
+            if want.target.is_in(&f.fields) && found_hash(f) == hash {
                 entries.push(Vouched {
                     event: want.event.to_owned(),
                     key: found_key(hooks_json, f),

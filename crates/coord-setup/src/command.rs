@@ -1,9 +1,9 @@
-//! The command line a hook runs, written and recognised.
+//! The shell command line a hook runs, written and recognised.
 //!
-//! coord marks nothing in the agents' files: its handlers are recognised by their command alone,
-//! a program whose file name is `coord` (any directory, possibly shell-quoted) followed by
-//! ` hook <Event>`. Writing and recognising live together so that each reads what the other
-//! writes.
+//! coord marks nothing in the agents' files: a shell-form handler of coord's is recognised by its
+//! command alone, a program whose file name is `coord` (any directory, possibly shell-quoted)
+//! followed by ` hook <Event>`. Writing and recognising live together so that each reads what the
+//! other writes. The other forms of a handler (exec, http) are in [`crate::handler`].
 
 use std::path::Path;
 
@@ -38,11 +38,7 @@ pub(crate) fn shell_quote(word: &str) -> String {
 /// The coord program and event of `command`, or `None` when it is not a coord hook command.
 pub(crate) fn parse_hook_command(command: &str) -> Option<CoordCommand> {
     let (rest, event) = command.trim().rsplit_once(char::is_whitespace)?;
-    let event_ok = !event.is_empty()
-        && event
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !event_ok {
+    if !is_event_name(event) {
         return None;
     }
     let (program, hook) = rest.trim_end().rsplit_once(char::is_whitespace)?;
@@ -54,6 +50,14 @@ pub(crate) fn parse_hook_command(command: &str) -> Option<CoordCommand> {
         program,
         event: event.to_owned(),
     })
+}
+
+/// Whether `word` can be the event a coord hook names: letters, digits, `_` and `-`.
+pub(crate) fn is_event_name(word: &str) -> bool {
+    !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Whether `program` names a file called `coord`.

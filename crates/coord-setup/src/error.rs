@@ -6,6 +6,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::HandlerForm;
+
 /// Why a setup operation was refused or failed. Nothing was written when one is returned, except
 /// where a variant says otherwise.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +18,29 @@ pub enum SetupError {
     /// The coord binary's path is not valid UTF-8, so it cannot be written into a settings file.
     #[error("the coord binary path is not valid UTF-8: {0}")]
     CoordPathNotUtf8(PathBuf),
+    /// Codex was asked for hooks in another form than the shell's: Codex runs command hooks
+    /// only, through the shell, and computes its trust hash over the shell command.
+    #[error(
+        "Codex hooks can only be installed in the shell form, not {0}: Codex runs command hooks only, through the shell, and its trust hash is computed over the shell command"
+    )]
+    CodexShellOnly(HandlerForm),
+    /// HTTP hooks were asked for in a project's settings, which are usually committed: the
+    /// token they carry must not be shared.
+    #[error(
+        "{0}: HTTP hooks are not installed in project scope: they carry coord's token, and a project's settings.json is usually committed and shared; install them in user scope, or use the shell or exec form here"
+    )]
+    HttpInProject(PathBuf),
+    /// The base URL of HTTP hooks is not `http://` followed by a host and a port alone.
+    #[error(
+        "the HTTP hook base must be http:// followed by a host and a port, with no path or trailing slash (like http://127.0.0.1:7078), got {0:?}"
+    )]
+    HttpBase(String),
+    /// The token of HTTP hooks is empty or holds characters a header value cannot (it is not
+    /// repeated here).
+    #[error(
+        "the HTTP hook token must be one or more visible ASCII characters, with no spaces (it is sent in the X-Coord-Hook-Token header)"
+    )]
+    HttpToken,
     /// A settings file is not valid JSON or TOML.
     #[error("{path}:{line}:{column}: cannot parse: {message} (the file was left as it was)")]
     Parse {

@@ -2,16 +2,17 @@
 //! `settings.json` and Codex's `hooks.json` share.
 //!
 //! coord adds one matcher group of its own per event, appended after the user's, with no matcher
-//! and one command handler; it never inserts into a user's group. Its handlers are found again by
-//! their command (see [`crate::command`]), wherever they are, so that removal takes out exactly
-//! them and whatever container coord's removal left empty, and nothing else.
+//! and one handler; it never inserts into a user's group. Its handlers are found again by what
+//! they run, in any form (see [`crate::handler`]), wherever they are: install points them at this
+//! coord in the wanted form where they stand, and removal takes out exactly them and whatever
+//! container coord's removal left empty, and nothing else.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use crate::command::parse_hook_command;
 use crate::error::SetupError;
+use crate::handler::{HandlerForm, Recognised, Target, recognise};
 use crate::json_file::type_name;
 use crate::report::Change;
 use crate::status::{EventStatus, HandlerStatus, TrustStatus};
@@ -21,8 +22,8 @@ use crate::status::{EventStatus, HandlerStatus, TrustStatus};
 pub(crate) struct Wanted {
     /// The event, as the agent names it (`PreToolUse`).
     pub event: &'static str,
-    /// The command line.
-    pub command: String,
+    /// The handler, in the form wanted.
+    pub target: Target,
     /// Seconds the agent waits for it.
     pub timeout: u64,
 }
@@ -30,7 +31,7 @@ pub(crate) struct Wanted {
 impl Wanted {
     /// The matcher group coord appends for this handler.
     fn group(&self) -> Value {
-        json!({"hooks": [{"type": "command", "command": self.command, "timeout": self.timeout}]})
+        json!({"hooks": [self.target.object(self.timeout)]})
     }
 }
 
@@ -39,16 +40,12 @@ impl Wanted {
 pub(crate) struct Found {
     /// The event key the handler is listed under.
     pub event: String,
-    /// The event its command reports.
-    pub command_event: String,
+    /// What it runs, and the event it reports.
+    pub coord: Recognised,
     /// Index of its matcher group in the event's array.
     pub group: usize,
     /// Index of the handler in the group's `hooks`.
     pub handler: usize,
-    /// Its command line.
-    pub command: String,
-    /// The coord program the command runs, unquoted.
-    pub program: String,
     /// The group's matcher, when it has a string one.
     pub matcher: Option<String>,
     /// The handler object as it stands.
@@ -95,19 +92,14 @@ pub(crate) fn find(root: &Map<String, Value>, path: &Path) -> Result<Vec<Found>,
                 let Some(fields) = handler.as_object() else {
                     continue;
                 };
-                let Some(command) = fields.get("command").and_then(Value::as_str) else {
-                    continue;
-                };
-                let Some(parsed) = parse_hook_command(command) else {
+                let Some(coord) = recognise(fields) else {
                     continue;
                 };
                 found.push(Found {
                     event: event.clone(),
-                    command_event: parsed.event,
+                    coord,
                     group: group_index,
                     handler: handler_index,
-                    command: command.to_owned(),
-                    program: parsed.program,
                     matcher: matcher.map(str::to_owned),
                     fields: fields.clone(),
                 });
@@ -118,7 +110,8 @@ pub(crate) fn find(root: &Map<String, Value>, path: &Path) -> Result<Vec<Found>,
 }
 
 /// Makes every wanted handler present: an existing coord handler of the event that calls another
-/// coord is pointed at this one; an event without one gets coord's group appended.
+/// coord, or reaches coord in another form, is made the wanted one in place (same group, same
+/// position, the user's other keys kept); an event without one gets coord's group appended.
 pub(crate) fn install(
     root: &mut Map<String, Value>,
     path: &Path,
@@ -148,33 +141,33 @@ pub(crate) fn install(
             }
         };
         let mut present = false;
-        for command in groups
+        for handler in groups
             .iter_mut()
             .filter_map(|group| group.get_mut("hooks")?.as_array_mut())
             .flatten()
-            .filter_map(|handler| handler.get_mut("command"))
+            .filter_map(Value::as_object_mut)
         {
-            let Some(text) = command.as_str() else {
+            let Some(found) = recognise(handler).filter(|c| c.event == want.event) else {
                 continue;
             };
-            if parse_hook_command(text).is_none_or(|c| c.event != want.event) {
-                continue;
-            }
             present = true;
-            if text != want.command {
+            if !want.target.is_in(handler) {
+                want.target.apply(handler);
                 changes.push(Change::HookRetargeted {
                     event: want.event.to_owned(),
-                    from: text.to_owned(),
-                    to: want.command.clone(),
+                    from: found.command,
+                    from_form: found.form,
+                    to: want.target.command(),
+                    form: want.target.form(),
                 });
-                *command = Value::String(want.command.clone());
             }
         }
         if !present {
             groups.push(want.group());
             changes.push(Change::HookAdded {
                 event: want.event.to_owned(),
-                command: want.command.clone(),
+                command: want.target.command(),
+                form: want.target.form(),
             });
         }
     }
@@ -183,6 +176,8 @@ pub(crate) fn install(
 
 /// coord's handlers of each of `events` (those listed under the event and reporting it), as
 /// status shows them; `trust` tells how Codex trusts one (`None` for an agent without trust).
+/// A shell or exec handler calls this coord when it runs `coord`; an http handler always does,
+/// since the watcher on this host receives it.
 pub(crate) fn event_statuses(
     found: &[Found],
     events: &[&str],
@@ -195,11 +190,18 @@ pub(crate) fn event_statuses(
             event: event.to_owned(),
             handlers: found
                 .iter()
-                .filter(|f| f.event == event && f.command_event == event)
+                .filter(|f| f.event == event && f.coord.event == event)
                 .map(|f| HandlerStatus {
-                    command: f.command.clone(),
-                    program: PathBuf::from(&f.program),
-                    calls_this_coord: f.program == coord,
+                    form: f.coord.form,
+                    command: f.coord.command.clone(),
+                    program: f.coord.program.as_ref().map(PathBuf::from),
+                    url: f.coord.url.clone(),
+                    calls_this_coord: match f.coord.form {
+                        HandlerForm::Shell | HandlerForm::Exec => {
+                            f.coord.program.as_deref() == Some(coord)
+                        }
+                        HandlerForm::Http => true,
+                    },
                     group: f.group,
                     handler: f.handler,
                     trust: trust(f),
@@ -232,18 +234,16 @@ pub(crate) fn uninstall(
                 return true;
             };
             let removed_here = changes.len();
-            handlers.retain(|handler| {
-                let command = handler.get("command").and_then(Value::as_str);
-                match command.filter(|c| parse_hook_command(c).is_some()) {
-                    Some(command) => {
-                        changes.push(Change::HookRemoved {
-                            event: event.clone(),
-                            command: command.to_owned(),
-                        });
-                        false
-                    }
-                    None => true,
+            handlers.retain(|handler| match handler.as_object().and_then(recognise) {
+                Some(found) => {
+                    changes.push(Change::HookRemoved {
+                        event: event.clone(),
+                        command: found.command,
+                        form: found.form,
+                    });
+                    false
                 }
+                None => true,
             });
             !(handlers.is_empty() && changes.len() > removed_here)
         });
@@ -263,6 +263,7 @@ pub(crate) fn uninstall(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Delivery;
 
     fn map(value: Value) -> Map<String, Value> {
         match value {
@@ -274,7 +275,7 @@ mod tests {
     fn wanted(event: &'static str) -> Wanted {
         Wanted {
             event,
-            command: format!("/bin/coord hook {event}"),
+            target: Target::new(&Delivery::Shell, "/bin/coord", event),
             timeout: 5,
         }
     }
@@ -350,5 +351,170 @@ mod tests {
         );
         assert!(uninstall(&mut map(json!({"hooks": 1})), Path::new("f")).is_err());
         assert!(find(&map(json!({"hooks": "x"})), Path::new("f")).is_err());
+    }
+
+    fn wanted_as(delivery: &Delivery, event: &'static str) -> Wanted {
+        Wanted {
+            event,
+            target: Target::new(delivery, "/bin/coord", event),
+            timeout: 5,
+        }
+    }
+
+    fn http(token: &str) -> Delivery {
+        Delivery::Http {
+            base: "http://127.0.0.1:7078".into(),
+            token: token.into(),
+        }
+    }
+
+    #[test]
+    fn each_form_installs_once_and_is_found_and_removed_again() {
+        for delivery in [Delivery::Shell, Delivery::Exec, http("t")] {
+            let mut root = map(
+                json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "say done"}]}]}}),
+            );
+            let wanted = [wanted_as(&delivery, "Stop")];
+            let added = install(&mut root, Path::new("f"), &wanted).unwrap();
+            assert!(
+                matches!(&added[..], [Change::HookAdded { form, .. }] if *form == delivery.form()),
+                "{added:?}"
+            );
+            assert!(
+                install(&mut root, Path::new("f"), &wanted)
+                    .unwrap()
+                    .is_empty()
+            );
+
+            let found = find(&root, Path::new("f")).unwrap();
+            assert_eq!(found.len(), 1);
+            assert_eq!((found[0].group, found[0].handler), (1, 0));
+            assert_eq!(found[0].coord.form, delivery.form());
+
+            let removed = uninstall(&mut root, Path::new("f")).unwrap();
+            assert_eq!(removed.len(), 1, "{removed:?}");
+            assert_eq!(
+                Value::Object(root),
+                json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "say done"}]}]}})
+            );
+        }
+    }
+
+    #[test]
+    fn another_form_or_token_converts_the_handler_where_it_stands() {
+        let mut root = map(json!({"hooks": {"Stop": [{"matcher": "", "hooks": [
+            {"type": "command", "command": "say done"},
+            {"type": "command", "command": "/old/coord hook Stop", "timeout": 9, "async": true}
+        ]}]}}));
+        let changes = install(&mut root, Path::new("f"), &[wanted_as(&http("a"), "Stop")]).unwrap();
+        assert_eq!(
+            changes,
+            [Change::HookRetargeted {
+                event: "Stop".into(),
+                from: "/old/coord hook Stop".into(),
+                from_form: HandlerForm::Shell,
+                to: "POST http://127.0.0.1:7078/coord/hook/Stop".into(),
+                form: HandlerForm::Http,
+            }]
+        );
+        assert_eq!(
+            root["hooks"]["Stop"],
+            json!([{"matcher": "", "hooks": [
+                {"type": "command", "command": "say done"},
+                {"type": "http", "url": "http://127.0.0.1:7078/coord/hook/Stop",
+                 "headers": {"X-Coord-Hook-Token": "a"}, "timeout": 9, "async": true}
+            ]}])
+        );
+        let changes = install(&mut root, Path::new("f"), &[wanted_as(&http("b"), "Stop")]).unwrap();
+        assert!(
+            matches!(&changes[..], [Change::HookRetargeted { from, to, .. }] if from == to),
+            "{changes:?}"
+        );
+        assert_eq!(
+            root["hooks"]["Stop"][0]["hooks"][1]["headers"]["X-Coord-Hook-Token"],
+            "b"
+        );
+    }
+
+    #[test]
+    fn removal_takes_every_form_and_leaves_look_alikes() {
+        let look_alikes = json!([
+            {"type": "command", "command": "coord", "args": ["hook"]},
+            {"type": "http", "url": "http://h:1/coord/hooks/Stop"},
+            {"type": "http", "url": "http://h:1/x/coord/hook/Stop"}
+        ]);
+        let mut root = map(json!({"hooks": {"Stop": [
+            {"hooks": look_alikes.clone()},
+            {"hooks": [{"type": "command", "command": "/a/coord hook Stop"}]},
+            {"hooks": [{"type": "command", "command": "/b/coord", "args": ["hook", "Stop"]}]},
+            {"hooks": [{"type": "http", "url": "http://h:1/coord/hook/Stop"}]}
+        ]}}));
+        let forms: Vec<HandlerForm> = uninstall(&mut root, Path::new("f"))
+            .unwrap()
+            .into_iter()
+            .map(|c| match c {
+                Change::HookRemoved { form, .. } => form,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            forms,
+            [HandlerForm::Shell, HandlerForm::Exec, HandlerForm::Http]
+        );
+        assert_eq!(
+            Value::Object(root),
+            json!({"hooks": {"Stop": [{"hooks": look_alikes}]}})
+        );
+    }
+
+    #[test]
+    fn status_describes_each_form() {
+        let root = map(json!({"hooks": {"Stop": [
+            {"hooks": [{"type": "command", "command": "/bin/coord hook Stop"}]},
+            {"hooks": [{"type": "command", "command": "/other/coord", "args": ["hook", "Stop"]}]},
+            {"hooks": [{"type": "http", "url": "http://coord-host:7078/coord/hook/Stop",
+                        "headers": {"X-Coord-Hook-Token": "t"}}]}
+        ]}}));
+        let found = find(&root, Path::new("f")).unwrap();
+        let statuses = event_statuses(&found, &["Stop"], "/bin/coord", |_| None);
+        let described: Vec<_> = statuses[0]
+            .handlers
+            .iter()
+            .map(|h| {
+                (
+                    h.form,
+                    h.command.as_str(),
+                    h.program.as_ref().map(|p| p.to_str().unwrap()),
+                    h.url.as_deref(),
+                    h.calls_this_coord,
+                )
+            })
+            .collect();
+        assert_eq!(
+            described,
+            [
+                (
+                    HandlerForm::Shell,
+                    "/bin/coord hook Stop",
+                    Some("/bin/coord"),
+                    None,
+                    true
+                ),
+                (
+                    HandlerForm::Exec,
+                    "/other/coord hook Stop",
+                    Some("/other/coord"),
+                    None,
+                    false
+                ),
+                (
+                    HandlerForm::Http,
+                    "POST http://coord-host:7078/coord/hook/Stop",
+                    None,
+                    Some("http://coord-host:7078/coord/hook/Stop"),
+                    true
+                ),
+            ]
+        );
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::atomic::Written;
 use crate::error::SetupError;
-use crate::{Agent, Scope};
+use crate::{Agent, HandlerForm, Scope};
 
 /// The command that trusts coord's Codex hooks, offered whenever trust is left to Codex.
 pub const TRUST_COMMAND: &str = "coord hooks install --runtime codex --trust";
@@ -91,24 +91,33 @@ pub enum Change {
     HookAdded {
         /// The event.
         event: String,
-        /// The handler's command.
+        /// What the handler runs: the shell command, the exec argv joined, or `POST <url>`.
         command: String,
+        /// Its form.
+        form: HandlerForm,
     },
-    /// A coord handler that called another coord binary now calls this one.
+    /// A coord handler now reaches this coord in the wanted form, in place: it called another
+    /// coord binary, had another form, or (http) another base URL or token.
     HookRetargeted {
         /// The event.
         event: String,
-        /// The command before.
+        /// What it ran before, as in [`Change::HookAdded::command`].
         from: String,
-        /// The command now.
+        /// Its form before.
+        from_form: HandlerForm,
+        /// What it runs now.
         to: String,
+        /// Its form now.
+        form: HandlerForm,
     },
     /// A coord handler was removed.
     HookRemoved {
         /// The event it was listed under.
         event: String,
-        /// Its command.
+        /// What it ran, as in [`Change::HookAdded::command`].
         command: String,
+        /// Its form.
+        form: HandlerForm,
     },
     /// `notify` was set to coord's (there was none).
     NotifySet {
@@ -222,11 +231,26 @@ impl fmt::Display for FileReport {
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::HookAdded { event, command } => write!(f, "added {event}: {command}"),
-            Self::HookRetargeted { event, from, to } => {
-                write!(f, "pointed {event} at this coord: {from} -> {to}")
+            Self::HookAdded {
+                event,
+                command,
+                form,
+            } => write!(f, "added {event}: {command}{}", token_note(*form)),
+            Self::HookRetargeted {
+                event,
+                from,
+                to,
+                form,
+                ..
+            } => {
+                write!(f, "{event}: now {to}{}", token_note(*form))?;
+                if from == to {
+                    write!(f, " (a new token)")
+                } else {
+                    write!(f, " (was {from})")
+                }
             }
-            Self::HookRemoved { event, command } => write!(f, "removed {event}: {command}"),
+            Self::HookRemoved { event, command, .. } => write!(f, "removed {event}: {command}"),
             Self::NotifySet { argv } => write!(f, "set notify = {}", argv_text(argv)),
             Self::NotifyChained { theirs } => write!(
                 f,
@@ -281,6 +305,14 @@ impl fmt::Display for TrustReport {
     }
 }
 
+/// What follows an http handler's `POST <url>` for a person: its header, never the token.
+pub(crate) fn token_note(form: HandlerForm) -> &'static str {
+    match form {
+        HandlerForm::Http => " with X-Coord-Hook-Token: ***",
+        HandlerForm::Shell | HandlerForm::Exec => "",
+    }
+}
+
 /// An argv as a TOML-like list, for one line of text.
 pub(crate) fn argv_text(argv: &[String]) -> String {
     let quoted: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
@@ -313,5 +345,66 @@ impl FileReport {
             outcome,
             changes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_read_as_one_line_and_never_show_a_token() {
+        let url = "POST http://127.0.0.1:7078/coord/hook/Stop";
+        let lines = [
+            (
+                Change::HookAdded {
+                    event: "Stop".into(),
+                    command: url.into(),
+                    form: HandlerForm::Http,
+                },
+                "added Stop: POST http://127.0.0.1:7078/coord/hook/Stop with X-Coord-Hook-Token: ***",
+            ),
+            (
+                Change::HookRetargeted {
+                    event: "Stop".into(),
+                    from: "/opt/coord hook Stop".into(),
+                    from_form: HandlerForm::Shell,
+                    to: url.into(),
+                    form: HandlerForm::Http,
+                },
+                "Stop: now POST http://127.0.0.1:7078/coord/hook/Stop with X-Coord-Hook-Token: *** (was /opt/coord hook Stop)",
+            ),
+            (
+                Change::HookRetargeted {
+                    event: "Stop".into(),
+                    from: url.into(),
+                    from_form: HandlerForm::Http,
+                    to: url.into(),
+                    form: HandlerForm::Http,
+                },
+                "Stop: now POST http://127.0.0.1:7078/coord/hook/Stop with X-Coord-Hook-Token: *** (a new token)",
+            ),
+            (
+                Change::HookRetargeted {
+                    event: "Stop".into(),
+                    from: url.into(),
+                    from_form: HandlerForm::Http,
+                    to: "/opt/coord hook Stop".into(),
+                    form: HandlerForm::Exec,
+                },
+                "Stop: now /opt/coord hook Stop (was POST http://127.0.0.1:7078/coord/hook/Stop)",
+            ),
+            (
+                Change::HookRemoved {
+                    event: "Stop".into(),
+                    command: url.into(),
+                    form: HandlerForm::Http,
+                },
+                "removed Stop: POST http://127.0.0.1:7078/coord/hook/Stop",
+            ),
+        ];
+        for (change, line) in lines {
+            assert_eq!(change.to_string(), line);
+        }
     }
 }

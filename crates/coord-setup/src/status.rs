@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::report::{TRUST_COMMAND, argv_text};
-use crate::{Agent, Scope};
+use crate::{Agent, HandlerForm, Scope};
 
 /// How coord's hooks stand in one agent's files for one scope.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -81,11 +81,19 @@ pub struct EventStatus {
 /// One coord handler.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HandlerStatus {
-    /// Its command line.
+    /// How it reaches coord.
+    pub form: HandlerForm,
+    /// What it runs, for a person: the shell command, the exec argv joined
+    /// (`<coord> hook <Event>`), or `POST <url>`. Never a token.
     pub command: String,
-    /// The coord program it runs.
-    pub program: PathBuf,
-    /// Whether that program is this coord.
+    /// The coord program it runs (shell and exec forms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<PathBuf>,
+    /// The URL it posts to (http form).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Whether it reaches this coord: its program is this coord (shell, exec), or it posts to a
+    /// watcher, which is this host's (http).
     pub calls_this_coord: bool,
     /// Index of its matcher group in the event's array.
     pub group: usize,
@@ -220,11 +228,17 @@ impl fmt::Display for EventStatus {
             return writeln!(f, "  {}: missing", self.event);
         }
         for handler in &self.handlers {
-            write!(f, "  {}: installed, ", self.event)?;
-            if handler.calls_this_coord {
+            // The shell form is every version's and the default: only the others are named.
+            match handler.form {
+                HandlerForm::Shell => write!(f, "  {}: installed, ", self.event)?,
+                form => write!(f, "  {}: installed as {form}, ", self.event)?,
+            }
+            if let Some(url) = &handler.url {
+                write!(f, "posts to {url} (this host's watcher)")?;
+            } else if handler.calls_this_coord {
                 write!(f, "calls this coord")?;
-            } else {
-                write!(f, "calls another coord: {}", handler.program.display())?;
+            } else if let Some(program) = &handler.program {
+                write!(f, "calls another coord: {}", program.display())?;
             }
             match handler.trust {
                 None => {}

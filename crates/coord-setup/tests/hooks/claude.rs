@@ -4,7 +4,9 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use coord_setup::{Agent, Change, FileOutcome, FileStatus, Scope, SetupError};
+use coord_setup::{
+    Agent, Change, Delivery, FileOutcome, FileStatus, HandlerForm, Scope, SetupError, Status,
+};
 use serde_json::json;
 
 use crate::fixture::{COORD, Fixture, backup_of, json, listing, read, write};
@@ -66,6 +68,32 @@ const USERS: &str = r#"{
 
 fn coord_group(event: &str) -> serde_json::Value {
     json!({"hooks": [{"type": "command", "command": format!("{COORD} hook {event}"), "timeout": 5}]})
+}
+
+const BASE: &str = "http://127.0.0.1:7078";
+const TOKEN: &str = "tok-3f9a1c";
+
+fn http() -> Delivery {
+    Delivery::Http {
+        base: BASE.into(),
+        token: TOKEN.into(),
+    }
+}
+
+fn exec_group(event: &str) -> serde_json::Value {
+    json!({"hooks": [{"type": "command", "command": COORD, "args": ["hook", event], "timeout": 5}]})
+}
+
+/// The forms of the handlers in a status, with whether each calls this coord, event by event.
+fn forms(status: &Status) -> Vec<(HandlerForm, bool)> {
+    let FileStatus::Hooks { events, .. } = &status.files[0] else {
+        panic!("a hooks file");
+    };
+    events
+        .iter()
+        .flat_map(|e| &e.handlers)
+        .map(|h| (h.form, h.calls_this_coord))
+        .collect()
 }
 
 #[test]
@@ -314,7 +342,9 @@ fn status_before_and_after_and_with_another_coord() {
         [Change::HookRetargeted {
             event: "Stop".into(),
             from: "'/old place/coord' hook Stop".into(),
+            from_form: HandlerForm::Shell,
             to: format!("{COORD} hook Stop"),
+            form: HandlerForm::Shell,
         }]
     );
     assert!(fx.status(Agent::ClaudeCode, Scope::User).is_complete());
@@ -363,4 +393,219 @@ fn reports_serialize_for_json_output() {
         status["files"][0]["events"][0]["handlers"][0]["calls_this_coord"],
         true
     );
+}
+
+#[test]
+fn exec_form_on_an_empty_home_and_beside_the_users_hooks() {
+    let mut fx = Fixture::new();
+    fx.opts.delivery = Delivery::Exec;
+    let path = fx.home(".claude/settings.json");
+    let report = fx.install(Agent::ClaudeCode, Scope::User).unwrap();
+    assert_eq!(report.files[0].outcome, FileOutcome::Created);
+    let hooks: serde_json::Map<_, _> = EVENTS
+        .iter()
+        .map(|e| ((*e).to_owned(), json!([exec_group(e)])))
+        .collect();
+    assert_eq!(json(&path), json!({ "hooks": hooks }));
+    assert!(
+        report
+            .to_string()
+            .contains(&format!("added Stop: {COORD} hook Stop\n"))
+    );
+    assert_eq!(
+        forms(&fx.status(Agent::ClaudeCode, Scope::User)),
+        [(HandlerForm::Exec, true); EVENTS.len()]
+    );
+
+    write(&path, USERS);
+    fx.install(Agent::ClaudeCode, Scope::User).unwrap();
+    let after = json(&path);
+    let keys: Vec<&String> = after.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["permissions", "hooks", "model", "alwaysThinkingEnabled"]
+    );
+    assert_eq!(
+        after["hooks"]["Stop"],
+        json!([{"hooks": [{"type": "command", "command": "notify-send done"}]}, exec_group("Stop")])
+    );
+    assert_eq!(after["hooks"]["MyFutureEvent"], json!({"whatever": true}));
+    assert!(fx.status(Agent::ClaudeCode, Scope::User).is_complete());
+}
+
+#[test]
+fn each_form_installs_once_and_uninstalls_to_the_users_file() {
+    for delivery in [Delivery::Shell, Delivery::Exec, http()] {
+        let mut fx = Fixture::new();
+        fx.opts.delivery = delivery.clone();
+        let path = fx.home(".claude/settings.json");
+        write(&path, USERS);
+        fx.install(Agent::ClaudeCode, Scope::User).unwrap();
+        let installed = read(&path);
+        fs::remove_file(backup_of(&path)).unwrap();
+
+        let again = fx.install(Agent::ClaudeCode, Scope::User).unwrap();
+        assert_eq!(
+            again.files[0].outcome,
+            FileOutcome::AlreadyInstalled,
+            "{delivery:?}"
+        );
+        assert_eq!(read(&path), installed);
+        assert!(!backup_of(&path).exists());
+        assert!(fx.status(Agent::ClaudeCode, Scope::User).is_complete());
+
+        // Uninstall finds coord's handlers whatever delivery it is given.
+        fx.opts.delivery = Delivery::Shell;
+        let removed = fx.uninstall(Agent::ClaudeCode, Scope::User).unwrap();
+        assert_eq!(removed.files[0].changes.len(), EVENTS.len(), "{delivery:?}");
+        assert!(removed.files[0].changes.iter().all(|c| matches!(
+            c, Change::HookRemoved { form, .. } if *form == delivery.form()
+        )));
+        assert_eq!(read(&path), USERS, "{delivery:?}");
+    }
+}
+
+#[test]
+fn conversions_happen_in_place_and_keep_the_users_keys() {
+    let mut fx = Fixture::new();
+    let path = fx.home(".claude/settings.json");
+    // coord's Stop handler was moved into the user's group and given keys of the user's own.
+    let start = USERS.replace(
+        "\"command\": \"notify-send done\"\n          }",
+        &format!(
+            "\"command\": \"notify-send done\"\n          }},\n          {{\n            \"type\": \"command\",\n            \"command\": \"{COORD} hook Stop\",\n            \"timeout\": 9,\n            \"async\": true,\n            \"statusMessage\": \"telling coord\"\n          }}"
+        ),
+    );
+    assert_ne!(start, USERS);
+    write(&path, &start);
+    fx.install(Agent::ClaudeCode, Scope::User).unwrap();
+    let shell = read(&path);
+    let stop = |settings: &serde_json::Value| settings["hooks"]["Stop"].clone();
+    assert_eq!(
+        stop(&json(&path))[0]["hooks"][1],
+        json!({"type": "command", "command": format!("{COORD} hook Stop"), "timeout": 9, "async": true, "statusMessage": "telling coord"})
+    );
+
+    fx.opts.delivery = Delivery::Exec;
+    let report = fx.install(Agent::ClaudeCode, Scope::User).unwrap();
+    assert_eq!(report.files[0].changes.len(), EVENTS.len());
+    assert!(report.files[0].changes.contains(&Change::HookRetargeted {
+        event: "Stop".into(),
+        from: format!("{COORD} hook Stop"),
+        from_form: HandlerForm::Shell,
+        to: format!("{COORD} hook Stop"),
+        form: HandlerForm::Exec,
+    }));
+    let exec = json(&path);
+    assert_eq!(stop(&exec).as_array().unwrap().len(), 1, "no group added");
+    assert_eq!(
+        stop(&exec)[0]["hooks"][1],
+        json!({"type": "command", "command": COORD, "args": ["hook", "Stop"], "timeout": 9, "async": true, "statusMessage": "telling coord"})
+    );
+    assert_eq!(exec["hooks"]["PreToolUse"][1], exec_group("PreToolUse"));
+
+    fx.opts.delivery = http();
+    let report = fx.install(Agent::ClaudeCode, Scope::User).unwrap();
+    let text = report.to_string();
+    assert!(
+        text.contains(&format!(
+            "  Stop: now POST {BASE}/coord/hook/Stop with X-Coord-Hook-Token: *** (was {COORD} hook Stop)\n"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(TOKEN));
+    assert!(!serde_json::to_string(&report).unwrap().contains(TOKEN));
+    let posted = json(&path);
+    let handler = &stop(&posted)[0]["hooks"][1];
+    let keys: Vec<&String> = handler.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "type",
+            "url",
+            "headers",
+            "timeout",
+            "async",
+            "statusMessage"
+        ]
+    );
+    assert_eq!(handler["type"], "http");
+    assert_eq!(handler["url"], format!("{BASE}/coord/hook/Stop"));
+    assert_eq!(handler["headers"], json!({"X-Coord-Hook-Token": TOKEN}));
+    assert_eq!(
+        posted["hooks"]["SessionStart"][0]["hooks"][0],
+        json!({"type": "http", "url": format!("{BASE}/coord/hook/SessionStart"), "timeout": 5, "headers": {"X-Coord-Hook-Token": TOKEN}})
+    );
+
+    // A new token (or base) is a retarget too.
+    fx.opts.delivery = Delivery::Http {
+        base: BASE.into(),
+        token: "another".into(),
+    };
+    let report = fx.install(Agent::ClaudeCode, Scope::User).unwrap();
+    assert_eq!(report.files[0].changes.len(), EVENTS.len());
+    assert!(report.to_string().contains("(a new token)"));
+
+    fx.opts.delivery = Delivery::Shell;
+    fx.install(Agent::ClaudeCode, Scope::User).unwrap();
+    assert_eq!(read(&path), shell, "back to the shell form byte for byte");
+}
+
+#[test]
+fn http_status_names_the_url_and_never_the_token() {
+    let mut fx = Fixture::new();
+    fx.opts.delivery = http();
+    fx.install(Agent::ClaudeCode, Scope::User).unwrap();
+    let status = fx.status(Agent::ClaudeCode, Scope::User);
+    assert!(status.is_complete());
+    assert_eq!(forms(&status), [(HandlerForm::Http, true); EVENTS.len()]);
+    let text = status.to_string();
+    assert!(
+        text.contains(&format!(
+            "  Stop: installed as http, posts to {BASE}/coord/hook/Stop (this host's watcher)\n"
+        )),
+        "{text}"
+    );
+    let value = serde_json::to_value(&status).unwrap();
+    let stop = &value["files"][0]["events"][7]["handlers"][0];
+    assert_eq!(stop["form"], "http");
+    assert_eq!(stop["command"], format!("POST {BASE}/coord/hook/Stop"));
+    assert_eq!(stop["url"], format!("{BASE}/coord/hook/Stop"));
+    assert!(stop.get("program").is_none());
+    assert!(!text.contains(TOKEN) && !value.to_string().contains(TOKEN));
+}
+
+#[test]
+fn http_in_project_scope_and_other_forms_for_codex_are_refused() {
+    let mut fx = Fixture::new();
+    fx.opts.delivery = http();
+    let err = fx.install(Agent::ClaudeCode, Scope::Project).unwrap_err();
+    assert!(
+        matches!(err, SetupError::HttpInProject(ref p) if *p == fx.project(".claude/settings.json")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("committed"), "{err}");
+    assert!(!fx.project(".claude").exists());
+
+    for delivery in [http(), Delivery::Exec] {
+        fx.opts.delivery = delivery.clone();
+        for scope in [Scope::User, Scope::Project] {
+            let err = fx.install(Agent::Codex, scope).unwrap_err();
+            assert!(
+                matches!(err, SetupError::CodexShellOnly(form) if form == delivery.form()),
+                "{err}"
+            );
+            assert!(err.to_string().contains("trust hash"), "{err}");
+            assert!(!err.to_string().contains(TOKEN));
+        }
+    }
+    assert!(!fx.home(".codex").exists() && !fx.project(".codex").exists());
+
+    fx.opts.delivery = Delivery::Http {
+        base: format!("{BASE}/"),
+        token: TOKEN.into(),
+    };
+    let err = fx.install(Agent::ClaudeCode, Scope::User).unwrap_err();
+    assert!(matches!(err, SetupError::HttpBase(_)), "{err}");
+    assert!(!fx.home(".claude").exists());
 }

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use coord_setup::{Agent, Options, Paths, Report, Scope, SetupError, Status};
+use coord_setup::{Agent, Delivery, Options, Paths, Report, Scope, SetupError, Status};
 use tempfile::TempDir;
 
 /// The coord binary every test installs (a path that needs no quoting).
@@ -35,6 +35,7 @@ impl Fixture {
             opts: Options {
                 coord: PathBuf::from(COORD),
                 trust_codex_hooks: false,
+                delivery: Delivery::Shell,
             },
         }
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use coord_setup::{Agent, Options, Paths, Scope};
+use coord_setup::{Agent, Delivery, Options, Paths, Scope};
 
 use crate::cli::{HooksAction, HooksArgs, HooksRuntime, HooksScope};
 
@@ -62,6 +62,7 @@ pub fn this_coord(trust: bool) -> anyhow::Result<Options> {
     Ok(Options {
         coord,
         trust_codex_hooks: trust,
+        delivery: Delivery::Shell,
     })
 }
 
