@@ -1,13 +1,15 @@
 //! The store's own heartbeat rate, in-process, for `bench/server-throughput` to print beside
 //! the rate through `coord serve`: one `Service` on an embedded store, heartbeats in a loop over
 //! many instances, bounded in time; then the same with the leader check `system.heartbeat`
-//! adds (`Service::lead`).
+//! adds (`Service::lead`); then heartbeats in groups of 100 (`Service::grouped`, one write
+//! transaction each), what a batch of 100 calls costs the store.
 //!
 //! ```text
 //! store_rate DB_PATH SECONDS IDS
 //! ```
 //!
-//! Prints two lines: `heartbeat <calls/s>` and `heartbeat+lead <calls/s>`.
+//! Prints three lines: `heartbeat <calls/s>`, `heartbeat+lead <calls/s>` and
+//! `heartbeat-grouped <calls/s>`.
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -32,6 +34,16 @@ fn rate(
     Ok(f64::from(u32::try_from(n).unwrap_or(u32::MAX)) / start.elapsed().as_secs_f64())
 }
 
+/// Heartbeats per group in the grouped figure, as in a batch of 100 calls.
+const GROUP: usize = 100;
+
+/// One heartbeat of instance `n` (of `ids`).
+fn beat_on(service: &Service, n: usize, ids: usize) -> coord_service::Result<()> {
+    let id = format!("bench-{}", n % ids);
+    service.heartbeat(&id, &Beat::activity(Source::Api, service.now()?))?;
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().collect();
     let usage = "usage: store_rate DB_PATH SECONDS IDS";
@@ -49,9 +61,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         })?;
     }
     let beat = |n: usize| -> Result<String, Box<dyn Error>> {
-        let id = format!("bench-{}", n % ids);
-        service.heartbeat(&id, &Beat::activity(Source::Api, service.now()?))?;
-        Ok(id)
+        beat_on(&service, n, ids)?;
+        Ok(format!("bench-{}", n % ids))
     };
     let plain = rate(seconds, |n| beat(n).map(drop))?;
     let lead = rate(seconds, |n| {
@@ -59,7 +70,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         service.lead(&id, DEFAULT_LEADER_LEASE)?;
         Ok(())
     })?;
+    let grouped = rate(seconds, |n| {
+        let works = (0..GROUP).map(|i| move |s: &Service| beat_on(s, n * GROUP + i, ids));
+        for outcome in service.grouped(works)? {
+            outcome?;
+        }
+        Ok(())
+    })? * GROUP as f64;
     println!("heartbeat {plain:.0}");
     println!("heartbeat+lead {lead:.0}");
+    println!("heartbeat-grouped {grouped:.0}");
     Ok(())
 }

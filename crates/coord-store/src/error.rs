@@ -39,6 +39,10 @@ pub enum StoreError {
         /// The newest this build knows.
         supported: i64,
     },
+    /// A change of a group ([`crate::Store::grouped`]) failed after writing: the group was
+    /// rolled back whole.
+    #[error("a change of the group failed ({0}); none of the group landed")]
+    GroupFailed(String),
     /// A stored value could not be read back.
     #[error("corrupt record in the store: {0}")]
     Corrupt(String),

@@ -149,9 +149,10 @@ pub trait Store: Send {
     fn next_token(&self) -> Result<u64>;
 
     /// Runs `work`, whose changes the store may group to make them cheaper: the embedded store
-    /// runs them in one write transaction (one commit for a batch of heartbeats), each change
-    /// still all-or-nothing on its own. An error means the group did not land: none of its
-    /// changes, whatever each returned. Backends without such a group run `work` as it is.
+    /// runs them in one write transaction (one commit for a batch of heartbeats). No change
+    /// lands in part: one that fails after writing fails the whole group. An error means the
+    /// group did not land: none of its changes, whatever each returned. Backends without such
+    /// a group run `work` as it is.
     fn grouped(&self, work: &mut dyn FnMut()) -> Result<()> {
         work();
         Ok(())

@@ -105,25 +105,7 @@ fn a_group_is_one_transaction_that_lands_nothing_if_its_work_panics() {
     let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
     let other = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
     let beat = |s: &SqliteStore| Beat::activity(Source::Cli, s.now().unwrap());
-    store
-        .register(&coord_core::Registration {
-            id: "g".into(),
-            parent: None,
-            host: "h".into(),
-            pid: None,
-            pid_start: None,
-            boot_id: None,
-            runtime: coord_core::Runtime::Other,
-            task: String::new(),
-            cwd: None,
-            labels: std::collections::BTreeMap::new(),
-            log_path: None,
-            policy: coord_core::PolicyOverrides::default(),
-            phase: coord_core::Phase::Working,
-            source: Source::Cli,
-            restart: false,
-        })
-        .unwrap();
+    store.register(&registration("g")).unwrap();
 
     // Inside the group, another connection sees none of it yet: one transaction.
     store
@@ -148,4 +130,72 @@ fn a_group_is_one_transaction_that_lands_nothing_if_its_work_panics() {
         store.heartbeat("g", &beat(&store)).unwrap().unwrap().beats,
         3
     );
+}
+
+#[test]
+fn a_change_that_fails_after_writing_fails_its_whole_group() {
+    use coord_core::{Beat, Source};
+    let backend = Sqlite::new();
+    let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let other = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let beat = |s: &SqliteStore| Beat::activity(Source::Cli, s.now().unwrap());
+    for id in ["good", "bad"] {
+        store.register(&registration(id)).unwrap();
+    }
+    // The disk refuses the event of one session's end, after its record was written.
+    rusqlite::Connection::open(backend.path())
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.session = 'bad' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let mut outcomes = Vec::new();
+    let group = store.grouped(&mut || {
+        outcomes.push(store.heartbeat("good", &beat(&store)).map(|s| s.is_some()));
+        outcomes.push(store.unregister("bad", Source::Cli).map(|s| s.is_some()));
+        outcomes.push(store.heartbeat("good", &beat(&store)).map(|s| s.is_some()));
+    });
+    assert!(
+        matches!(group, Err(StoreError::GroupFailed(_))),
+        "{group:?}"
+    );
+    assert!(matches!(
+        outcomes[..],
+        [Ok(true), Err(_), Err(StoreError::GroupFailed(_))]
+    ));
+    // Nothing of the group landed: not the first heartbeat, not the end's record.
+    assert_eq!(other.session("good").unwrap().unwrap().beats, 0);
+    assert_eq!(
+        other.session("bad").unwrap().unwrap().phase,
+        coord_core::Phase::Working
+    );
+    // The handle works on, and a group without the failure lands.
+    store
+        .grouped(&mut || {
+            store.heartbeat("good", &beat(&store)).unwrap();
+        })
+        .unwrap();
+    assert_eq!(other.session("good").unwrap().unwrap().beats, 1);
+}
+
+/// A plain working session `id`.
+fn registration(id: &str) -> coord_core::Registration {
+    coord_core::Registration {
+        id: id.into(),
+        parent: None,
+        host: "h".into(),
+        pid: None,
+        pid_start: None,
+        boot_id: None,
+        runtime: coord_core::Runtime::Other,
+        task: String::new(),
+        cwd: None,
+        labels: std::collections::BTreeMap::new(),
+        log_path: None,
+        policy: coord_core::PolicyOverrides::default(),
+        phase: coord_core::Phase::Working,
+        source: coord_core::Source::Cli,
+        restart: false,
+    }
 }
