@@ -35,7 +35,7 @@ fn rate(
 }
 
 /// Heartbeats per group in the grouped figure, as in a batch of 100 calls.
-const GROUP: usize = 100;
+const GROUP: u32 = 100;
 
 /// One heartbeat of instance `n` (of `ids`).
 fn beat_on(service: &Service, n: usize, ids: usize) -> coord_service::Result<()> {
@@ -71,12 +71,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         Ok(())
     })?;
     let grouped = rate(seconds, |n| {
-        let works = (0..GROUP).map(|i| move |s: &Service| beat_on(s, n * GROUP + i, ids));
+        let group = GROUP as usize;
+        let works = (0..group).map(|i| move |s: &Service| beat_on(s, n * group + i, ids));
         for outcome in service.grouped(works)? {
             outcome?;
         }
         Ok(())
-    })? * GROUP as f64;
+    })? * f64::from(GROUP);
     println!("heartbeat {plain:.0}");
     println!("heartbeat+lead {lead:.0}");
     println!("heartbeat-grouped {grouped:.0}");
