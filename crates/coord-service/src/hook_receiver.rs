@@ -295,6 +295,26 @@ fn same(given: &[u8], expected: &[u8]) -> bool {
     bool::from(given.ct_eq(expected))
 }
 
+/// Whether a receiver listens on `addr` and takes `token`: what `coord hooks install --via
+/// http` checks before it points hooks there.
+#[must_use]
+pub fn answers(addr: SocketAddr, token: &str) -> bool {
+    let wait = Duration::from_secs(2);
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, wait) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(wait));
+    let asked = write!(
+        stream,
+        "GET {HEALTH_PATH} HTTP/1.1\r\nHost: {addr}\r\n{TOKEN_HEADER}: {token}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    let mut status = String::new();
+    asked.is_ok()
+        && BufReader::new(stream).read_line(&mut status).is_ok()
+        && status.starts_with("HTTP/1.1 200 ")
+}
+
 /// The token in `path`, created (random, readable by its owner only) when there is none yet.
 pub fn load_or_create_token(path: &Path) -> io::Result<String> {
     if let Ok(text) = fs::read_to_string(path) {

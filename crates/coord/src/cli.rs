@@ -240,6 +240,16 @@ pub enum HooksAction {
         /// this, Codex asks you to review them).
         #[arg(long)]
         trust: bool,
+        /// How Claude Code's hooks reach coord: a process per event started through the shell
+        /// or directly (exec, Claude Code 2.1.139 and later), or posted to this host's watcher
+        /// with no process at all (http; needs `coord watch --all` running). auto: exec when
+        /// `claude --version` says it takes it, else shell. Codex always runs them through
+        /// the shell.
+        #[arg(long, value_enum, default_value = "auto")]
+        via: HooksVia,
+        /// With --via http: where the watcher receives hooks (its --hook-listen).
+        #[arg(long, default_value = "127.0.0.1:7078", value_name = "IP:PORT")]
+        hook_addr: std::net::SocketAddr,
     },
     /// Remove exactly the hooks install added.
     Uninstall {
@@ -278,6 +288,19 @@ pub enum HooksRuntime {
     Codex,
     /// Every agent found for this user.
     All,
+}
+
+/// How Claude Code's hooks reach coord.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HooksVia {
+    /// exec when the installed Claude Code takes it, else shell.
+    Auto,
+    /// `sh -c "coord hook <Event>"`.
+    Shell,
+    /// `coord hook <Event>` started directly.
+    Exec,
+    /// Posted to this host's watcher.
+    Http,
 }
 
 /// Whose settings.

@@ -1,5 +1,7 @@
 //! `coord hooks install|uninstall|status` on real settings files, and the installed hooks run
-//! the way the agents run them (`sh -c "<command>"`, the event on stdin).
+//! the way the agents run them (`sh -c "<command>"`, or the exec form's program and `args`
+//! started directly, the event on stdin). The HTTP form is tested with the watcher that
+//! receives it, in `host_watch.rs`.
 
 mod common;
 
@@ -143,6 +145,90 @@ fn an_installed_hook_run_as_claude_code_runs_it_records_the_session() {
     assert_eq!(
         (s["state"].as_str(), s["tool"].as_str()),
         (Some("in-tool"), Some("Bash"))
+    );
+}
+
+/// `coord hooks install --runtime claude` with a `claude` on `PATH` that says it is `version`.
+fn install_beside_claude(w: &World, version: &str) -> std::process::Output {
+    let bin = w.dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let claude = bin.join("claude");
+    fs::write(
+        &claude,
+        format!("#!/bin/sh\necho '{version} (Claude Code)'\n"),
+    )
+    .unwrap();
+    fs::set_permissions(&claude, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    w.cmd()
+        .args(["hooks", "install", "--runtime", "claude"])
+        .env("PATH", path)
+        .current_dir(w.dir.path())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_claude_code_that_takes_the_exec_form_gets_it_and_runs_it_without_a_shell() {
+    let w = World::new();
+    let out = install_beside_claude(&w, "2.1.328");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&fs::read(settings(&w)).unwrap()).unwrap();
+    let handler = &doc["hooks"]["PreToolUse"][0]["hooks"][0];
+    assert_eq!(
+        handler["args"],
+        serde_json::json!(["hook", "PreToolUse"]),
+        "{handler}"
+    );
+    let program = handler["command"].as_str().unwrap();
+    assert!(program.ends_with("/coord"), "{program}");
+
+    // As Claude Code runs the exec form: the program itself, its args, no shell between.
+    let mut hook = Command::new(program)
+        .arg(handler["args"][0].as_str().unwrap())
+        .arg(handler["args"][1].as_str().unwrap())
+        .env("COORD_URL", w.url())
+        .env("HOME", w.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    hook.stdin
+        .take()
+        .unwrap()
+        .write_all(
+            br#"{"session_id":"s-exec","cwd":"/w","hook_event_name":"PreToolUse","tool_name":"Read"}"#,
+        )
+        .unwrap();
+    let out = hook.wait_with_output().unwrap();
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert_eq!(w.session("s-exec").unwrap()["tool"], "Read");
+
+    // An older Claude Code would run the program alone through the shell: it gets the shell
+    // form, converted in place.
+    let out = install_beside_claude(&w, "2.1.100");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&fs::read(settings(&w)).unwrap()).unwrap();
+    let handler = &doc["hooks"]["PreToolUse"][0]["hooks"][0];
+    assert!(handler.get("args").is_none(), "{handler}");
+    assert!(
+        handler["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("/coord hook PreToolUse"),
+        "{handler}"
     );
 }
 

@@ -1,42 +1,67 @@
 //! `coord watch --all`, the per-host watcher, with real processes: an agent that was running
 //! before coord was set up and never registered is listed from its status file as soon as the
 //! file appears, and its death by SIGKILL is in the store within 100 ms; a session registered
-//! by someone else is held too; the watcher stops cleanly on SIGTERM. And `coord service`
-//! writes and removes the user unit that runs it.
+//! by someone else is held too; the watcher stops cleanly on SIGTERM. Claude Code's HTTP hooks
+//! (`coord hooks install --via http`) reach the watcher with no process per event. And `coord
+//! service` writes and removes the user unit that runs it.
 
 mod common;
 
 use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::{Child, ChildStderr, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Sleeper, World, exit_logged_at, now_ms};
-use serde_json::json;
+use serde_json::{Value, json};
 
-/// `coord watch --all` on a world, stopped with SIGTERM when dropped.
-struct Watcher(Child);
+/// `coord watch --all` on a world, receiving hooks on a port of its own, killed when dropped.
+struct Watcher {
+    child: Child,
+    /// Where it receives HTTP hooks.
+    hook_addr: SocketAddr,
+    /// Its stderr, kept open so that it can still write there.
+    _stderr: BufReader<ChildStderr>,
+}
 
 impl Watcher {
     fn start(world: &World) -> Self {
-        Self(
-            world
-                .cmd()
-                .args(["watch", "--all", "--interval", "30s"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
+        let mut child = world
+            .cmd()
+            .args(["watch", "--all", "--interval", "30s"])
+            .args(["--hook-listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut hook_addr = None;
+        for _ in 0..2 {
+            let mut line = String::new();
+            stderr.read_line(&mut line).unwrap();
+            if let Some(addr) = line
+                .trim()
+                .strip_prefix("coord: receiving HTTP hooks on http://")
+            {
+                hook_addr = Some(addr.parse().unwrap());
+            }
+        }
+        Self {
+            child,
+            hook_addr: hook_addr.expect("the watcher says where it receives hooks"),
+            _stderr: stderr,
+        }
     }
 
     /// Stops it with SIGTERM; whether it exited by itself, successfully, in time.
     fn stop(&mut self) -> bool {
-        let pid = rustix::process::Pid::from_child(&self.0);
+        let pid = rustix::process::Pid::from_child(&self.child);
         rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if let Some(status) = self.0.try_wait().unwrap() {
+            if let Some(status) = self.child.try_wait().unwrap() {
                 return status.success();
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -47,8 +72,8 @@ impl Watcher {
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -170,6 +195,95 @@ fn a_session_registered_by_someone_else_is_held_too() {
     );
     let latency = exit_logged_at(&world, "w-reg").unwrap() - killed_at;
     assert!(latency <= 100, "death recorded {latency} ms after SIGKILL");
+    assert!(watcher.stop());
+}
+
+/// Posts `event` as Claude Code posts an HTTP hook: to the handler's URL, with its headers.
+fn post_as_claude_code(handler: &Value, event: &Value) -> Result<u16, ureq::Error> {
+    let mut request =
+        ureq::post(handler["url"].as_str().unwrap()).header("Content-Type", "application/json");
+    for (name, value) in handler["headers"].as_object().unwrap() {
+        request = request.header(name.as_str(), value.as_str().unwrap());
+    }
+    request.send(event.to_string()).map(|r| r.status().as_u16())
+}
+
+#[test]
+fn http_hooks_reach_the_watcher_with_no_process_per_event() {
+    let world = World::new();
+    let install = |addr: SocketAddr| {
+        world
+            .cmd()
+            .args(["hooks", "install", "--runtime", "claude", "--via", "http"])
+            .args(["--hook-addr", &addr.to_string()])
+            .output()
+            .unwrap()
+    };
+    let settings = world.dir.path().join(".claude/settings.json");
+
+    // No watcher receives hooks: refused, and nothing written.
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = install(nobody);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no coord watcher receives hooks"), "{err}");
+    assert!(!settings.exists());
+
+    let mut watcher = Watcher::start(&world);
+    let out = install(watcher.hook_addr);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&fs::read(&settings).unwrap()).unwrap();
+    let handler = &doc["hooks"]["PreToolUse"][0]["hooks"][0];
+    assert_eq!(handler["type"], "http", "{handler}");
+    assert_eq!(
+        handler["url"],
+        format!("http://{}/coord/hook/PreToolUse", watcher.hook_addr)
+    );
+
+    // A stand-in for Claude Code and its status file: the event names the session only, the
+    // watcher finds the process.
+    let agent = Sleeper::start();
+    let pid: u32 = agent.pid().parse().unwrap();
+    write_status(world.dir.path(), pid, "s-http", "busy");
+    let event = json!({
+        "session_id": "s-http", "cwd": "/work/project", "hook_event_name": "PreToolUse",
+        "tool_name": "Bash", "tool_use_id": "t1",
+        "transcript_path": "/home/dev/.claude/projects/p/s-http.jsonl",
+    });
+    assert_eq!(post_as_claude_code(handler, &event).unwrap(), 200);
+    assert!(
+        within(Duration::from_secs(3), || {
+            world
+                .session("s-http")
+                .is_some_and(|s| s["state"] == "in-tool" && s["tool"] == "Bash")
+        })
+        .is_some(),
+        "{:?}",
+        world.session("s-http")
+    );
+    let session = world.session("s-http").unwrap();
+    assert_eq!(session["pid"], pid, "{session}");
+    assert_eq!(session["runtime"], "claude", "{session}");
+
+    // Without the token: refused, and nothing recorded.
+    let forged = json!({"url": handler["url"], "headers": {}});
+    let refused = post_as_claude_code(&forged, &json!({"session_id": "s-forged"}));
+    assert!(
+        matches!(refused, Err(ureq::Error::StatusCode(401))),
+        "{refused:?}"
+    );
+    // Garbage from the agent is taken silently, as by a command hook.
+    let garbage = json!("not an event");
+    assert_eq!(post_as_claude_code(handler, &garbage).unwrap(), 200);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(world.session("s-forged").is_none());
     assert!(watcher.stop());
 }
 
