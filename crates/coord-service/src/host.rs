@@ -19,6 +19,9 @@ pub struct HostInfo {
     /// Where Claude Code keeps its per-process status files (`sessions/` under
     /// `CLAUDE_CONFIG_DIR`, else `~/.claude`), when known.
     pub claude_sessions: Option<std::path::PathBuf>,
+    /// Where Codex files its sessions' rollouts (`sessions/` under `CODEX_HOME`, else
+    /// `~/.codex`), when known.
+    pub codex_sessions: Option<std::path::PathBuf>,
     /// The home directory of the user whose agents are found by their processes (`HOME`):
     /// only agents started with this `HOME` are listed, as only the status files under it are.
     /// `None` finds none.
@@ -49,10 +52,15 @@ impl HostInfo {
             .map(std::path::PathBuf::from)
             .or_else(|| home.as_ref().map(|h| h.join(".claude")))
             .map(|dir| dir.join("sessions"));
+        let codex_sessions = env("CODEX_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".codex")))
+            .map(|dir| dir.join("sessions"));
         Self {
             name,
             boot_id,
             claude_sessions,
+            codex_sessions,
             home,
         }
     }

@@ -4,7 +4,8 @@
 //! It sleeps in one `poll` on an inotify descriptor and on a pidfd per session process:
 //! - the agents' status directories (Claude Code's `sessions/`) are watched, so a session
 //!   appears, changes status or goes the moment its file does ([`Service::discover`] reads
-//!   them);
+//!   them); so is the directory where Codex files today's rollouts, so a Codex session is
+//!   found the moment it writes its rollout, and its turns are seen as they are written;
 //! - each session process of this host is held ([`Held`]: the pidfd opened first and the start
 //!   time checked after, so a recycled PID is never taken for it), so its death is recorded the
 //!   moment it happens.
@@ -16,8 +17,9 @@
 //! all of them show up in one `coord ps`.
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use coord_core::{Phase, ProcessFact, Session};
@@ -42,10 +44,9 @@ impl Service {
     /// Watches this host until `stop` says so (checked whenever a signal interrupts the wait,
     /// and at least every `interval`). Returns how many sessions it held at the end.
     pub fn watch_host(&self, interval: Duration, stop: &dyn Fn() -> bool) -> Result<usize> {
-        let dirs = self.status_dirs();
         let inotify = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).ok();
         if let Some(fd) = &inotify {
-            watch_dirs(fd, &dirs);
+            self.watch_dirs(fd);
         }
         let mut holding: BTreeMap<String, Holding> = BTreeMap::new();
         let mut next_round = Instant::now();
@@ -62,7 +63,7 @@ impl Service {
             let changed = wait_for_change(inotify.as_ref(), &holding, wait);
             if changed.dirs {
                 if let Some(fd) = &inotify {
-                    watch_dirs(fd, &dirs);
+                    self.watch_dirs(fd);
                 }
                 let _ = self.discover();
                 let _ = self.host_round(&mut holding);
@@ -79,9 +80,28 @@ impl Service {
         Ok(holding.len())
     }
 
-    /// The directories whose changes mean a session appeared, changed or went.
-    fn status_dirs(&self) -> Vec<PathBuf> {
-        self.host.claude_sessions.iter().cloned().collect()
+    /// Watches the directories whose changes mean a session appeared, changed or went: Claude
+    /// Code's status directory, and the directory of Codex's newest rollouts. Called again on
+    /// every change, so that directories created since are watched too.
+    fn watch_dirs(&self, fd: &OwnedFd) {
+        if let Some(dir) = &self.host.claude_sessions {
+            watch_dir(fd, dir, CHANGES);
+        }
+        if let Some(dir) = &self.host.codex_sessions {
+            // Codex files a rollout under the day it began (`YYYY/MM/DD`): the newest day is
+            // watched for new rollouts and their writes, each level above it for the next
+            // day, month or year.
+            watch_dir(fd, dir, NEW_ENTRIES);
+            let mut level = dir.clone();
+            for depth in 0..3 {
+                let Some(newest) = newest_dated(&level) else {
+                    break;
+                };
+                let last = depth == 2;
+                watch_dir(fd, &newest, if last { CHANGES } else { NEW_ENTRIES });
+                level = newest;
+            }
+        }
     }
 
     /// One look at the whole host: the status files, then every session of this host: observed
@@ -189,24 +209,43 @@ fn polled_ends(holding: &BTreeMap<String, Holding>) -> Vec<String> {
         .collect()
 }
 
-/// Watches `dirs` on `fd`. A directory that does not exist yet (no agent has run on this host)
-/// is watched through its nearest existing parent, for its creation: the wake-up that follows
-/// calls this again, which then watches the directory itself.
-fn watch_dirs(fd: &OwnedFd, dirs: &[PathBuf]) {
-    let changes = WatchFlags::CREATE
-        | WatchFlags::CLOSE_WRITE
-        | WatchFlags::MOVED_TO
-        | WatchFlags::MOVED_FROM
-        | WatchFlags::DELETE
-        | WatchFlags::MODIFY;
-    for dir in dirs {
-        if inotify::add_watch(fd, dir.as_path(), changes).is_ok() {
-            continue;
-        }
-        if let Some(parent) = dir.ancestors().skip(1).find(|a| a.is_dir()) {
-            let _ = inotify::add_watch(fd, parent, WatchFlags::CREATE | WatchFlags::MOVED_TO);
-        }
+/// What is watched in a directory whose files are sessions.
+const CHANGES: WatchFlags = WatchFlags::CREATE
+    .union(WatchFlags::CLOSE_WRITE)
+    .union(WatchFlags::MOVED_TO)
+    .union(WatchFlags::MOVED_FROM)
+    .union(WatchFlags::DELETE)
+    .union(WatchFlags::MODIFY);
+
+/// What is watched in a directory where new directories appear.
+const NEW_ENTRIES: WatchFlags = WatchFlags::CREATE.union(WatchFlags::MOVED_TO);
+
+/// Watches `dir` on `fd` for `changes`. A directory that does not exist yet (no agent has run
+/// on this host) is watched through its nearest existing parent, for its creation: the wake-up
+/// that follows watches again, then the directory itself.
+fn watch_dir(fd: &OwnedFd, dir: &Path, changes: WatchFlags) {
+    if inotify::add_watch(fd, dir, changes).is_ok() {
+        return;
     }
+    if let Some(parent) = dir.ancestors().skip(1).find(|a| a.is_dir()) {
+        let _ = inotify::add_watch(fd, parent, NEW_ENTRIES);
+    }
+}
+
+/// The subdirectory of `dir` with the greatest all-digit name (the newest year, month or day).
+fn newest_dated(dir: &Path) -> Option<PathBuf> {
+    fs::read_dir(dir)
+        .ok()?
+        .filter_map(std::result::Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.as_encoded_bytes();
+            !name.is_empty()
+                && name.iter().all(u8::is_ascii_digit)
+                && e.file_type().is_ok_and(|t| t.is_dir())
+        })
+        .max_by_key(fs::DirEntry::file_name)
+        .map(|e| e.path())
 }
 
 /// Reads every pending inotify event; which file changed does not matter (the status files are

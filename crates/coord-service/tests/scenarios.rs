@@ -43,6 +43,7 @@ impl Fleet {
             name: host.to_owned(),
             boot_id: None,
             claude_sessions: None,
+            codex_sessions: None,
             home: None,
         };
         Service::new(Box::new(store), host, policy)

@@ -11,6 +11,7 @@
 mod common;
 
 use std::fs;
+use std::io::Write as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -265,7 +266,7 @@ fn the_watcher_holds_a_discovered_agent_and_records_its_death_within_100_ms() {
     let agent = Proc::named(&w, "codex", Some(&log));
     let _watcher = Proc::spawn(
         w.cmd()
-            .args(["watch", "--all", "--interval", "30s"])
+            .args(["watch", "--all", "--interval", "30s", "--no-hook-listen"])
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );
@@ -281,6 +282,38 @@ fn the_watcher_holds_a_discovered_agent_and_records_its_death_within_100_ms() {
     let latency = exit_logged_at(&w, id).unwrap() - killed_at;
     assert!(latency <= 100, "death recorded {latency} ms after SIGKILL");
     assert_eq!(w.state(id), "dead");
+}
+
+#[test]
+fn a_codex_started_after_the_watcher_is_listed_as_it_writes_its_rollout() {
+    let w = World::new();
+    // Sessions of earlier days are there already; today's directory is not.
+    rollout(&w, "019b0c6e-0000-7000-8000-000000000001", &[TURN_OVER]);
+    let _watcher = Proc::spawn(
+        w.cmd()
+            .args(["watch", "--all", "--interval", "30s", "--no-hook-listen"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    // A new day: Codex makes its directory, opens its rollout, then writes its first turn.
+    let id = "019b0c6e-5d2a-7f31-9c44-2e8a1b7d3f63";
+    let dir = w.dir.path().join(".codex/sessions/2026/01/03");
+    fs::create_dir_all(&dir).unwrap();
+    let log = dir.join(format!("rollout-2026-01-03T03-04-05-{id}.jsonl"));
+    fs::write(&log, "").unwrap();
+    let agent = Proc::named(&w, "codex", Some(&log));
+    until(Duration::from_secs(5), || argv0(agent.pid()) == "codex");
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(format!("{TURN_STARTED}\n").as_bytes())
+        .unwrap();
+    // The watcher's next round is 30 s away: the write wakes it.
+    let waited = until(Duration::from_secs(5), || w.session(id).is_some());
+    assert!(waited < Duration::from_secs(1), "listed after {waited:?}");
+    assert_eq!(w.session(id).unwrap()["pid"], agent.pid());
 }
 
 #[test]

@@ -284,7 +284,18 @@ fn http_hooks_reach_the_watcher_with_no_process_per_event() {
     assert_eq!(post_as_claude_code(handler, &garbage).unwrap(), 200);
     std::thread::sleep(Duration::from_millis(200));
     assert!(world.session("s-forged").is_none());
+
+    let doctor = String::from_utf8(world.run(&["doctor"]).stdout).unwrap();
+    assert!(
+        doctor.contains("the watcher receives HTTP hooks"),
+        "{doctor}"
+    );
     assert!(watcher.stop());
+    // With the watcher gone, the hooks' events would be lost: doctor says so.
+    let doctor = world.run(&["doctor"]);
+    let text = String::from_utf8(doctor.stdout).unwrap();
+    assert!(text.contains("no watcher takes them"), "{text}");
+    assert_eq!(doctor.status.code(), Some(1));
 }
 
 #[test]

@@ -148,6 +148,7 @@ fn hooks(f: &mut Findings) {
             Err(e) => f.fail(format!("{agent} hooks: {e}")),
             Ok(status) if status.is_complete() => {
                 f.ok(format!("{agent} hooks installed and calling this coord"));
+                http_receivers(f, &status);
                 if agent == Agent::Codex && status.to_string().contains("not trusted") {
                     f.warn("Codex hooks are not trusted yet: review them in Codex, or coord hooks install --runtime codex --trust");
                 }
@@ -159,6 +160,47 @@ fn hooks(f: &mut Findings) {
                     Agent::Codex => "codex",
                 }
             )),
+        }
+    }
+}
+
+/// For HTTP hooks: whether a watcher takes them where they are posted. Without one, every event
+/// is lost (and the agent shows each failed post).
+fn http_receivers(f: &mut Findings, status: &coord_setup::Status) {
+    let mut addrs: Vec<&str> = status
+        .files
+        .iter()
+        .filter_map(|file| match file {
+            coord_setup::FileStatus::Hooks { events, .. } => Some(events),
+            coord_setup::FileStatus::CodexConfig { .. } => None,
+        })
+        .flatten()
+        .flat_map(|e| &e.handlers)
+        .filter_map(|h| h.url.as_deref()?.strip_prefix("http://")?.split('/').next())
+        .collect();
+    addrs.sort_unstable();
+    addrs.dedup();
+    if addrs.is_empty() {
+        return;
+    }
+    let token = super::hook_token_path()
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| t.trim().to_owned())
+        .unwrap_or_default();
+    for addr in addrs {
+        let answers = std::net::ToSocketAddrs::to_socket_addrs(addr)
+            .ok()
+            .and_then(|mut a| a.next())
+            .is_some_and(|a| coord_service::hook_receiver::answers(a, &token));
+        if answers {
+            f.ok(format!("the watcher receives HTTP hooks on {addr}"));
+        } else {
+            f.fail(format!(
+                "hooks post to {addr}, where no watcher takes them: every event is lost. Start \
+                 one (coord service install, or coord watch --all), or coord hooks install \
+                 --via exec"
+            ));
         }
     }
 }
