@@ -636,6 +636,50 @@ fn an_api_error_at_the_end_of_the_transcript_limits_a_session_no_hook_told() {
     assert_eq!(w.state("s-print"), "limited");
 }
 
+#[test]
+fn a_long_turn_with_no_hook_and_no_write_is_working_not_dead() {
+    // Claude Code thinking for long: no hook fires, the transcript does not grow and the status
+    // file does not change (its times move only with its status). The process is the proof.
+    let w = World::new();
+    let transcript = w.dir.path().join("t.jsonl");
+    fs::write(&transcript, "{}\n").unwrap();
+    let log = transcript.display().to_string();
+    let short = [
+        "--ttl",
+        "1s",
+        "--active-window",
+        "200ms",
+        "--stale-after",
+        "1h",
+    ];
+    let agent = w.registered(
+        "s-long",
+        &[&["--runtime", "claude", "--log", &log][..], &short].concat(),
+    );
+    claude_hook(
+        &w,
+        &agent.pid(),
+        "UserPromptSubmit",
+        &claude_event("s-long", "UserPromptSubmit", &[("prompt", "think hard")]),
+    );
+    // Past its TTL, with its host heard all along from another session.
+    let _other = w.registered("s-other", &["--ttl", "1s"]);
+    let until = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < until {
+        w.ok(&["heartbeat", "--id", "s-other"]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let s = w.session("s-long").unwrap();
+    assert_eq!(s["state"], "active", "{s:#}");
+    assert!(
+        s["reason"].as_str().unwrap().starts_with("working"),
+        "{s:#}"
+    );
+    let swept = w.ok(&["sweep", "--grace", "0s"]);
+    assert!(!swept.contains("s-long"), "{swept}");
+    assert_eq!(w.state("s-long"), "active");
+}
+
 /// Runs `coord hook EVENT` as a hook of the Claude Code process `pid` with `payload`.
 fn claude_hook(w: &World, pid: &str, event: &str, payload: &Value) {
     use std::io::Write;
