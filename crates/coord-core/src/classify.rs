@@ -26,6 +26,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -186,7 +187,8 @@ impl Rule {
                 "dead: every source silent longer than the ttl while its host was still heard"
             }
             Rule::HostSilent => {
-                "unknown: silent longer than the ttl, but its host is silent too (no evidence)"
+                "unknown: silent longer than the ttl, but its host is silent too, or heard again \
+                 for less than a ttl after a silence (no evidence)"
             }
             Rule::WaitingForPerson => "blocked: it waits for a person's answer (never stale)",
             Rule::CannotWork => "limited: alive but unable to work (an API error, a limit)",
@@ -214,15 +216,30 @@ pub struct Verdict {
     pub since: Timestamp,
 }
 
-/// Decides the state of `session` at `now` under `policy` (with the session's own overrides).
-///
-/// `host_heard` is the last time anything was heard from the session's host: any session or
-/// watcher there, or `now` when the caller runs on that host itself. It is what lets a silent
-/// session be called `dead` rather than `unknown`.
+/// What is known of a session's host: what lets a silent session be called `dead` rather than
+/// `unknown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostHeard {
+    /// The last time anything was heard from the host: any session or watcher there (`now`
+    /// when the caller runs on that host itself).
+    pub last: Timestamp,
+    /// Since when the host has been heard with no silence longer than [`HOST_GAP`]: after
+    /// such a silence (the host asleep or cut off, the store down), its sessions had no way
+    /// to be heard, so their silence counts from here.
+    pub since: Timestamp,
+}
+
+/// The longest silence of a whole host that still counts as being heard all along. A host
+/// with a watcher is heard every few seconds; a longer silence of all its sessions at once is
+/// an outage (of the host, the network or the store) as far as anyone can tell.
+pub const HOST_GAP: Duration = Duration::from_secs(5 * 60);
+
+/// Decides the state of `session` at `now` under `policy` (with the session's own overrides),
+/// knowing what `host` says of the session's host (`None`: nothing ever heard there).
 #[must_use]
 pub fn classify(
     session: &Session,
-    host_heard: Option<Timestamp>,
+    host_heard: Option<HostHeard>,
     policy: &Policy,
     now: Timestamp,
 ) -> Verdict {
@@ -261,9 +278,11 @@ fn settled(session: &Session, now: Timestamp) -> Option<Verdict> {
 
 /// Rule 3: every source silent past the TTL. A session waiting for a person is never dead by
 /// silence (a person is slow, not dead), and a tool call may be silent until its own timeout.
+/// Silence is evidence only while the host is heard: it counts from the session's last signal
+/// or from when its host was heard again after a silence of its own, whichever is later.
 fn silent(
     session: &Session,
-    host_heard: Option<Timestamp>,
+    host_heard: Option<HostHeard>,
     p: &Policy,
     now: Timestamp,
 ) -> Option<Verdict> {
@@ -279,23 +298,32 @@ fn silent(
         return None;
     }
     let silent = now.since(session.last_seen);
+    let unknown = |why: String| verdict(State::Unknown, Rule::HostSilent, why, deadline);
     Some(match host_heard {
-        Some(h) if h > deadline => verdict(
-            State::Dead,
-            Rule::SilentPastTtl,
-            format!(
-                "no signal for {} (ttl {}); host still heard",
-                Compact(silent),
-                Compact(p.ttl)
-            ),
-            deadline,
-        ),
-        _ => verdict(
-            State::Unknown,
-            Rule::HostSilent,
-            format!("no signal for {}; host silent too", Compact(silent)),
-            deadline,
-        ),
+        Some(h) if h.last > deadline => {
+            let back = h.since.plus(p.ttl);
+            if now <= back {
+                return Some(unknown(format!(
+                    "no signal for {}; its host was heard again {} ago, after a silence",
+                    Compact(silent),
+                    Compact(now.since(h.since))
+                )));
+            }
+            verdict(
+                State::Dead,
+                Rule::SilentPastTtl,
+                format!(
+                    "no signal for {} (ttl {}); host still heard",
+                    Compact(silent),
+                    Compact(p.ttl)
+                ),
+                deadline.max(back),
+            )
+        }
+        _ => unknown(format!(
+            "no signal for {}; host silent too",
+            Compact(silent)
+        )),
     })
 }
 

@@ -28,7 +28,7 @@ pub mod task;
 pub mod time;
 pub mod transcript;
 
-pub use classify::{Rule, State, Verdict, classify};
+pub use classify::{HOST_GAP, HostHeard, Rule, State, Verdict, classify};
 pub use event::{Event, EventKind};
 pub use policy::{Policy, PolicyOverrides};
 pub use session::{ExitStatus, Phase, ProcessFact, Runtime, Session, Source};

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use coord_core::{Event, Session, TaskState, Timestamp, Verdict, classify};
+use coord_core::{Event, HostHeard, Session, TaskState, Timestamp, Verdict, classify};
 
 use crate::{PASSING_SWEEP_LIMIT, Result, Service};
 
@@ -68,17 +68,18 @@ impl Service {
         for s in &mut sessions {
             self.observe(s, now)?;
         }
-        let mut heard: HashMap<&str, Timestamp> = HashMap::new();
+        let mut heard: HashMap<&str, Option<HostHeard>> = HashMap::new();
         for s in &sessions {
-            let h = heard.entry(&s.host).or_insert(s.last_seen);
-            *h = (*h).max(s.last_seen);
+            if !heard.contains_key(s.host.as_str()) {
+                heard.insert(&s.host, self.store.host_heard(&s.host)?);
+            }
         }
         let entries = sessions
             .iter()
             .map(|s| Entry {
                 verdict: classify(
                     s,
-                    self.host_heard(s, heard.get(s.host.as_str()).copied(), now),
+                    self.host_heard(s, heard.get(s.host.as_str()).copied().flatten(), now),
                     &self.policy,
                     now,
                 ),
@@ -126,18 +127,21 @@ impl Service {
         }))
     }
 
-    /// When the session's host was last heard: now, for this host (the caller runs here);
-    /// else the latest signal of any session there.
+    /// What is known of the session's host: heard now, for this host (the caller runs here),
+    /// without a gap since the store last saw one; else what the store says.
     pub(crate) fn host_heard(
         &self,
         session: &Session,
-        latest_there: Option<Timestamp>,
+        stored: Option<HostHeard>,
         now: Timestamp,
-    ) -> Option<Timestamp> {
+    ) -> Option<HostHeard> {
         if session.host == self.host.name {
-            Some(now)
+            Some(HostHeard {
+                last: now,
+                since: stored.map_or(now, |h| h.since),
+            })
         } else {
-            latest_there
+            stored
         }
     }
 }

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use coord_core::{Timestamp, classify};
+use coord_core::{HostHeard, classify};
 
 use crate::leader::DEFAULT_LEADER_LEASE;
 use crate::observe::Observed;
@@ -38,25 +38,20 @@ impl Service {
         let now = self.store.now()?;
         let grace = self.policy.evict_grace;
         let mut report = SweepReport::default();
-        let mut heard: HashMap<String, Option<Timestamp>> = HashMap::new();
+        let mut heard: HashMap<String, Option<HostHeard>> = HashMap::new();
         for mut s in self.store.quiet_since(now.minus(grace), limit)? {
             report.examined += 1;
             if self.observe(&mut s, now)? == Observed::Exited {
                 report.exited.push(s.id.clone());
             }
-            let latest_there = if let Some(h) = heard.get(&s.host) {
+            let stored = if let Some(h) = heard.get(&s.host) {
                 *h
             } else {
                 let h = self.store.host_heard(&s.host)?;
                 heard.insert(s.host.clone(), h);
                 h
             };
-            let verdict = classify(
-                &s,
-                self.host_heard(&s, latest_there, now),
-                &self.policy,
-                now,
-            );
+            let verdict = classify(&s, self.host_heard(&s, stored, now), &self.policy, now);
             if verdict.state.is_evictable() && now.since(verdict.since) >= grace {
                 let reason = format!("{}: {}", verdict.state, verdict.reason);
                 if self.store.evict(&s.id, s.revision, &reason)? {

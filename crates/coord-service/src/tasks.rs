@@ -282,7 +282,7 @@ impl Service {
                         && self
                             .store
                             .host_heard(&h.host)?
-                            .is_some_and(|t| t > *lease_until) =>
+                            .is_some_and(|t| t.last > *lease_until) =>
                 {
                     format!("the claim of {session} lapsed")
                 }

@@ -1,5 +1,6 @@
 //! A fleet's life played step by step on a manual clock, against the real embedded store:
-//! a holder dies, a zombie returns, a leader is lost, a laptop sleeps, a partition heals.
+//! a holder dies, a zombie returns, a leader is lost, a laptop sleeps, a partition heals, the
+//! store goes down.
 //! Every step is deterministic: time moves only when the script moves it.
 
 use std::time::Duration;
@@ -217,7 +218,7 @@ fn a_laptop_that_sleeps_an_hour_wakes_to_its_sessions_and_its_work() {
 }
 
 #[test]
-fn after_a_partition_heals_a_silent_session_on_a_heard_host_is_dead_and_its_work_moves() {
+fn after_a_partition_heals_a_silent_session_has_a_ttl_to_be_heard_then_its_work_moves() {
     let fleet = Fleet::new();
     let server = fleet.on("server");
     let east = fleet.on("east");
@@ -234,9 +235,23 @@ fn after_a_partition_heals_a_silent_session_on_a_heard_host_is_dead_and_its_work
     assert_eq!(state(&server, "e1"), Some(State::Unknown));
     assert_eq!(server.task("t1").unwrap().state.name(), "claimed");
 
-    // The partition heals: e2 is heard again, e1 is not. Now e1's silence is its own: dead,
-    // and evicted at the next look.
+    // The partition heals: e2 is heard again, e1 not yet. Its silence proves nothing yet: it
+    // could not be heard while east was cut off, so it has a full TTL from now.
     beat(&east, "e2");
+    let report = server.check_health(100).unwrap();
+    assert!(report.evicted.is_empty(), "{report:?}");
+    assert_eq!(state(&server, "e1"), Some(State::Unknown));
+
+    // East is heard all along for a TTL, e1 never: now its silence is its own. Dead, evicted
+    // at the next look after the grace, and its work moves.
+    for round in 1..=8 {
+        fleet.wait(4 * MIN);
+        beat(&east, "e2");
+        beat(&server, "srv");
+        if round == 7 {
+            assert_eq!(state(&server, "e1"), Some(State::Unknown), "28 min after");
+        }
+    }
     let report = server.check_health(100).unwrap();
     let evicted: Vec<&str> = report.evicted.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(evicted, ["e1"], "{report:?}");
@@ -248,4 +263,36 @@ fn after_a_partition_heals_a_silent_session_on_a_heard_host_is_dead_and_its_work
             .is_some_and(|to| to == "e2" || to == "srv"),
         "{assigned:?}"
     );
+}
+
+#[test]
+fn a_store_down_longer_than_the_ttl_kills_no_session() {
+    let fleet = Fleet::new();
+    let server = fleet.on("server");
+    let east = fleet.on("east");
+    join(&east, "quiet");
+    join(&east, "busy");
+    join(&server, "srv");
+    add(&server, "t1");
+    server.task_claim("quiet", Some("t1"), LEASE).unwrap();
+    let token = token_of(&server, "t1");
+    // `quiet` waits for its next prompt; `busy` works on.
+    fleet.wait(10 * MIN);
+    beat(&east, "busy");
+
+    // The store is down for 40 minutes: nobody is heard. It comes back, and the first to
+    // reach it are `busy` and the leader, which sweeps.
+    fleet.wait(40 * MIN);
+    beat(&east, "busy");
+    beat(&server, "srv");
+    let report = server.check_health(100).unwrap();
+    assert!(report.evicted.is_empty(), "{report:?}");
+    assert_eq!(state(&server, "quiet"), Some(State::Unknown));
+
+    // Its next prompt comes: it is there, with its work.
+    fleet.wait(10 * MIN);
+    beat(&east, "quiet");
+    assert_eq!(state(&server, "quiet"), Some(State::Active));
+    assert_eq!(token_of(&server, "t1"), token);
+    server.task_update("t1", token, &TaskOp::Complete).unwrap();
 }

@@ -28,7 +28,7 @@ pub mod url;
 use std::time::Duration;
 
 use coord_core::{
-    Beat, Event, EventKind, ExitStatus, Registration, Session, Source, Task, Timestamp,
+    Beat, Event, EventKind, ExitStatus, HostHeard, Registration, Session, Source, Task, Timestamp,
 };
 
 pub use clock::Clock;
@@ -116,8 +116,11 @@ pub trait Store: Send {
     /// index, so its cost grows with the number returned, not with the fleet.
     fn quiet_since(&self, before: Timestamp, limit: usize) -> Result<Vec<Session>>;
 
-    /// The last time any session on `host` was heard from.
-    fn host_heard(&self, host: &str) -> Result<Option<Timestamp>>;
+    /// When any session on `host` was last heard from, and since when the host has been heard
+    /// with no silence of all its sessions longer than [`coord_core::HOST_GAP`] (each change
+    /// that moves a session's `last_seen` past such a silence restarts it). `None`: nothing
+    /// heard there.
+    fn host_heard(&self, host: &str) -> Result<Option<HostHeard>>;
 
     /// Removes a session, only if its stored revision is still `revision` (nothing happened to
     /// it since the caller judged it), and logs an `evicted` event with `reason`.

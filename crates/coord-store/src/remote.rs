@@ -12,7 +12,9 @@
 
 use std::time::Duration;
 
-use coord_core::{Beat, Event, ExitStatus, Registration, Session, Source, Task, Timestamp};
+use coord_core::{
+    Beat, Event, ExitStatus, HostHeard, Registration, Session, Source, Task, Timestamp,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -307,7 +309,7 @@ impl Store for RemoteStore {
         self.call(&Call::QuietSince { before, limit })
     }
 
-    fn host_heard(&self, host: &str) -> Result<Option<Timestamp>> {
+    fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {
         self.call(&Call::HostHeard {
             host: host.to_owned(),
         })

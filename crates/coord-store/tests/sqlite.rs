@@ -199,3 +199,35 @@ fn registration(id: &str) -> coord_core::Registration {
         restart: false,
     }
 }
+
+#[test]
+fn a_host_heard_again_after_a_silence_is_heard_without_a_gap_from_then() {
+    use coord_core::{Beat, HOST_GAP, Source, Timestamp};
+    use coord_store::Clock;
+    use std::time::Duration;
+    let backend = Sqlite::new();
+    let clock = Clock::manual(Timestamp::from_millis(1_800_000_000_000));
+    let config = Config {
+        clock: clock.clone(),
+        ..Config::new("default")
+    };
+    let store = SqliteStore::open(&backend.path(), &config).unwrap();
+    let beat = || Beat::activity(Source::Cli, clock.now());
+    let first = store.register(&registration("a")).unwrap().last_seen;
+    clock.advance(Duration::from_secs(60));
+    store.heartbeat("a", &beat()).unwrap();
+    let heard = store.host_heard("h").unwrap().unwrap();
+    assert_eq!((heard.last, heard.since), (clock.now(), first));
+
+    // Every session of the host silent past the gap (the store down, the host asleep).
+    clock.advance(HOST_GAP + Duration::from_secs(60));
+    store.register(&registration("b")).unwrap();
+    let heard = store.host_heard("h").unwrap().unwrap();
+    assert_eq!((heard.last, heard.since), (clock.now(), clock.now()));
+
+    // Heard again within the gap: still without a gap since then.
+    let back = clock.now();
+    clock.advance(HOST_GAP.saturating_sub(Duration::from_secs(1)));
+    store.heartbeat("a", &beat()).unwrap();
+    assert_eq!(store.host_heard("h").unwrap().unwrap().since, back);
+}

@@ -45,8 +45,16 @@ fn session(last_seen: i64) -> Session {
     }
 }
 
+/// A host heard last at `last` (ms), and all along before it.
+fn heard(last: i64) -> HostHeard {
+    HostHeard {
+        last: t(last),
+        since: t(0),
+    }
+}
+
 fn state_at(s: &Session, now: i64) -> Verdict {
-    classify(s, Some(t(now)), &Policy::default(), t(now))
+    classify(s, Some(heard(now)), &Policy::default(), t(now))
 }
 
 #[test]
@@ -155,19 +163,41 @@ fn an_exited_process_is_dead_at_once() {
 fn silence_without_word_from_the_host_is_unknown_not_dead() {
     let s = session(100 * MIN);
     let now = t(200 * MIN);
-    let silent_host = classify(&s, Some(t(100 * MIN)), &Policy::default(), now);
+    let silent_host = classify(&s, Some(heard(100 * MIN)), &Policy::default(), now);
     assert_eq!(
         (silent_host.state, silent_host.rule),
         (State::Unknown, Rule::HostSilent)
     );
     let no_host = classify(&s, None, &Policy::default(), now);
     assert_eq!(no_host.state, State::Unknown);
-    let heard = classify(&s, Some(t(150 * MIN)), &Policy::default(), now);
-    assert_eq!(
-        (heard.state, heard.rule),
-        (State::Dead, Rule::SilentPastTtl)
+    let dead = classify(&s, Some(heard(150 * MIN)), &Policy::default(), now);
+    assert_eq!((dead.state, dead.rule), (State::Dead, Rule::SilentPastTtl));
+    assert_eq!(dead.since, t(130 * MIN));
+}
+
+#[test]
+fn after_its_host_was_silent_a_session_has_a_full_ttl_to_be_heard_again() {
+    // Silent since 100 min; its host (the store, the network) silent from 110 to 140 min, then
+    // heard again: the session's silence counts from 140 min.
+    let s = session(100 * MIN);
+    let host = Some(HostHeard {
+        last: t(150 * MIN),
+        since: t(140 * MIN),
+    });
+    let back = classify(&s, host, &Policy::default(), t(150 * MIN));
+    assert_eq!((back.state, back.rule), (State::Unknown, Rule::HostSilent));
+    assert!(
+        back.reason.contains("heard again 10m ago"),
+        "{}",
+        back.reason
     );
-    assert_eq!(heard.since, t(130 * MIN));
+    let host = Some(HostHeard {
+        last: t(171 * MIN),
+        since: t(140 * MIN),
+    });
+    let dead = classify(&s, host, &Policy::default(), t(171 * MIN));
+    assert_eq!((dead.state, dead.rule), (State::Dead, Rule::SilentPastTtl));
+    assert_eq!(dead.since, t(170 * MIN));
 }
 
 #[test]
@@ -241,6 +271,13 @@ prop_compose! {
 }
 
 prop_compose! {
+    /// A host heard at some time, without a gap since some earlier time, or never.
+    fn any_host()(times in proptest::option::of((any_time(), any_time()))) -> Option<HostHeard> {
+        times.map(|(a, b)| HostHeard { last: a.max(b), since: a.min(b) })
+    }
+}
+
+prop_compose! {
     fn any_session()(seen in any_time(), act in proptest::option::of(any_time()),
                      prog in proptest::option::of(any_time()), log in proptest::option::of(any_time()),
                      phase in any_phase(), phase_at in any_time(), process in any_process()) -> Session {
@@ -258,7 +295,7 @@ prop_compose! {
 proptest! {
     #[test]
     fn an_exited_process_is_never_alive(s in any_session(), p in any_policy(), now in any_time(),
-                                        host in proptest::option::of(any_time())) {
+                                        host in any_host()) {
         let v = classify(&s, host, &p, now);
         if matches!(s.process, ProcessFact::Exited { .. }) {
             prop_assert!(matches!(v.state, State::Dead | State::Ended), "{v:?}");
@@ -268,7 +305,7 @@ proptest! {
     #[test]
     fn more_time_without_a_signal_never_makes_a_session_more_alive(
         s in any_session(), p in any_policy(), a in any_time(), b in any_time(),
-        host in proptest::option::of(any_time())) {
+        host in any_host()) {
         let (early, late) = (a.min(b), a.max(b));
         let v1 = classify(&s, host, &p, early);
         let v2 = classify(&s, host, &p, late);
@@ -277,12 +314,15 @@ proptest! {
 
     #[test]
     fn dead_only_on_evidence(s in any_session(), p in any_policy(), now in any_time(),
-                             host in proptest::option::of(any_time())) {
+                             host in any_host()) {
         let v = classify(&s, host, &p, now);
         if v.state == State::Dead {
             let exited = matches!(s.process, ProcessFact::Exited { .. });
+            // Silent past the TTL, and for a whole TTL of its host being heard.
             let silent_while_host_heard = now.since(s.last_seen) > p.ttl
-                && host.is_some_and(|h| h > s.last_seen.plus(p.ttl));
+                && host.is_some_and(|h| {
+                    h.last > s.last_seen.plus(p.ttl) && now.since(h.since) > p.ttl
+                });
             prop_assert!(exited || silent_while_host_heard, "{v:?}");
         }
     }
@@ -291,18 +331,21 @@ proptest! {
     fn a_session_blocked_on_a_person_is_never_stale(s in any_session(), p in any_policy(), now in any_time()) {
         let mut s = s;
         s.phase = Phase::Blocked { on: "input".into() };
-        prop_assert_ne!(classify(&s, Some(now), &p, now).state, State::Stale);
+        let host = Some(HostHeard { last: now, since: t(0) });
+        prop_assert_ne!(classify(&s, host, &p, now).state, State::Stale);
     }
 
     #[test]
     fn waiting_for_a_prompt_is_never_stale(s in any_session(), p in any_policy(), now in any_time()) {
         let mut s = s;
         s.phase = Phase::Waiting;
-        prop_assert_ne!(classify(&s, Some(now), &p, now).state, State::Stale);
+        let host = Some(HostHeard { last: now, since: t(0) });
+        prop_assert_ne!(classify(&s, host, &p, now).state, State::Stale);
     }
 
     #[test]
-    fn the_verdict_is_a_function_of_its_inputs(s in any_session(), p in any_policy(), now in any_time()) {
-        prop_assert_eq!(classify(&s, Some(now), &p, now), classify(&s, Some(now), &p, now));
+    fn the_verdict_is_a_function_of_its_inputs(s in any_session(), p in any_policy(), now in any_time(),
+                                               host in any_host()) {
+        prop_assert_eq!(classify(&s, host, &p, now), classify(&s, host, &p, now));
     }
 }

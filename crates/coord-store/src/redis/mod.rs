@@ -12,7 +12,8 @@
 //! - `session:<id>`: the record, a hash (layout in [`record`]);
 //! - `ids`: every id, a sorted set with all scores 0, so read in id order;
 //! - `last_seen`: id by last signal, a sorted set read by [`Store::quiet_since`];
-//! - `hosts`: host name to the last time any session on it was heard, a hash;
+//! - `hosts`: host name to the last time any session on it was heard, and `since\0<host>` to
+//!   since when it has been heard without a gap, a hash;
 //! - `seq`: the event counter; `events`: the event log, a stream trimmed to about 100 000
 //!   entries on every append (`MAXLEN ~`);
 //! - `task:<id>`: a task, a hash of its `revision` and its `record` (JSON); `tasks`: task ids by
@@ -32,7 +33,8 @@ use std::time::Duration;
 
 use ::redis::{Client, Connection, ConnectionLike, FromRedisValue, RedisError, Script};
 use coord_core::{
-    Beat, Event, EventKind, ExitStatus, Phase, Registration, Session, Source, Task, Timestamp,
+    Beat, Event, EventKind, ExitStatus, HostHeard, Phase, Registration, Session, Source, Task,
+    Timestamp,
 };
 
 use crate::url::RedisUrl;
@@ -41,11 +43,25 @@ use crate::{Config, Result, Store, StoreError, TaskEvent};
 /// How many stream entries [`Store::session_events`] reads per round trip.
 const SCAN_BATCH: usize = 1_000;
 
-/// One script: `common.lua` followed by the named file.
+/// One script: the constants the scripts share with the Rust side, `common.lua`, then the
+/// named file.
 macro_rules! script {
     ($file:literal) => {
-        LazyLock::new(|| Script::new(concat!(include_str!("common.lua"), include_str!($file))))
+        LazyLock::new(|| {
+            Script::new(&format!(
+                "local HOST_GAP_MS = {}\n{}{}",
+                coord_core::HOST_GAP.as_millis(),
+                include_str!("common.lua"),
+                include_str!($file)
+            ))
+        })
     };
+}
+
+/// The field of the `hosts` hash that holds since when a host has been heard without a gap
+/// (the host's own field holds when it was last heard); a host name holds no NUL.
+fn since_field(host: &str) -> String {
+    format!("since\0{host}")
 }
 
 static REGISTER: LazyLock<Script> = script!("register.lua");
@@ -313,14 +329,18 @@ impl Store for RedisStore {
         self.load(&ids)
     }
 
-    fn host_heard(&self, host: &str) -> Result<Option<Timestamp>> {
-        let ms: Option<i64> = self.with(|con| {
-            ::redis::cmd("HGET")
+    fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {
+        let (last, since): (Option<i64>, Option<i64>) = self.with(|con| {
+            ::redis::cmd("HMGET")
                 .arg(&self.keys.hosts)
                 .arg(host)
+                .arg(since_field(host))
                 .query(con)
         })?;
-        Ok(ms.map(Timestamp::from_millis))
+        Ok(last.map(|last| HostHeard {
+            last: Timestamp::from_millis(last),
+            since: Timestamp::from_millis(since.unwrap_or(0)),
+        }))
     }
 
     fn evict(&self, id: &str, revision: u64, reason: &str) -> Result<bool> {

@@ -23,7 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use coord_core::{
-    Beat, Event, EventKind, ExitStatus, Registration, Session, Source, Task, Timestamp,
+    Beat, Event, EventKind, ExitStatus, HOST_GAP, HostHeard, Registration, Session, Source, Task,
+    Timestamp,
 };
 use rusqlite::config::DbConfig;
 use rusqlite::{
@@ -144,6 +145,7 @@ impl SqliteStore {
         events: &[EventKind],
         now: Timestamp,
     ) -> Result<()> {
+        self.hear(tx, s)?;
         tx.prepare_cached(
             "INSERT INTO sessions (ns, id, host, last_seen, record) VALUES (?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT (ns, id) DO UPDATE SET \
@@ -157,6 +159,23 @@ impl SqliteStore {
             rows::session_json(s)?
         ])?;
         self.log(tx, &s.id, s.incarnation, events, now)
+    }
+
+    /// Before `s` is saved: if its host was silent longer than [`HOST_GAP`] until this
+    /// `last_seen`, the host is heard without a gap from now on.
+    fn hear(&self, tx: &Connection, s: &Session) -> Result<()> {
+        let heard: Option<i64> = tx
+            .prepare_cached("SELECT MAX(last_seen) FROM sessions WHERE ns = ?1 AND host = ?2")?
+            .query_row(params![self.ns, s.host], |r| r.get(0))?;
+        let gap = i64::try_from(HOST_GAP.as_millis()).unwrap_or(i64::MAX);
+        if heard.is_none_or(|h| s.last_seen.as_millis() - h > gap) {
+            tx.prepare_cached(
+                "INSERT INTO hosts (ns, host, since) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (ns, host) DO UPDATE SET since = excluded.since",
+            )?
+            .execute(params![self.ns, s.host, s.last_seen.as_millis()])?;
+        }
+        Ok(())
     }
 
     fn log(
@@ -369,14 +388,19 @@ impl Store for SqliteStore {
         )
     }
 
-    fn host_heard(&self, host: &str) -> Result<Option<Timestamp>> {
-        let ms: Option<i64> = self
+    fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {
+        let (last, since): (Option<i64>, Option<i64>) = self
             .conn
-            .prepare_cached("SELECT MAX(last_seen) FROM sessions WHERE ns = ?1 AND host = ?2")?
-            .query_row(params![self.ns, host], |r| r.get(0))
-            .optional()?
-            .flatten();
-        Ok(ms.map(Timestamp::from_millis))
+            .prepare_cached(
+                "SELECT MAX(last_seen), \
+                 (SELECT since FROM hosts WHERE ns = ?1 AND host = ?2) \
+                 FROM sessions WHERE ns = ?1 AND host = ?2",
+            )?
+            .query_row(params![self.ns, host], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(last.map(|last| HostHeard {
+            last: Timestamp::from_millis(last),
+            since: Timestamp::from_millis(since.unwrap_or(0)),
+        }))
     }
 
     fn evict(&self, id: &str, revision: u64, reason: &str) -> Result<bool> {

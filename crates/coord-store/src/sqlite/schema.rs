@@ -44,6 +44,14 @@ const MIGRATIONS: &[&str] = &[
         ns   TEXT    NOT NULL PRIMARY KEY,
         last INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 3: since when each host has been heard without a gap (coord_core::HOST_GAP); when it was
+    //    last heard is read from the sessions' own `last_seen`.
+    "CREATE TABLE hosts (
+        ns    TEXT    NOT NULL,
+        host  TEXT    NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (ns, host)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

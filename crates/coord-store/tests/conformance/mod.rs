@@ -431,12 +431,13 @@ pub fn host_heard_is_the_latest_signal_of_any_session_on_the_host(b: &dyn Backen
         })
         .unwrap();
     let heard = store.host_heard("host-a").unwrap().unwrap();
-    assert!(heard >= s2.last_seen);
+    assert!(heard.last >= s2.last_seen);
+    // Heard since its first session, without a gap.
+    assert!(heard.since <= s2.registered_at && heard.since > Timestamp::from_millis(0));
     let s1 = store.heartbeat("s1", &beat(&*store)).unwrap().unwrap();
-    assert_eq!(
-        store.host_heard("host-a").unwrap(),
-        Some(s1.last_seen.max(heard))
-    );
+    let after = store.host_heard("host-a").unwrap().unwrap();
+    assert_eq!(after.last, s1.last_seen.max(heard.last));
+    assert_eq!(after.since, heard.since, "heard all along");
     assert!(store.host_heard("host-c").unwrap().is_none());
 }
 
