@@ -1,18 +1,17 @@
 //! The store's own heartbeat rate, in-process, for `bench/server-throughput` to print beside
-//! the rate through `coord serve`: one `Service` on an embedded store, heartbeats in a loop over
+//! the rate through `coord serve`: one `Service` on a store (embedded or Redis), heartbeats in a loop over
 //! many instances, bounded in time; then the same with the leader check `system.heartbeat`
 //! adds (`Service::lead`); then heartbeats in groups of 100 (`Service::grouped`, one write
 //! transaction each), what a batch of 100 calls costs the store.
 //!
 //! ```text
-//! store_rate DB_PATH SECONDS IDS
+//! store_rate STORE_URL SECONDS IDS
 //! ```
 //!
 //! Prints three lines: `heartbeat <calls/s>`, `heartbeat+lead <calls/s>` and
 //! `heartbeat-grouped <calls/s>`.
 
 use std::error::Error;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use coord_core::{Beat, Policy, Runtime, Source};
@@ -46,11 +45,11 @@ fn beat_on(service: &Service, n: usize, ids: usize) -> coord_service::Result<()>
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: store_rate DB_PATH SECONDS IDS";
-    let path = PathBuf::from(args.get(1).ok_or(usage)?);
+    let usage = "usage: store_rate STORE_URL SECONDS IDS";
+    let url = StoreUrl::parse(Some(args.get(1).ok_or(usage)?), |_| None)?;
     let seconds: u64 = args.get(2).ok_or(usage)?.parse::<u64>()?.clamp(1, 60);
     let ids: usize = args.get(3).ok_or(usage)?.parse::<usize>()?.max(1);
-    let store = coord_store::open(&StoreUrl::Sqlite(path), &Config::new("bench"))?;
+    let store = coord_store::open(&url, &Config::new("bench"))?;
     let service = Service::new(store, HostInfo::current(), Policy::default());
     for i in 0..ids {
         service.register(RegisterRequest {
