@@ -40,6 +40,9 @@ pub fn run(args: &HooksArgs) -> anyhow::Result<ExitCode> {
             HooksAction::Install { via, hook_addr, .. } => {
                 opts.delivery = delivery(agent, *via, *hook_addr)?;
                 let r = coord_setup::install(agent, scope, &paths, &opts)?;
+                if matches!(opts.delivery, Delivery::Http { .. }) {
+                    warn_if_others_read(r.files.iter().map(|f| f.path.as_path()));
+                }
                 (r.to_string(), serde_json::to_value(&r)?)
             }
             HooksAction::Uninstall { .. } => {
@@ -103,6 +106,22 @@ fn delivery(agent: Agent, via: HooksVia, hook_addr: SocketAddr) -> anyhow::Resul
             }
         }
     })
+}
+
+/// Says so when a file that now holds the hook token can be read by other users.
+fn warn_if_others_read<'a>(files: impl Iterator<Item = &'a Path>) {
+    use std::os::unix::fs::PermissionsExt;
+    for file in files {
+        if file
+            .metadata()
+            .is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+        {
+            eprintln!(
+                "coord: {} holds the hook token and other users can read it: chmod 600 {0}",
+                file.display()
+            );
+        }
+    }
 }
 
 /// The version `claude --version` prints (`2.1.328 (Claude Code)`), if it runs.
