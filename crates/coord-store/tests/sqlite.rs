@@ -231,3 +231,26 @@ fn a_host_heard_again_after_a_silence_is_heard_without_a_gap_from_then() {
     store.heartbeat("a", &beat()).unwrap();
     assert_eq!(store.host_heard("h").unwrap().unwrap().since, back);
 }
+
+#[test]
+fn a_store_of_the_previous_schema_is_migrated_with_its_hosts_heard_all_along() {
+    let backend = Sqlite::new();
+    let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let seen = store.register(&registration("old")).unwrap().last_seen;
+    drop(store);
+    // Back to version 2, as the previous coord left it.
+    rusqlite::Connection::open(backend.path())
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE hosts;
+             CREATE INDEX sessions_by_host ON sessions (ns, host, last_seen);
+             CREATE INDEX tasks_by_age ON tasks (ns, created, id);
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let heard = store.host_heard("h").unwrap().unwrap();
+    assert_eq!(heard.last, seen);
+    assert_eq!(heard.since, coord_core::Timestamp::from_millis(0));
+    assert_eq!(store.session("old").unwrap().unwrap().last_seen, seen);
+}

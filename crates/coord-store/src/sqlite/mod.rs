@@ -161,20 +161,16 @@ impl SqliteStore {
         self.log(tx, &s.id, s.incarnation, events, now)
     }
 
-    /// Before `s` is saved: if its host was silent longer than [`HOST_GAP`] until this
-    /// `last_seen`, the host is heard without a gap from now on.
+    /// With `s` saved: its host was heard at its `last_seen`; if the host was silent longer
+    /// than [`HOST_GAP`] until then, it is heard without a gap from then on.
     fn hear(&self, tx: &Connection, s: &Session) -> Result<()> {
-        let heard: Option<i64> = tx
-            .prepare_cached("SELECT MAX(last_seen) FROM sessions WHERE ns = ?1 AND host = ?2")?
-            .query_row(params![self.ns, s.host], |r| r.get(0))?;
         let gap = i64::try_from(HOST_GAP.as_millis()).unwrap_or(i64::MAX);
-        if heard.is_none_or(|h| s.last_seen.as_millis() - h > gap) {
-            tx.prepare_cached(
-                "INSERT INTO hosts (ns, host, since) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (ns, host) DO UPDATE SET since = excluded.since",
-            )?
-            .execute(params![self.ns, s.host, s.last_seen.as_millis()])?;
-        }
+        tx.prepare_cached(
+            "INSERT INTO hosts (ns, host, last, since) VALUES (?1, ?2, ?3, ?3) \
+             ON CONFLICT (ns, host) DO UPDATE SET \
+             since = CASE WHEN ?3 - last > ?4 THEN ?3 ELSE since END, last = MAX(last, ?3)",
+        )?
+        .execute(params![self.ns, s.host, s.last_seen.as_millis(), gap])?;
         Ok(())
     }
 
@@ -389,18 +385,16 @@ impl Store for SqliteStore {
     }
 
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {
-        let (last, since): (Option<i64>, Option<i64>) = self
+        Ok(self
             .conn
-            .prepare_cached(
-                "SELECT MAX(last_seen), \
-                 (SELECT since FROM hosts WHERE ns = ?1 AND host = ?2) \
-                 FROM sessions WHERE ns = ?1 AND host = ?2",
-            )?
-            .query_row(params![self.ns, host], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(last.map(|last| HostHeard {
-            last: Timestamp::from_millis(last),
-            since: Timestamp::from_millis(since.unwrap_or(0)),
-        }))
+            .prepare_cached("SELECT last, since FROM hosts WHERE ns = ?1 AND host = ?2")?
+            .query_row(params![self.ns, host], |r| {
+                Ok(HostHeard {
+                    last: Timestamp::from_millis(r.get(0)?),
+                    since: Timestamp::from_millis(r.get(1)?),
+                })
+            })
+            .optional()?)
     }
 
     fn evict(&self, id: &str, revision: u64, reason: &str) -> Result<bool> {

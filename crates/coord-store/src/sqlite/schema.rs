@@ -44,14 +44,22 @@ const MIGRATIONS: &[&str] = &[
         ns   TEXT    NOT NULL PRIMARY KEY,
         last INTEGER NOT NULL
     ) WITHOUT ROWID;",
-    // 3: since when each host has been heard without a gap (coord_core::HOST_GAP); when it was
-    //    last heard is read from the sessions' own `last_seen`.
+    // 3: each host's last signal, and since when it has been heard without a gap
+    //    (coord_core::HOST_GAP), in a row of its own: written in place on every change, where
+    //    the index it replaces moved an entry per heartbeat. Tasks are listed by age with a
+    //    sort of the namespace's tasks rather than an index every process parses and every
+    //    task change writes.
     "CREATE TABLE hosts (
         ns    TEXT    NOT NULL,
         host  TEXT    NOT NULL,
+        last  INTEGER NOT NULL,
         since INTEGER NOT NULL,
         PRIMARY KEY (ns, host)
-    ) WITHOUT ROWID;",
+    ) WITHOUT ROWID;
+    INSERT INTO hosts (ns, host, last, since)
+        SELECT ns, host, MAX(last_seen), 0 FROM sessions GROUP BY ns, host;
+    DROP INDEX sessions_by_host;
+    DROP INDEX tasks_by_age;",
 ];
 
 /// The schema version this build writes.
