@@ -58,6 +58,9 @@ const MAX_HEAD: usize = 16 << 10;
 /// How long a kept-alive connection may stay silent before it is closed.
 const IDLE: Duration = Duration::from_secs(120);
 
+/// How long a refused request's remains are read before the connection closes.
+const LINGER: Duration = Duration::from_millis(200);
+
 /// How many connections are served at once; more are closed at once.
 const MAX_CONNECTIONS: usize = 256;
 
@@ -170,6 +173,12 @@ fn serve(stream: TcpStream, token: &str, queue: &SyncSender<Received>) -> io::Re
             Ok(None) => return Ok(()),
             Err(Refused(status)) => {
                 answer(&mut out, status, false)?;
+                // What the client still sends is read and dropped for a moment, so that
+                // closing with it unread does not reset the connection before the answer
+                // is read.
+                out.shutdown(std::net::Shutdown::Write)?;
+                input.get_ref().set_read_timeout(Some(LINGER))?;
+                let _ = io::copy(&mut input.take(MAX_BODY as u64), &mut io::sink());
                 return Ok(());
             }
         };
@@ -210,7 +219,9 @@ fn read_request(input: &mut BufReader<TcpStream>, token: &str) -> Result<Option<
     let mut head = Vec::new();
     loop {
         let before = head.len();
-        match input.read_until(b'\n', &mut head) {
+        // Never more than the head may hold, however long a line a client sends.
+        let room = (MAX_HEAD + 1 - before) as u64;
+        match input.by_ref().take(room).read_until(b'\n', &mut head) {
             Ok(0) | Err(_) if head.is_empty() => return Ok(None),
             Ok(0) | Err(_) => return Err(Refused("400 Bad Request")),
             Ok(_) => {}
@@ -368,6 +379,86 @@ mod tests {
         assert!(!same(b"abd", b"abc"));
         assert!(!same(b"ab", b"abc"));
         assert!(!same(b"", b"abc"));
+    }
+
+    /// A receiver on a private store; its address and token.
+    fn receiver(dir: &Path) -> (SocketAddr, String) {
+        let url = coord_store::StoreUrl::Sqlite(dir.join("coord.db"));
+        let store = coord_store::open(&url, &coord_store::Config::new("default")).unwrap();
+        let service = Service::new(
+            store,
+            crate::HostInfo::current(),
+            coord_core::Policy::default(),
+        );
+        let token = "t".repeat(48);
+        let r = HookReceiver::bind("127.0.0.1:0".parse().unwrap(), &token).unwrap();
+        let addr = r.local_addr().unwrap();
+        r.spawn(service).unwrap();
+        (addr, token)
+    }
+
+    /// Sends `request` as it is; the status line of the answer.
+    fn send(addr: SocketAddr, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let _ = stream.write_all(request);
+        let mut status = String::new();
+        let _ = BufReader::new(stream).read_line(&mut status);
+        status.trim_end().to_owned()
+    }
+
+    #[test]
+    fn requests_that_are_not_hook_events_get_a_plain_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (addr, token) = receiver(dir.path());
+        let h = format!("{TOKEN_HEADER}: {token}\r\n");
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                format!("GET /coord/hook/Stop HTTP/1.1\r\n{h}\r\n").into(),
+                "405",
+            ),
+            (
+                format!("POST /coord/hook/a%2Fb HTTP/1.1\r\n{h}\r\n").into(),
+                "404",
+            ),
+            (format!("POST /elsewhere HTTP/1.1\r\n{h}\r\n").into(), "404"),
+            (b"POST /coord/hook/Stop HTTP/1.1\r\n\r\n".to_vec(), "401"),
+            (
+                format!("POST /coord/hook/Stop HTTP/1.1\r\n{h}Transfer-Encoding: chunked\r\n\r\n")
+                    .into(),
+                "411",
+            ),
+            (
+                format!("POST /coord/hook/Stop HTTP/1.1\r\n{h}Content-Length: 99999999\r\n\r\n")
+                    .into(),
+                "413",
+            ),
+            (
+                format!(
+                    "POST /coord/hook/Stop HTTP/1.1\r\nX: {}",
+                    "y".repeat(64 << 10)
+                )
+                .into(),
+                "431",
+            ),
+            (b"\x16\x03\x01 not http\r\n\r\n".to_vec(), "400"),
+            (
+                format!("GET {HEALTH_PATH} HTTP/1.1\r\n{h}\r\n").into(),
+                "200",
+            ),
+        ];
+        for (request, expected) in cases {
+            let status = send(addr, &request);
+            assert!(
+                status.starts_with(&format!("HTTP/1.1 {expected} ")),
+                "{}: {status}",
+                String::from_utf8_lossy(&request[..request.len().min(80)])
+            );
+        }
+        assert!(answers(addr, &token));
+        assert!(!answers(addr, "wrong"));
     }
 
     #[test]
