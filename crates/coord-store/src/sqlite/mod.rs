@@ -51,6 +51,9 @@ pub struct SqliteStore {
     grouping: Cell<bool>,
     /// Why the open group must not land: a change of it failed after writing.
     group_failure: RefCell<Option<String>>,
+    /// The host row the open transaction last wrote, and the time it wrote: a group of
+    /// heartbeats from one host within the same millisecond writes it once.
+    host_written: RefCell<Option<(String, i64)>>,
 }
 
 impl SqliteStore {
@@ -75,6 +78,7 @@ impl SqliteStore {
             clock: config.clock.clone(),
             grouping: Cell::new(false),
             group_failure: RefCell::new(None),
+            host_written: RefCell::new(None),
         })
     }
 
@@ -107,6 +111,7 @@ impl SqliteStore {
         }
         BUSY.set((self.busy_timeout, None));
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        self.host_written.replace(None);
         let out = f(&tx, self.now()?)?;
         tx.commit()?;
         self.bound_wal();
@@ -164,13 +169,23 @@ impl SqliteStore {
     /// With `s` saved: its host was heard at its `last_seen`; if the host was silent longer
     /// than [`HOST_GAP`] until then, it is heard without a gap from then on.
     fn hear(&self, tx: &Connection, s: &Session) -> Result<()> {
+        let at = s.last_seen.as_millis();
+        if self
+            .host_written
+            .borrow()
+            .as_ref()
+            .is_some_and(|(host, written)| *host == s.host && *written >= at)
+        {
+            return Ok(());
+        }
         let gap = i64::try_from(HOST_GAP.as_millis()).unwrap_or(i64::MAX);
         tx.prepare_cached(
             "INSERT INTO hosts (ns, host, last, since) VALUES (?1, ?2, ?3, ?3) \
              ON CONFLICT (ns, host) DO UPDATE SET \
              since = CASE WHEN ?3 - last > ?4 THEN ?3 ELSE since END, last = MAX(last, ?3)",
         )?
-        .execute(params![self.ns, s.host, s.last_seen.as_millis(), gap])?;
+        .execute(params![self.ns, s.host, at, gap])?;
+        self.host_written.replace(Some((s.host.clone(), at)));
         Ok(())
     }
 
@@ -505,6 +520,7 @@ impl Store for SqliteStore {
         BUSY.set((self.busy_timeout, None));
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         self.group_failure.replace(None);
+        self.host_written.replace(None);
         self.grouping.set(true);
         let leave = Leave(&self.grouping);
         work();

@@ -9,16 +9,23 @@ use coord_core::{Event, EventKind, Session, Task, Timestamp};
 use rusqlite::Row;
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use crate::{Result, StoreError};
 
 /// The JSON of a session record.
 pub fn session_json(s: &Session) -> Result<String> {
-    Ok(serde_json::to_string(s)?)
+    // A record is about half a kilobyte: room for it up front, rather than growing into it.
+    let mut out = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut out, s)?;
+    String::from_utf8(out).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Reads a session from a row whose first column is its JSON.
+/// Reads a session from a row whose first column is its JSON, in place.
 pub fn session_from_row(row: &Row<'_>) -> Result<Session> {
-    Ok(serde_json::from_str(&row.get::<_, String>(0)?)?)
+    let text = row
+        .get_ref(0)?
+        .as_str()
+        .map_err(|e| StoreError::Corrupt(format!("a session record: {e}")))?;
+    Ok(serde_json::from_str(text)?)
 }
 
 /// The JSON of a task record.
