@@ -4,7 +4,8 @@
 //! process at a fraction of the memory and reports through `coord watch-report`.
 //!
 //! `coord watch --all`: the per-host watcher ([`coord_service::host_watch`]), until SIGINT or
-//! SIGTERM.
+//! SIGTERM, with the receiver of Claude Code's HTTP hooks on a loopback port beside it
+//! ([`coord_service::hook_receiver`]).
 
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
