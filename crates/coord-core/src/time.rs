@@ -76,6 +76,18 @@ impl fmt::Display for Compact {
     }
 }
 
+/// How long ago `then` was at `now`, as every view of coord prints it: `12s ago`, or `now`
+/// within a second.
+#[must_use]
+pub fn ago(then: Timestamp, now: Timestamp) -> String {
+    let d = now.since(then);
+    if d < Duration::from_secs(1) {
+        "now".to_owned()
+    } else {
+        format!("{} ago", Compact(d))
+    }
+}
+
 fn write_pair(f: &mut fmt::Formatter<'_>, a: u64, ua: &str, b: u64, ub: &str) -> fmt::Result {
     if b == 0 {
         write!(f, "{a}{ua}")
@@ -87,6 +99,13 @@ fn write_pair(f: &mut fmt::Formatter<'_>, a: u64, ua: &str, b: u64, ub: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ago_says_now_within_a_second() {
+        let t = Timestamp::from_millis(1_764_064_800_123);
+        assert_eq!(ago(t, t.plus(Duration::from_millis(400))), "now");
+        assert_eq!(ago(t, t.plus(Duration::from_secs(754))), "12m34s ago");
+    }
 
     #[test]
     fn compact_uses_at_most_two_units() {

@@ -68,26 +68,17 @@ impl Service {
         for s in &mut sessions {
             self.observe(s, now)?;
         }
-        let mut heard: HashMap<&str, Option<HostHeard>> = HashMap::new();
-        for s in &sessions {
-            if !heard.contains_key(s.host.as_str()) {
-                heard.insert(&s.host, self.store.host_heard(&s.host)?);
-            }
-        }
-        let entries = sessions
-            .iter()
-            .map(|s| Entry {
-                verdict: classify(
-                    s,
-                    self.host_heard(s, heard.get(s.host.as_str()).copied().flatten(), now),
-                    &self.policy,
-                    now,
-                ),
-                session: s.clone(),
+        let mut hosts = HostsHeard::default();
+        let mut entries = Vec::with_capacity(sessions.len());
+        for s in sessions {
+            let host = hosts.of(self, &s, now)?;
+            entries.push(Entry {
+                verdict: classify(&s, host, &self.policy, now),
+                session: s,
                 claims: Vec::new(),
                 leads: false,
-            })
-            .collect();
+            });
+        }
         Ok(Fleet { now, entries })
     }
 
@@ -98,13 +89,8 @@ impl Service {
             return Ok(None);
         };
         self.observe(&mut session, now)?;
-        let heard = self.store.host_heard(&session.host)?;
-        let verdict = classify(
-            &session,
-            self.host_heard(&session, heard, now),
-            &self.policy,
-            now,
-        );
+        let host = HostsHeard::default().of(self, &session, now)?;
+        let verdict = classify(&session, host, &self.policy, now);
         let events = self.store.session_events(id, REPORT_EVENTS)?;
         let claims = self
             .tasks()?
@@ -126,22 +112,35 @@ impl Service {
             now,
         }))
     }
+}
 
-    /// What is known of the session's host: heard now, for this host (the caller runs here),
+/// What is known of the hosts of the sessions being judged, each asked of the store once.
+#[derive(Default)]
+pub(crate) struct HostsHeard(HashMap<String, Option<HostHeard>>);
+
+impl HostsHeard {
+    /// What is known of `session`'s host: for this host (the caller runs here), heard now,
     /// without a gap since the store last saw one; else what the store says.
-    pub(crate) fn host_heard(
-        &self,
+    pub(crate) fn of(
+        &mut self,
+        service: &Service,
         session: &Session,
-        stored: Option<HostHeard>,
         now: Timestamp,
-    ) -> Option<HostHeard> {
-        if session.host == self.host.name {
+    ) -> Result<Option<HostHeard>> {
+        let stored = if let Some(h) = self.0.get(&session.host) {
+            *h
+        } else {
+            let h = service.store.host_heard(&session.host)?;
+            self.0.insert(session.host.clone(), h);
+            h
+        };
+        Ok(if session.host == service.host.name {
             Some(HostHeard {
                 last: now,
                 since: stored.map_or(now, |h| h.since),
             })
         } else {
             stored
-        }
+        })
     }
 }

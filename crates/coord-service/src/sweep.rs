@@ -9,10 +9,9 @@
 //! lapsed or whose holder is gone. [`Service::check_health`] then hands the leader lease on if
 //! its holder was lost.
 
-use std::collections::HashMap;
+use coord_core::classify;
 
-use coord_core::{HostHeard, classify};
-
+use crate::fleet::HostsHeard;
 use crate::leader::DEFAULT_LEADER_LEASE;
 use crate::observe::Observed;
 use crate::{Result, Service};
@@ -38,20 +37,14 @@ impl Service {
         let now = self.store.now()?;
         let grace = self.policy.evict_grace;
         let mut report = SweepReport::default();
-        let mut heard: HashMap<String, Option<HostHeard>> = HashMap::new();
+        let mut hosts = HostsHeard::default();
         for mut s in self.store.quiet_since(now.minus(grace), limit)? {
             report.examined += 1;
             if self.observe(&mut s, now)? == Observed::Exited {
                 report.exited.push(s.id.clone());
             }
-            let stored = if let Some(h) = heard.get(&s.host) {
-                *h
-            } else {
-                let h = self.store.host_heard(&s.host)?;
-                heard.insert(s.host.clone(), h);
-                h
-            };
-            let verdict = classify(&s, self.host_heard(&s, stored, now), &self.policy, now);
+            let host = hosts.of(self, &s, now)?;
+            let verdict = classify(&s, host, &self.policy, now);
             if verdict.state.is_evictable() && now.since(verdict.since) >= grace {
                 let reason = format!("{}: {}", verdict.state, verdict.reason);
                 if self.store.evict(&s.id, s.revision, &reason)? {

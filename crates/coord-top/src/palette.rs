@@ -1,9 +1,7 @@
 //! How the view looks: the colour of each state (the colours `coord ps` prints, from
 //! `crates/coord/src/render/mod.rs`, as terminal styles) and relative times.
 
-use std::time::Duration;
-
-use coord_core::{Compact, State, Timestamp};
+use coord_core::State;
 use ratatui::style::{Color, Modifier, Style};
 
 /// The style of a state's name: the colour `coord ps` gives it, or none without colour.
@@ -69,16 +67,7 @@ pub fn error(color: bool) -> Style {
     }
 }
 
-/// "12s ago", "now" within a second, as `coord ps` prints it.
-#[must_use]
-pub fn ago(then: Timestamp, now: Timestamp) -> String {
-    let d = now.since(then);
-    if d < Duration::from_secs(1) {
-        "now".to_owned()
-    } else {
-        format!("{} ago", Compact(d))
-    }
-}
+pub use coord_core::time::ago;
 
 #[cfg(test)]
 mod tests {
@@ -97,12 +86,5 @@ mod tests {
         for s in State::ALL {
             assert_eq!(state(s, false), Style::new(), "{s}");
         }
-    }
-
-    #[test]
-    fn times_are_relative() {
-        let t = Timestamp::from_millis(1_764_064_800_123);
-        assert_eq!(ago(t, t.plus(Duration::from_millis(400))), "now");
-        assert_eq!(ago(t, t.plus(Duration::from_secs(754))), "12m34s ago");
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{COORD, World};
+use common::{COORD, World, feed};
 use serde_json::Value;
 
 /// The recordings, next to the project.
@@ -682,21 +682,11 @@ fn a_long_turn_with_no_hook_and_no_write_is_working_not_dead() {
 
 /// Runs `coord hook EVENT` as a hook of the Claude Code process `pid` with `payload`.
 fn claude_hook(w: &World, pid: &str, event: &str, payload: &Value) {
-    use std::io::Write;
-    let mut child = w
-        .cmd()
-        .env("CLAUDE_PID", pid)
-        .args(["hook", event])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(payload.to_string().as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let out = feed(
+        w.cmd().env("CLAUDE_PID", pid).args(["hook", event]),
+        payload.to_string().as_bytes(),
+    );
+    assert!(out.status.success());
 }
 
 fn claude_event(id: &str, event: &str, extra: &[(&str, &str)]) -> Value {

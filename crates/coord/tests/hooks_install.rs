@@ -6,10 +6,9 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::World;
+use common::{World, feed};
 use serde_json::Value;
 
 /// A user's settings as Claude Code writes them (two-space JSON, one array item per line).
@@ -40,12 +39,19 @@ fn settings(w: &World) -> std::path::PathBuf {
 }
 
 fn hooks(w: &World, args: &[&str]) -> std::process::Output {
-    w.cmd()
-        .arg("hooks")
-        .args(args)
-        .current_dir(w.dir.path())
-        .output()
-        .unwrap()
+    hooks_command(w, args).output().unwrap()
+}
+
+/// `coord hooks ARGS` in the world's directory, not yet run.
+fn hooks_command(w: &World, args: &[&str]) -> Command {
+    let mut cmd = w.cmd();
+    cmd.arg("hooks").args(args).current_dir(w.dir.path());
+    cmd
+}
+
+/// The parsed settings file.
+fn settings_doc(w: &World) -> Value {
+    serde_json::from_slice(&fs::read(settings(w)).unwrap()).unwrap()
 }
 
 #[test]
@@ -120,26 +126,17 @@ fn an_installed_hook_run_as_claude_code_runs_it_records_the_session() {
             .status
             .success()
     );
-    let doc: Value = serde_json::from_slice(&fs::read(settings(&w)).unwrap()).unwrap();
+    let doc = settings_doc(&w);
     let command = doc["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
         .as_str()
         .unwrap()
         .to_owned();
-    let mut hook = Command::new("sh")
-        .args(["-c", &command])
-        .env("COORD_URL", w.url())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    hook.stdin
-        .take()
-        .unwrap()
-        .write_all(
-            br#"{"session_id":"s-1","cwd":"/w","hook_event_name":"PreToolUse","tool_name":"Bash"}"#,
-        )
-        .unwrap();
-    let out = hook.wait_with_output().unwrap();
+    let out = feed(
+        Command::new("sh")
+            .args(["-c", &command])
+            .env("COORD_URL", w.url()),
+        br#"{"session_id":"s-1","cwd":"/w","hook_event_name":"PreToolUse","tool_name":"Bash"}"#,
+    );
     assert!(out.status.success() && out.stdout.is_empty());
     let s = w.session("s-1").unwrap();
     assert_eq!(
@@ -164,10 +161,8 @@ fn install_beside_claude(w: &World, version: &str) -> std::process::Output {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    w.cmd()
-        .args(["hooks", "install", "--runtime", "claude"])
+    hooks_command(w, &["install", "--runtime", "claude"])
         .env("PATH", path)
-        .current_dir(w.dir.path())
         .output()
         .unwrap()
 }
@@ -181,7 +176,7 @@ fn a_claude_code_that_takes_the_exec_form_gets_it_and_runs_it_without_a_shell() 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc: Value = serde_json::from_slice(&fs::read(settings(&w)).unwrap()).unwrap();
+    let doc = settings_doc(&w);
     let handler = &doc["hooks"]["PreToolUse"][0]["hooks"][0];
     assert_eq!(
         handler["args"],
@@ -192,23 +187,14 @@ fn a_claude_code_that_takes_the_exec_form_gets_it_and_runs_it_without_a_shell() 
     assert!(program.ends_with("/coord"), "{program}");
 
     // As Claude Code runs the exec form: the program itself, its args, no shell between.
-    let mut hook = Command::new(program)
-        .arg(handler["args"][0].as_str().unwrap())
-        .arg(handler["args"][1].as_str().unwrap())
-        .env("COORD_URL", w.url())
-        .env("HOME", w.dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    hook.stdin
-        .take()
-        .unwrap()
-        .write_all(
-            br#"{"session_id":"s-exec","cwd":"/w","hook_event_name":"PreToolUse","tool_name":"Read"}"#,
-        )
-        .unwrap();
-    let out = hook.wait_with_output().unwrap();
+    let out = feed(
+        Command::new(program)
+            .arg(handler["args"][0].as_str().unwrap())
+            .arg(handler["args"][1].as_str().unwrap())
+            .env("COORD_URL", w.url())
+            .env("HOME", w.dir.path()),
+        br#"{"session_id":"s-exec","cwd":"/w","hook_event_name":"PreToolUse","tool_name":"Read"}"#,
+    );
     assert!(out.status.success() && out.stdout.is_empty());
     assert_eq!(w.session("s-exec").unwrap()["tool"], "Read");
 
@@ -220,7 +206,7 @@ fn a_claude_code_that_takes_the_exec_form_gets_it_and_runs_it_without_a_shell() 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc: Value = serde_json::from_slice(&fs::read(settings(&w)).unwrap()).unwrap();
+    let doc = settings_doc(&w);
     let handler = &doc["hooks"]["PreToolUse"][0]["hooks"][0];
     assert!(handler.get("args").is_none(), "{handler}");
     assert!(

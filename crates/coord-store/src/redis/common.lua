@@ -10,9 +10,9 @@
 --
 -- Every script is given the same keys, all under the namespace's hash tag:
 -- KEYS[1] the session, KEYS[2] the ids (a sorted set, all scores 0: ordered by id),
--- KEYS[3] last_seen per id (a sorted set), KEYS[4] host -> last heard, and 'since\0' .. host ->
--- since when heard without a silence longer than HOST_GAP_MS (a hash; HOST_GAP_MS is set by the
--- Rust side, from coord_core::HOST_GAP, in front of this file),
+-- KEYS[3] last_seen per id (a sorted set), KEYS[4] host -> last heard, and SINCE_PREFIX .. host
+-- -> since when heard without a silence longer than HOST_GAP_MS (a hash; both constants are set
+-- by the Rust side in front of this file),
 -- KEYS[5] the event counter, KEYS[6] the event stream.
 local session_key, ids_key, seen_key, hosts_key, seq_key, events_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -65,7 +65,7 @@ local function index(id, host, last_seen)
   local name = cjson.decode(host)
   local heard = redis.call('HGET', hosts_key, name)
   if not heard or last_seen - tonumber(heard) > HOST_GAP_MS then
-    redis.call('HSET', hosts_key, 'since\0' .. name, int(last_seen))
+    redis.call('HSET', hosts_key, SINCE_PREFIX .. name, int(last_seen))
   end
   if not heard or last_seen > tonumber(heard) then
     redis.call('HSET', hosts_key, name, int(last_seen))

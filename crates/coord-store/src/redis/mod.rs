@@ -49,8 +49,9 @@ macro_rules! script {
     ($file:literal) => {
         LazyLock::new(|| {
             Script::new(&format!(
-                "local HOST_GAP_MS = {}\n{}{}",
+                "local HOST_GAP_MS = {}\nlocal SINCE_PREFIX = '{}'\n{}{}",
                 coord_core::HOST_GAP.as_millis(),
+                SINCE_PREFIX.replace('\0', "\\0"),
                 include_str!("common.lua"),
                 include_str!($file)
             ))
@@ -58,10 +59,14 @@ macro_rules! script {
     };
 }
 
-/// The field of the `hosts` hash that holds since when a host has been heard without a gap
-/// (the host's own field holds when it was last heard); a host name holds no NUL.
+/// What the field of the `hosts` hash holding since when a host has been heard without a gap
+/// starts with, the host's name after it (the host's own field holds when it was last heard);
+/// a host name holds no NUL.
+const SINCE_PREFIX: &str = "since\0";
+
+/// The field of the `hosts` hash that holds since when `host` has been heard without a gap.
 fn since_field(host: &str) -> String {
-    format!("since\0{host}")
+    format!("{SINCE_PREFIX}{host}")
 }
 
 static REGISTER: LazyLock<Script> = script!("register.lua");

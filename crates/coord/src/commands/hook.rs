@@ -63,6 +63,8 @@ fn run(ctx: &Context, args: &HookArgs) -> anyhow::Result<()> {
     let Input::Event(payload) = hook_input::read(hook_input::WAIT) else {
         return Ok(());
     };
+    // An event without a session records nothing (`record_hook` says so too): the store is
+    // not even opened for it.
     if payload.session_id.as_deref().is_none_or(str::is_empty) {
         return Ok(());
     }

@@ -6,9 +6,8 @@ pub mod json;
 pub mod table;
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
-use coord_core::{Compact, State, Timestamp};
+use coord_core::State;
 
 /// Whether stdout gets colour: a terminal, and `NO_COLOR` unset or empty.
 #[must_use]
@@ -42,29 +41,20 @@ pub fn paint(state: State, text: &str, color: bool) -> String {
     }
 }
 
-/// "12s ago", "now" within a second.
-#[must_use]
-pub fn ago(then: Timestamp, now: Timestamp) -> String {
-    let d = now.since(then);
-    if d < Duration::from_secs(1) {
-        "now".to_owned()
-    } else {
-        format!("{} ago", Compact(d))
-    }
-}
+pub use coord_core::time::ago;
 
 pub use coord_service::json::rfc3339;
 
 #[cfg(test)]
 mod tests {
+    use coord_core::Timestamp;
+
     use super::*;
 
     #[test]
-    fn times_print_for_people_and_for_scripts() {
+    fn times_print_for_scripts() {
         let t = Timestamp::from_millis(1_764_064_800_123);
         assert_eq!(rfc3339(t), "2025-11-25T10:00:00.123Z");
-        assert_eq!(ago(t, t.plus(Duration::from_millis(400))), "now");
-        assert_eq!(ago(t, t.plus(Duration::from_secs(754))), "12m34s ago");
     }
 
     #[test]
