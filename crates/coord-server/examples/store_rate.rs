@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let url = StoreUrl::parse(Some(args.get(1).ok_or(usage)?), |_| None)?;
     let seconds: u64 = args.get(2).ok_or(usage)?.parse::<u64>()?.clamp(1, 60);
     let ids: usize = args.get(3).ok_or(usage)?.parse::<usize>()?.max(1);
-    let store = coord_store::open(&url, &Config::new("bench"))?;
+    let store = coord_store::open(&url, &Config::new("bench").lasting())?;
     let service = Service::new(store, HostInfo::current(), Policy::default());
     for i in 0..ids {
         service.register(RegisterRequest {

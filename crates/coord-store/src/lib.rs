@@ -62,6 +62,12 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Where the embedded store reads the time (Redis always reads the server's).
     pub clock: Clock,
+    /// Whether the handle belongs to a process that makes many changes over a long life (the
+    /// server, the watcher) rather than one change and exit (the hook path). The embedded
+    /// store then keeps the sessions it last wrote (so a change reads no row while nobody else
+    /// writes) and lets its write-ahead log grow larger before it copies it back (see
+    /// [`sqlite`]).
+    pub lasting: bool,
 }
 
 impl Config {
@@ -75,6 +81,16 @@ impl Config {
             busy_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(2),
             clock: Clock::Host,
+            lasting: false,
+        }
+    }
+
+    /// The same for a handle that makes many changes over a long life ([`Config::lasting`]).
+    #[must_use]
+    pub fn lasting(self) -> Self {
+        Self {
+            lasting: true,
+            ..self
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The conformance suite on the embedded SQLite store, plus what only that store promises.
+//! The conformance suite on the embedded SQLite store, with brief handles (the hook path's)
+//! and with lasting ones (the server's), plus what only that store promises.
 
 mod conformance;
 
@@ -7,12 +8,22 @@ use coord_store::{Config, Store, StoreError};
 
 struct Sqlite {
     dir: tempfile::TempDir,
+    lasting: bool,
 }
 
 impl Sqlite {
     fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
+            lasting: false,
+        }
+    }
+
+    /// A store whose handles are all lasting ones ([`Config::lasting`]).
+    fn lasting() -> Self {
+        Self {
+            lasting: true,
+            ..Self::new()
         }
     }
 
@@ -23,11 +34,31 @@ impl Sqlite {
 
 impl conformance::Backend for Sqlite {
     fn open(&self, namespace: &str) -> Box<dyn Store> {
-        Box::new(SqliteStore::open(&self.path(), &Config::new(namespace)).unwrap())
+        let config = Config::new(namespace);
+        let config = if self.lasting {
+            config.lasting()
+        } else {
+            config
+        };
+        Box::new(SqliteStore::open(&self.path(), &config).unwrap())
     }
 }
 
 conformance_suite!(Sqlite::new());
+
+/// The suite again on lasting handles, which start each change from the sessions they wrote
+/// last while no other connection has committed: every check with several handles
+/// (concurrent heartbeats, namespaces, groups) then proves that another's commit is seen.
+mod lasting {
+    use super::{Sqlite, conformance};
+    use crate::conformance_suite;
+    conformance_suite!(Sqlite::lasting());
+}
+
+/// Both kinds of handle, for the checks that hold for each.
+fn both_kinds() -> [Config; 2] {
+    [Config::new("default"), Config::new("default").lasting()]
+}
 
 #[test]
 fn a_new_store_is_private_and_in_wal_mode() {
@@ -100,9 +131,15 @@ fn a_new_store_opened_by_many_at_once_is_made_once_and_opens_for_all() {
 
 #[test]
 fn a_group_is_one_transaction_that_lands_nothing_if_its_work_panics() {
+    for config in both_kinds() {
+        a_group_lands_nothing_if_its_work_panics(&config);
+    }
+}
+
+fn a_group_lands_nothing_if_its_work_panics(config: &Config) {
     use coord_core::{Beat, Source};
     let backend = Sqlite::new();
-    let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let store = SqliteStore::open(&backend.path(), config).unwrap();
     let other = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
     let beat = |s: &SqliteStore| Beat::activity(Source::Cli, s.now().unwrap());
     store.register(&registration("g")).unwrap();
@@ -134,9 +171,15 @@ fn a_group_is_one_transaction_that_lands_nothing_if_its_work_panics() {
 
 #[test]
 fn a_change_that_fails_after_writing_fails_its_whole_group() {
+    for config in both_kinds() {
+        a_change_failing_after_writing_fails_its_group(&config);
+    }
+}
+
+fn a_change_failing_after_writing_fails_its_group(config: &Config) {
     use coord_core::{Beat, Source};
     let backend = Sqlite::new();
-    let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let store = SqliteStore::open(&backend.path(), config).unwrap();
     let other = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
     let beat = |s: &SqliteStore| Beat::activity(Source::Cli, s.now().unwrap());
     for id in ["good", "bad"] {
@@ -253,4 +296,88 @@ fn a_store_of_the_previous_schema_is_migrated_with_its_hosts_heard_all_along() {
     assert_eq!(heard.last, seen);
     assert_eq!(heard.since, coord_core::Timestamp::from_millis(0));
     assert_eq!(store.session("old").unwrap().unwrap().last_seen, seen);
+}
+
+#[test]
+fn a_lasting_handle_starts_each_change_from_what_others_committed() {
+    use coord_core::{Beat, Phase, Source};
+    let backend = Sqlite::new();
+    let lasting = SqliteStore::open(&backend.path(), &Config::new("default").lasting()).unwrap();
+    let brief = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let beat = |s: &SqliteStore| Beat::activity(Source::Api, s.now().unwrap());
+    lasting.register(&registration("s")).unwrap();
+    assert_eq!(
+        lasting
+            .heartbeat("s", &beat(&lasting))
+            .unwrap()
+            .unwrap()
+            .beats,
+        1
+    );
+    // Another connection beats in between: the lasting handle's copy is no longer the row.
+    assert_eq!(
+        brief.heartbeat("s", &beat(&brief)).unwrap().unwrap().beats,
+        2
+    );
+    let s = lasting.heartbeat("s", &beat(&lasting)).unwrap().unwrap();
+    assert_eq!(
+        (s.beats, s.revision),
+        (3, brief.session("s").unwrap().unwrap().revision)
+    );
+    // Another connection ends it: the lasting handle's heartbeat is refused.
+    brief.unregister("s", Source::Cli).unwrap();
+    assert!(lasting.heartbeat("s", &beat(&lasting)).unwrap().is_none());
+    assert_eq!(lasting.session("s").unwrap().unwrap().phase, Phase::Ended);
+    // Another connection evicts it: the lasting handle registers it afresh.
+    let stored = brief.session("s").unwrap().unwrap();
+    assert!(brief.evict("s", stored.revision, "test").unwrap());
+    let again = lasting.register(&registration("s")).unwrap();
+    assert_eq!((again.incarnation, again.beats), (1, 0));
+    // And it evicts by the revision the row holds, not one it remembers.
+    let stale = lasting
+        .heartbeat("s", &beat(&lasting))
+        .unwrap()
+        .unwrap()
+        .revision;
+    brief.heartbeat("s", &beat(&brief)).unwrap();
+    assert!(!lasting.evict("s", stale, "test").unwrap());
+}
+
+#[test]
+fn brief_handles_leave_the_log_to_a_lasting_one_and_bound_it_without_one() {
+    use coord_core::{Beat, Source};
+    let backend = Sqlite::new();
+    let wal = {
+        let mut p = backend.path().into_os_string();
+        p.push("-wal");
+        std::path::PathBuf::from(p)
+    };
+    let wal_len = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+    let brief = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let ids: Vec<String> = (0..200).map(|i| format!("s{i}")).collect();
+    for id in &ids {
+        brief.register(&registration(id)).unwrap();
+    }
+    let beat_all = |store: &SqliteStore| {
+        for id in &ids {
+            store
+                .heartbeat(id, &Beat::activity(Source::Cli, store.now().unwrap()))
+                .unwrap();
+        }
+    };
+    // Alone, brief writers keep the log under 256 KiB.
+    beat_all(&brief);
+    assert!(wal_len() <= 256 * 1024 + 64 * 1024, "{}", wal_len());
+
+    // With a lasting handle open, they let it grow: the lasting process keeps it.
+    let lasting = SqliteStore::open(&backend.path(), &Config::new("default").lasting()).unwrap();
+    beat_all(&brief);
+    beat_all(&brief);
+    assert!(wal_len() > 512 * 1024, "{}", wal_len());
+
+    // The lasting handle leaves it truncated when it closes; brief writers bound it again.
+    drop(lasting);
+    assert_eq!(wal_len(), 0);
+    beat_all(&brief);
+    assert!(wal_len() <= 256 * 1024 + 64 * 1024, "{}", wal_len());
 }

@@ -10,12 +10,26 @@
 //! (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`, which would cost every process a checkpoint). The WAL
 //! is kept short instead by whichever writer finds it past a limit (see `bound_wal`), and
 //! flushed by [`Store::tidy`], which the longer-running commands call.
+//!
+//! A lasting handle ([`Config::lasting`]: `coord serve`) makes many changes, so two things
+//! change for it:
+//! - It keeps the sessions it last wrote ([`Recent`]), valid while no other connection
+//!   commits (`PRAGMA data_version`, read at the start of every write transaction, tells): a
+//!   heartbeat then reads no row and decodes no JSON.
+//! - It keeps the log itself, longer: SQLite copies it back once it holds
+//!   [`LASTING_CHECKPOINT_FRAMES`] pages, and reuses the file rather than truncating it. A
+//!   checkpoint copies each page once however many frames of it the log holds, so a longer
+//!   log costs a busy writer far less; and while a lasting process holds the store open, the
+//!   log's index stays in shared memory, so no process reads the log to open the store. Brief
+//!   handles see its shared lock on the `-lasting` file beside the store and leave the log to
+//!   it. It leaves the log truncated when it closes.
 
 mod rows;
 mod schema;
 
 use std::cell::{Cell, RefCell};
-use std::fs::{self, DirBuilder, OpenOptions};
+use std::collections::HashMap;
+use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -37,6 +51,18 @@ use crate::{Clock, Config, Result, Store, StoreError, TaskEvent};
 /// `bench/hook-cost`: smaller checkpoints too often, larger makes every open replay more).
 const WAL_LIMIT: u64 = 256 * 1024;
 
+/// How many pages a lasting handle lets the log hold before SQLite copies it back, after a
+/// commit (16 MiB; measured with `bench/server-throughput`: heartbeats in groups of 100 on
+/// 2000 sessions ran about twice as fast as with [`WAL_LIMIT`], past which nearly every
+/// commit paid a checkpoint, its `fsync` and a truncation).
+const LASTING_CHECKPOINT_FRAMES: i64 = 4096;
+
+/// The size a lasting handle's log file is cut back to when SQLite starts it afresh.
+const LASTING_WAL_SIZE: i64 = 16 * 1024 * 1024;
+
+/// The most sessions a lasting handle keeps in memory; past it, it starts afresh.
+const RECENT_LIMIT: usize = 10_000;
+
 /// How many events a namespace keeps; [`Store::tidy`] trims older ones.
 const EVENT_RETENTION: i64 = 100_000;
 
@@ -54,6 +80,28 @@ pub struct SqliteStore {
     /// The host row the open transaction last wrote, and the time it wrote: a group of
     /// heartbeats from one host within the same millisecond writes it once.
     host_written: RefCell<Option<(String, i64)>>,
+    /// What only a lasting handle has.
+    lasting: Option<Lasting>,
+}
+
+/// What a lasting handle ([`Config::lasting`]) holds besides its connection.
+struct Lasting {
+    /// The sessions it last wrote.
+    recent: RefCell<Recent>,
+    /// A shared lock on the store's `-lasting` file, held while the handle is open: it tells
+    /// brief handles that a lasting process keeps the log short.
+    _presence: File,
+}
+
+/// The sessions a lasting handle read or wrote in its write transactions, as stored, and the
+/// store's data version they were known at: while no other connection has committed since
+/// (the version is the same at the start of the next write transaction), they are what the
+/// rows hold, and a change starts from them instead of reading and decoding its row. Forgotten
+/// whenever a transaction does not land.
+#[derive(Default)]
+struct Recent {
+    version: Option<i64>,
+    sessions: HashMap<String, Session>,
 }
 
 impl SqliteStore {
@@ -70,6 +118,19 @@ impl SqliteStore {
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         conn.pragma_update(None, "synchronous", "normal")?;
         schema::migrate(&conn)?;
+        let lasting = if config.lasting {
+            conn.pragma_update(None, "wal_autocheckpoint", LASTING_CHECKPOINT_FRAMES)?;
+            conn.pragma_update(None, "journal_size_limit", LASTING_WAL_SIZE)?;
+            Some(Lasting {
+                recent: RefCell::default(),
+                _presence: hold_presence(path)?,
+            })
+        } else {
+            // Only `bound_wal` copies the log back: never SQLite on its own, in a hook, behind
+            // a lasting process's longer log.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            None
+        };
         Ok(Self {
             conn,
             ns: config.namespace.clone(),
@@ -79,6 +140,7 @@ impl SqliteStore {
             grouping: Cell::new(false),
             group_failure: RefCell::new(None),
             host_written: RefCell::new(None),
+            lasting,
         })
     }
 
@@ -86,6 +148,11 @@ impl SqliteStore {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The file beside the store named with `suffix` (`-wal`).
+    fn sibling(&self, suffix: &str) -> PathBuf {
+        sibling(&self.path, suffix)
     }
 
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`): it sees and changes a
@@ -112,21 +179,82 @@ impl SqliteStore {
         BUSY.set((self.busy_timeout, None));
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         self.host_written.replace(None);
-        let out = f(&tx, self.now()?)?;
-        tx.commit()?;
+        let out = self
+            .check_recent(&tx)
+            .and_then(|()| f(&tx, self.now()?))
+            .and_then(|out| Ok(tx.commit().map(|()| out)?));
+        if out.is_err() {
+            self.forget_recent();
+        }
+        let out = out?;
         self.bound_wal();
         Ok(out)
     }
 
+    /// At the start of a write transaction: forgets the recent sessions if another connection
+    /// has committed since they were known.
+    fn check_recent(&self, tx: &Connection) -> Result<()> {
+        let Some(lasting) = &self.lasting else {
+            return Ok(());
+        };
+        let version: i64 = tx
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        let mut recent = lasting.recent.borrow_mut();
+        if recent.version != Some(version) {
+            recent.sessions.clear();
+            recent.version = Some(version);
+        }
+        Ok(())
+    }
+
+    /// Forgets the recent sessions: a transaction did not land.
+    fn forget_recent(&self) {
+        if let Some(lasting) = &self.lasting {
+            let mut recent = lasting.recent.borrow_mut();
+            recent.sessions.clear();
+            recent.version = None;
+        }
+    }
+
+    /// Keeps `s` as stored by the open write transaction.
+    fn remember(&self, s: &Session) {
+        if let Some(lasting) = &self.lasting {
+            let mut recent = lasting.recent.borrow_mut();
+            if recent.sessions.len() >= RECENT_LIMIT && !recent.sessions.contains_key(&s.id) {
+                recent.sessions.clear();
+            }
+            recent.sessions.insert(s.id.clone(), s.clone());
+        }
+    }
+
+    /// The stored session `id`, inside a write transaction: the recent one when known.
+    fn current(&self, tx: &Connection, id: &str) -> Result<Option<Session>> {
+        if let Some(lasting) = &self.lasting
+            && let Some(s) = lasting.recent.borrow().sessions.get(id)
+        {
+            return Ok(Some(s.clone()));
+        }
+        let stored = self.load(tx, id)?;
+        if let Some(s) = &stored {
+            self.remember(s);
+        }
+        Ok(stored)
+    }
+
     /// Keeps the write-ahead log short. Every process that opens the store first replays the
     /// whole log (SQLite rebuilds its index when no other connection holds it), so a log that
-    /// only grows makes every heartbeat slower. Once it passes [`WAL_LIMIT`], the writer that
-    /// notices copies it into the database and truncates it, without waiting: if another
-    /// connection is in the way, a later writer does it.
+    /// only grows makes every heartbeat slower. Once it passes [`WAL_LIMIT`], the brief writer
+    /// that notices copies it into the database and truncates it, without waiting: if another
+    /// connection is in the way, a later writer does it. While a lasting process holds the
+    /// store, the log is its to keep.
     fn bound_wal(&self) {
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        if fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT) {
+        if self.lasting.is_some() {
+            return;
+        }
+        if fs::metadata(self.sibling("-wal")).is_ok_and(|m| m.len() > WAL_LIMIT)
+            && !lasting_process_holds(&self.sibling(LASTING_SUFFIX))
+        {
             // No wait at all: the busy handler gives up at once.
             BUSY.set((Duration::ZERO, None));
             let _ = self
@@ -143,27 +271,47 @@ impl SqliteStore {
         rows.next()?.map(rows::session_from_row).transpose()
     }
 
+    /// Writes `s` with its events: over its row when the transaction read one (`stored`), as a
+    /// new row otherwise.
     fn save(
         &self,
         tx: &Connection,
         s: &Session,
+        stored: bool,
         events: &[EventKind],
         now: Timestamp,
     ) -> Result<()> {
         self.hear(tx, s)?;
-        tx.prepare_cached(
-            "INSERT INTO sessions (ns, id, host, last_seen, record) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT (ns, id) DO UPDATE SET \
-             host = excluded.host, last_seen = excluded.last_seen, record = excluded.record",
-        )?
-        .execute(params![
+        let row = params![
             self.ns,
             s.id,
             s.host,
             s.last_seen.as_millis(),
             rows::session_json(s)?
-        ])?;
-        self.log(tx, &s.id, s.incarnation, events, now)
+        ];
+        if stored {
+            let written = tx
+                .prepare_cached(
+                    "UPDATE sessions SET host = ?3, last_seen = ?4, record = ?5 \
+                     WHERE ns = ?1 AND id = ?2",
+                )?
+                .execute(row)?;
+            if written != 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "session `{}` vanished inside the transaction that read it",
+                    s.id
+                )));
+            }
+        } else {
+            tx.prepare_cached(
+                "INSERT INTO sessions (ns, id, host, last_seen, record) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(row)?;
+        }
+        self.log(tx, &s.id, s.incarnation, events, now)?;
+        self.remember(s);
+        Ok(())
     }
 
     /// With `s` saved: its host was heard at its `last_seen`; if the host was silent longer
@@ -236,6 +384,20 @@ impl SqliteStore {
     }
 }
 
+impl Drop for SqliteStore {
+    /// A lasting handle leaves the log it let grow copied back and truncated, so that the
+    /// next process to open the store alone does not read it all (without waiting: if another
+    /// connection is in the way, the next writer past the limit does it).
+    fn drop(&mut self) {
+        if self.lasting.is_some() {
+            BUSY.set((Duration::ZERO, None));
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+    }
+}
+
 thread_local! {
     /// The wait for the write lock of this thread's current change: how long it may last, and
     /// when it began.
@@ -267,6 +429,44 @@ fn busy(attempt: i32) -> bool {
     let step = u64::try_from(attempt).unwrap_or(0).min(8);
     std::thread::sleep(Duration::from_micros(500 + 500 * step));
     true
+}
+
+/// The suffix of the file a lasting handle holds a shared lock on while it is open.
+const LASTING_SUFFIX: &str = "-lasting";
+
+/// The file beside the store `path` named with `suffix`.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Opens the `-lasting` file beside the store `path` (mode 0600) and takes a shared lock on it,
+/// held until the file is closed (the kernel lets it go if the process dies).
+fn hold_presence(path: &Path) -> Result<File> {
+    let presence = sibling(path, LASTING_SUFFIX);
+    let io = |source| StoreError::Io {
+        path: presence.clone(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&presence)
+        .map_err(io)?;
+    file.lock_shared().map_err(io)?;
+    Ok(file)
+}
+
+/// Whether a lasting handle holds the store whose `-lasting` file is `presence`: its shared
+/// lock keeps an exclusive one from being taken.
+fn lasting_process_holds(presence: &Path) -> bool {
+    let Ok(file) = File::open(presence) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }
 
 /// How many stores this process began to make: it names their temporary files.
@@ -333,33 +533,33 @@ impl Store for SqliteStore {
 
     fn register(&self, registration: &Registration) -> Result<Session> {
         self.write(|tx, now| {
-            let previous = self.load(tx, &registration.id)?;
+            let previous = self.current(tx, &registration.id)?;
             let (session, events) = registration.apply(previous.as_ref(), now);
-            self.save(tx, &session, &events, now)?;
+            self.save(tx, &session, previous.is_some(), &events, now)?;
             Ok(session)
         })
     }
 
     fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Option<Session>> {
         self.write(|tx, now| {
-            let Some(mut s) = self.load(tx, id)? else {
+            let Some(mut s) = self.current(tx, id)? else {
                 return Ok(None);
             };
             let Some(events) = beat.apply(&mut s, now) else {
                 return Ok(None);
             };
-            self.save(tx, &s, &events, now)?;
+            self.save(tx, &s, true, &events, now)?;
             Ok(Some(s))
         })
     }
 
     fn unregister(&self, id: &str, source: Source) -> Result<Option<Session>> {
         self.write(|tx, now| {
-            let Some(mut s) = self.load(tx, id)? else {
+            let Some(mut s) = self.current(tx, id)? else {
                 return Ok(None);
             };
             let events = s.end(source, now);
-            self.save(tx, &s, &events, now)?;
+            self.save(tx, &s, true, &events, now)?;
             Ok(Some(s))
         })
     }
@@ -372,14 +572,17 @@ impl Store for SqliteStore {
         source: Source,
     ) -> Result<bool> {
         self.write(|tx, now| {
-            let Some(mut s) = self.load(tx, id)?.filter(|s| s.incarnation == incarnation) else {
+            let Some(mut s) = self
+                .current(tx, id)?
+                .filter(|s| s.incarnation == incarnation)
+            else {
                 return Ok(false);
             };
             let events = s.exited(status, source, now);
             if events.is_empty() {
                 return Ok(false);
             }
-            self.save(tx, &s, &events, now)?;
+            self.save(tx, &s, true, &events, now)?;
             Ok(true)
         })
     }
@@ -414,11 +617,14 @@ impl Store for SqliteStore {
 
     fn evict(&self, id: &str, revision: u64, reason: &str) -> Result<bool> {
         self.write(|tx, now| {
-            let Some(s) = self.load(tx, id)?.filter(|s| s.revision == revision) else {
+            let Some(s) = self.current(tx, id)?.filter(|s| s.revision == revision) else {
                 return Ok(false);
             };
             tx.prepare_cached("DELETE FROM sessions WHERE ns = ?1 AND id = ?2")?
                 .execute(params![self.ns, id])?;
+            if let Some(lasting) = &self.lasting {
+                lasting.recent.borrow_mut().sessions.remove(id);
+            }
             let event = EventKind::Evicted {
                 reason: reason.to_owned(),
             };
@@ -505,12 +711,19 @@ impl Store for SqliteStore {
     }
 
     fn grouped(&self, work: &mut dyn FnMut()) -> Result<()> {
-        /// Leaves the group however the work ends (a panic included); the transaction, if not
-        /// committed, rolls back when dropped.
-        struct Leave<'a>(&'a Cell<bool>);
+        /// Leaves the group however the work ends (a panic included), and forgets the recent
+        /// sessions unless the group landed; the transaction, if not committed, rolls back
+        /// when dropped.
+        struct Leave<'a> {
+            store: &'a SqliteStore,
+            landed: bool,
+        }
         impl Drop for Leave<'_> {
             fn drop(&mut self) {
-                self.0.set(false);
+                self.store.grouping.set(false);
+                if !self.landed {
+                    self.store.forget_recent();
+                }
             }
         }
         if self.grouping.get() {
@@ -519,17 +732,23 @@ impl Store for SqliteStore {
         }
         BUSY.set((self.busy_timeout, None));
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let mut leave = Leave {
+            store: self,
+            landed: false,
+        };
         self.group_failure.replace(None);
         self.host_written.replace(None);
+        self.check_recent(&tx)?;
         self.grouping.set(true);
-        let leave = Leave(&self.grouping);
         work();
-        drop(leave);
+        self.grouping.set(false);
         if let Some(why) = self.group_failure.take() {
             // Dropping the transaction rolls it back.
             return Err(StoreError::GroupFailed(why));
         }
         tx.commit()?;
+        leave.landed = true;
+        drop(leave);
         self.bound_wal();
         Ok(())
     }
