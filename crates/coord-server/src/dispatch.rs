@@ -1,8 +1,9 @@
 //! From a body to its answers, the same for HTTP and the WebSocket: read the envelope, then for
 //! each call find the method, count it against the caller's rate limit, read its parameters,
-//! and run its work through the gate (pool, breaker, time budget). The members of a batch run
-//! together as one group of the store's changes (one transaction on the embedded store) and
-//! are answered in order; notifications run and are not answered, even when they fail.
+//! and run its work through the gate (pool, breaker, time budget). Changes of the store run as
+//! a group of the store's changes ([`crate::gate::Gate::change`]); the changes of a batch run
+//! in one group, in order. Answers keep the batch's order; notifications run and are not
+//! answered, even when they fail.
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -77,10 +78,11 @@ enum Stage {
     Ready(Prepared),
 }
 
-/// Runs a batch. The members that run on the server's namespace run together, one after the
-/// other on one service handle, as one group of the store's changes (one write transaction on
-/// the embedded store: a batch of heartbeats costs one commit); the others (a subscription,
-/// another namespace's store operation) run on their own. Answers keep the batch's order.
+/// Runs a batch. The members that are changes of the store on the server's namespace run
+/// together, in order, as one group of the store's changes (one write transaction on the
+/// embedded store: a batch of heartbeats costs at most one commit); the others (reads of the
+/// fleet, a subscription, another namespace's store operation) run on their own, first.
+/// Answers keep the batch's order.
 async fn batch(
     app: &App,
     members: Vec<Result<Request, RpcError>>,
@@ -102,7 +104,7 @@ async fn batch(
     let mut group = Vec::new();
     let mut shapes = Vec::new();
     for (i, m) in read.iter_mut().enumerate() {
-        if matches!(&m.stage, Stage::Ready(p) if p.namespace.is_none()) {
+        if matches!(&m.stage, Stage::Ready(p) if p.namespace.is_none() && p.change) {
             let Stage::Ready(p) = std::mem::replace(&mut m.stage, Stage::Done(Ok(Value::Null)))
             else {
                 unreachable!("matched above")
@@ -121,7 +123,7 @@ async fn batch(
         }
     }
     if !group.is_empty() {
-        let outcome = app.gate.call_group(app.budget, group).await;
+        let outcome = app.gate.change(app.budget, group).await;
         match outcome {
             Ok(results) => {
                 for ((i, fallback, id_field), result) in shapes.into_iter().zip(results) {
@@ -212,21 +214,33 @@ async fn prepare(
     methods::prepare(method, name, params, &app.methods).map(Stage::Ready)
 }
 
-/// Runs one prepared call through the gate on its own.
+/// Runs one prepared call through the gate: a change of the server's namespace as a group of
+/// one, anything else on its own.
 async fn run_prepared(app: &App, p: Prepared) -> Result<Value, RpcError> {
     let Prepared {
         work,
         fallback,
         id_field,
         namespace,
+        change,
     } = p;
-    answer(
+    let outcome = if change && namespace.is_none() {
+        app.gate
+            .change(app.budget, vec![work])
+            .await
+            .and_then(|results| {
+                results
+                    .into_iter()
+                    .next()
+                    .ok_or(GateError::Panicked)?
+                    .map_err(GateError::Service)
+            })
+    } else {
         app.gate
             .call_in(namespace.as_deref(), app.budget, work)
-            .await,
-        fallback,
-        id_field,
-    )
+            .await
+    };
+    answer(outcome, fallback, id_field)
 }
 
 /// The answer to a call from what the gate returned: the result, the documented fallback of a
@@ -249,10 +263,9 @@ fn failure(e: &GateError, fallback: Option<Value>, id_field: &str) -> Result<Val
         GateError::Timeout(_) => {
             fallback.ok_or_else(|| RpcError::new(code::TIMEOUT, format!("Timeout: {e}")))
         }
-        GateError::Open | GateError::Unavailable(_) => Err(RpcError::new(
-            code::STORE_UNAVAILABLE,
-            format!("Store unavailable: {e}"),
-        )),
+        GateError::Open | GateError::Unavailable(_) | GateError::GroupFailed(_) => Err(
+            RpcError::new(code::STORE_UNAVAILABLE, format!("Store unavailable: {e}")),
+        ),
         GateError::Panicked => Err(RpcError::internal(e)),
     }
 }

@@ -10,9 +10,10 @@
 //! connection is replaced by a fresh one. The number of handles bounds the calls running at
 //! once; a call that waits for a handle spends its own time budget waiting.
 //!
-//! A store with one writer at a time (the embedded one) gets batches one after the other:
-//! they wait their turn in a fair queue here rather than poll the store's lock against each
-//! other, which under load would hand the lock to whoever looks at the right moment.
+//! Changes ([`Gate::change`]: a batch's, or a single call's) run as one group of the store's
+//! changes. On a store with one writer at a time (the embedded one) they go to the server's
+//! one [`Writer`], which runs whatever waits as one group, rather than poll the store's lock
+//! against each other.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,10 +21,11 @@ use std::time::Duration;
 
 use coord_service::{Service, ServiceError};
 use serde_json::Value;
-use tokio::sync::{Mutex as TurnLock, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::limits::Breaker;
 use crate::methods::Work;
+use crate::writer::Writer;
 
 /// Opens a service handle on a namespace: what `coord serve` is given to reach its store.
 pub type Opener = dyn Fn(&str) -> Result<Service, BoxError> + Send + Sync;
@@ -46,6 +48,9 @@ pub enum GateError {
     /// The service answered with an error.
     #[error(transparent)]
     Service(ServiceError),
+    /// The store failed the group of changes the call ran in: none of the group landed.
+    #[error("the store failed ({0}); nothing of this call landed")]
+    GroupFailed(String),
     /// The call panicked (a bug); the server goes on.
     #[error("the call failed unexpectedly")]
     Panicked,
@@ -58,6 +63,7 @@ impl GateError {
             self,
             GateError::Timeout(_)
                 | GateError::Unavailable(_)
+                | GateError::GroupFailed(_)
                 | GateError::Service(ServiceError::Store(_))
         )
     }
@@ -71,13 +77,13 @@ pub struct Gate {
     slots: Arc<Semaphore>,
     open: Arc<Opener>,
     breaker: Breaker,
-    writer: Option<Arc<TurnLock<()>>>,
+    writer: Option<Arc<Writer>>,
 }
 
 impl Gate {
     /// A gate of `size` handles opened with `open`, the server's own on `namespace` (the
-    /// first, `first`, already open). With `one_writer`, groups of changes take turns.
-    #[must_use]
+    /// first, `first`, already open). With `one_writer`, changes go to a [`Writer`] of their
+    /// own, whose thread this starts.
     pub fn new(
         size: usize,
         namespace: &str,
@@ -85,9 +91,17 @@ impl Gate {
         open: Arc<Opener>,
         breaker: Breaker,
         one_writer: bool,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
         let namespace: Arc<str> = namespace.into();
-        Self {
+        let writer = if one_writer {
+            Some(Arc::new(Writer::start(
+                Arc::clone(&namespace),
+                Arc::clone(&open),
+            )?))
+        } else {
+            None
+        };
+        Ok(Self {
             idle: Arc::new(Mutex::new(HashMap::from([(
                 Arc::clone(&namespace),
                 vec![first],
@@ -96,8 +110,8 @@ impl Gate {
             slots: Arc::new(Semaphore::new(size.max(1))),
             open,
             breaker,
-            writer: one_writer.then(|| Arc::new(TurnLock::new(()))),
-        }
+            writer,
+        })
     }
 
     /// The breaker in front of the store.
@@ -138,39 +152,34 @@ impl Gate {
         outcome
     }
 
-    /// Runs `works` on the server's namespace as one group of the store's changes
-    /// ([`Service::grouped`]) with one handle, within one `budget` (a wait for its turn
-    /// included). Each work counts in the breaker as a call of its own, and a store failure of
-    /// any of them retires the handle.
-    pub async fn call_group(
+    /// Runs `works`, changes of the store on the server's namespace, in order as one group of
+    /// the store's changes ([`Service::grouped`]), within one `budget` (a wait for its turn
+    /// included): on the [`Writer`], with whatever else waits there, when the store has one
+    /// writer; on one pooled handle otherwise. Each work counts in the breaker as a call of its
+    /// own, and a store failure of any of them retires the handle.
+    pub async fn change(
         &self,
         budget: Duration,
         works: Vec<Work>,
     ) -> Result<Vec<Result<Value, ServiceError>>, GateError> {
         let count = works.len();
         let ticket = self.breaker.admit().ok_or(GateError::Open)?;
-        let writer = self.writer.clone();
-        let run = self.run(
-            Arc::clone(&self.namespace),
-            move |s| s.grouped(works),
-            |o| match o {
-                Ok(results) => results
-                    .iter()
-                    .any(|r| matches!(r, Err(ServiceError::Store(_)))),
-                Err(e) => matches!(e, ServiceError::Store(_)),
-            },
-        );
-        let in_turn = async move {
-            let _turn = match &writer {
-                Some(lock) => Some(lock.lock().await),
-                None => None,
-            };
-            run.await
+        let outcome = if let Some(writer) = &self.writer {
+            tokio::time::timeout(budget, writer.run(works)).await
+        } else {
+            let run = self.run(
+                Arc::clone(&self.namespace),
+                move |s| s.grouped(works),
+                |o| match o {
+                    Ok(results) => results
+                        .iter()
+                        .any(|r| matches!(r, Err(ServiceError::Store(_)))),
+                    Err(e) => matches!(e, ServiceError::Store(_)),
+                },
+            );
+            tokio::time::timeout(budget, run).await
         };
-        let outcome = match tokio::time::timeout(budget, in_turn).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(GateError::Timeout(budget)),
-        };
+        let outcome = outcome.unwrap_or(Err(GateError::Timeout(budget)));
         match &outcome {
             Ok(results) => ticket.settle_each(
                 results

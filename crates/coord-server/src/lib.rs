@@ -31,6 +31,7 @@ mod limits;
 mod methods;
 mod metrics;
 mod rpc;
+mod writer;
 mod ws;
 
 use std::net::{SocketAddr, TcpListener};
@@ -80,8 +81,9 @@ pub struct ServeOptions {
     pub call_timeout: Duration,
     /// Calls allowed per instance (or client address) and minute.
     pub rate_per_minute: NonZeroU32,
-    /// The store takes one writer at a time (the embedded store): batches take turns in the
-    /// server instead of contending for the store's lock.
+    /// The store takes one writer at a time (the embedded store): changes go to one writer
+    /// thread, which runs whatever waits as one group, instead of contending for the store's
+    /// lock.
     pub one_writer: bool,
 }
 
@@ -216,7 +218,8 @@ impl Server {
                 open,
                 breaker,
                 options.one_writer,
-            ),
+            )
+            .map_err(ServerError::Runtime)?,
             limit: RateLimit::per_minute(options.rate_per_minute),
             methods: methods::Context {
                 metrics: metrics.clone(),

@@ -281,11 +281,12 @@ fn a_store_of_the_previous_schema_is_migrated_with_its_hosts_heard_all_along() {
     let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
     let seen = store.register(&registration("old")).unwrap().last_seen;
     drop(store);
-    // Back to version 2, as the previous coord left it.
+    // Back to version 2, as an earlier coord left it.
     rusqlite::Connection::open(backend.path())
         .unwrap()
         .execute_batch(
-            "DROP TABLE hosts;
+            "ALTER TABLE sessions DROP COLUMN pulse;
+             DROP TABLE hosts;
              CREATE INDEX sessions_by_host ON sessions (ns, host, last_seen);
              CREATE INDEX tasks_by_age ON tasks (ns, created, id);
              PRAGMA user_version = 2;",
@@ -380,4 +381,110 @@ fn brief_handles_leave_the_log_to_a_lasting_one_and_bound_it_without_one() {
     assert_eq!(wal_len(), 0);
     beat_all(&brief);
     assert!(wal_len() <= 256 * 1024 + 64 * 1024, "{}", wal_len());
+}
+
+#[test]
+fn a_store_of_whole_records_is_read_and_beaten_after_its_migration() {
+    use coord_core::{Beat, Source};
+    for config in both_kinds() {
+        let backend = Sqlite::new();
+        let store = SqliteStore::open(&backend.path(), &config).unwrap();
+        store.register(&registration("old")).unwrap();
+        let now = store.now().unwrap();
+        store
+            .heartbeat("old", &Beat::activity(Source::Api, now))
+            .unwrap();
+        // A record written whole (as the unregister of another session forces), then back to
+        // version 3, which stored records only whole.
+        let seen = store.session("old").unwrap().unwrap();
+        drop(store);
+        let conn = rusqlite::Connection::open(backend.path()).unwrap();
+        let record = serde_json::to_string(&seen).unwrap();
+        conn.execute("UPDATE sessions SET record = ?1", [record])
+            .unwrap();
+        conn.execute_batch("ALTER TABLE sessions DROP COLUMN pulse; PRAGMA user_version = 3;")
+            .unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&backend.path(), &config).unwrap();
+        assert_eq!(store.session("old").unwrap().unwrap(), seen);
+        let now = store.now().unwrap();
+        let beaten = store
+            .heartbeat("old", &Beat::activity(Source::Api, now))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (beaten.beats, beaten.revision),
+            (seen.beats + 1, seen.revision + 1)
+        );
+        assert_eq!(store.session("old").unwrap().unwrap(), beaten);
+    }
+}
+
+#[test]
+fn quiet_sessions_come_longest_silent_first_however_close_their_signals() {
+    use coord_core::{Beat, Source, Timestamp};
+    use coord_store::Clock;
+    use std::time::Duration;
+    let backend = Sqlite::new();
+    let clock = Clock::manual(Timestamp::from_millis(1_800_000_000_000));
+    let config = Config {
+        clock: clock.clone(),
+        ..Config::new("default")
+    };
+    let lasting = SqliteStore::open(&backend.path(), &config.clone().lasting()).unwrap();
+    let brief = SqliteStore::open(&backend.path(), &config).unwrap();
+    // Twelve sessions registered over 3 s, beaten in the order of their ids, then again a few
+    // milliseconds apart in another order, by both kinds of handle: within one second, so that
+    // the second round leaves the `last_seen` column (and its index) in the first's order.
+    let ids: Vec<String> = (0..12).map(|i| format!("s{i:02}")).collect();
+    for id in &ids {
+        lasting.register(&registration(id)).unwrap();
+        clock.advance(Duration::from_millis(250));
+    }
+    for id in &ids {
+        brief
+            .heartbeat(id, &Beat::activity(Source::Api, clock.now()))
+            .unwrap()
+            .unwrap();
+        clock.advance(Duration::from_millis(1));
+    }
+    clock.advance(Duration::from_millis(100));
+    let mut expected = Vec::new();
+    for (n, i) in [7, 2, 11, 0, 5, 9, 3, 10, 1, 8, 4, 6]
+        .into_iter()
+        .enumerate()
+    {
+        let store = if n % 2 == 0 { &lasting } else { &brief };
+        store
+            .heartbeat(&ids[i], &Beat::activity(Source::Api, clock.now()))
+            .unwrap()
+            .unwrap();
+        expected.push((clock.now(), ids[i].clone()));
+        clock.advance(Duration::from_millis(7));
+    }
+    for (cut, limit) in [
+        (12, 12),
+        (12, 5),
+        (12, 1),
+        (6, 12),
+        (6, 3),
+        (1, 12),
+        (0, 12),
+    ] {
+        let before = match expected.get(cut) {
+            Some((at, _)) => *at,
+            None => clock.now(),
+        };
+        let want: Vec<&str> = expected[..cut]
+            .iter()
+            .take(limit)
+            .map(|(_, id)| id.as_str())
+            .collect();
+        for store in [&lasting, &brief] {
+            let got = store.quiet_since(before, limit).unwrap();
+            let got: Vec<&str> = got.iter().map(|s| s.id.as_str()).collect();
+            assert_eq!(got, want, "before the {cut}th beat, at most {limit}");
+        }
+    }
+    assert!(lasting.quiet_since(clock.now(), 0).unwrap().is_empty());
 }

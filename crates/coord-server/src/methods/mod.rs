@@ -44,10 +44,14 @@ pub struct Prepared {
     pub id_field: &'static str,
     /// The namespace to run on, when it is not the server's own.
     pub namespace: Option<String>,
+    /// Whether the work is a short change of the store and nothing else (no process table, no
+    /// files, no whole-fleet read), which may run in one group of changes with other calls'
+    /// (see [`crate::gate::Gate::change`]).
+    pub change: bool,
 }
 
 impl Prepared {
-    /// Work without a fallback, its session named by `id_field`.
+    /// Work without a fallback, its session named by `id_field`, run on its own.
     fn new(
         id_field: &'static str,
         work: impl FnOnce(&Service) -> Result<Value, ServiceError> + Send + 'static,
@@ -57,6 +61,19 @@ impl Prepared {
             fallback: None,
             id_field,
             namespace: None,
+            change: false,
+        }
+    }
+
+    /// The same for work that is a short change of the store and nothing else, which may run
+    /// in a group with other calls' changes.
+    fn change(
+        id_field: &'static str,
+        work: impl FnOnce(&Service) -> Result<Value, ServiceError> + Send + 'static,
+    ) -> Self {
+        Self {
+            change: true,
+            ..Self::new(id_field, work)
         }
     }
 

@@ -60,7 +60,7 @@ pub fn register(params: Map<String, Value>) -> Result<Prepared, RpcError> {
         restart: p.restart,
         ..RegisterRequest::default()
     };
-    Ok(Prepared::new("id", move |s| {
+    Ok(Prepared::change("id", move |s| {
         let session = s.register(req)?;
         Ok(json!({ "id": session.id, "incarnation": session.incarnation }))
     }))
@@ -93,7 +93,7 @@ pub fn heartbeat(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, 
     let p: HeartbeatParams = parse(params)?;
     non_empty("id", &p.id)?;
     let metrics = ctx.metrics.clone();
-    Ok(Prepared::new("id", move |s| {
+    Ok(Prepared::change("id", move |s| {
         let now = s.now()?;
         let phase = p.phase.map(|phase| match phase {
             PhaseParam::Working => Phase::Working,
@@ -134,7 +134,7 @@ struct IdParams {
 pub fn unregister(params: Map<String, Value>) -> Result<Prepared, RpcError> {
     let p: IdParams = parse(params)?;
     non_empty("id", &p.id)?;
-    Ok(Prepared::new("id", move |s| {
+    Ok(Prepared::change("id", move |s| {
         let session = s.unregister(&p.id, Source::Api)?;
         Ok(json!({ "id": session.id, "incarnation": session.incarnation, "ended": true }))
     }))

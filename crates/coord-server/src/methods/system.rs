@@ -77,7 +77,7 @@ pub fn register(params: Map<String, Value>) -> Result<Prepared, RpcError> {
         source: Some(Source::Api),
         ..RegisterRequest::default()
     };
-    Ok(Prepared::new("id", move |s| {
+    Ok(Prepared::change("id", move |s| {
         s.register(req)?;
         Ok(json!({ "registered": true }))
     })
@@ -92,7 +92,7 @@ pub fn heartbeat(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, 
     non_empty("instanceId", &p.instance_id)?;
     let metrics = ctx.metrics.clone();
     let id = p.instance_id;
-    Ok(Prepared::new("instanceId", move |s| {
+    Ok(Prepared::change("instanceId", move |s| {
         let beat = Beat::activity(Source::Api, s.now()?);
         match s.heartbeat(&id, &beat) {
             Ok(_) => metrics.heartbeats(1),
@@ -120,7 +120,7 @@ pub fn unregister(params: Map<String, Value>, ctx: &Context) -> Result<Prepared,
     non_empty("instanceId", &p.instance_id)?;
     let metrics = ctx.metrics.clone();
     let id = p.instance_id;
-    Ok(Prepared::new("instanceId", move |s| {
+    Ok(Prepared::change("instanceId", move |s| {
         match s.unregister(&id, Source::Api) {
             Ok(_) | Err(ServiceError::NotRegistered(_)) => {}
             Err(e) => return Err(e),

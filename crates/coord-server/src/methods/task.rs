@@ -37,7 +37,7 @@ pub fn add(params: Map<String, Value>) -> Result<Prepared, RpcError> {
         labels: p.labels,
         max_attempts: p.max_attempts,
     };
-    Ok(Prepared::new("id", move |s| {
+    Ok(Prepared::change("id", move |s| {
         Ok(shapes::task(&s.task_add(spec)?))
     }))
 }
@@ -56,7 +56,7 @@ pub fn claim(params: Map<String, Value>) -> Result<Prepared, RpcError> {
     let p: ClaimParams = parse(params)?;
     non_empty("session", &p.session)?;
     let lease = lease(p.lease);
-    Ok(Prepared::new("session", move |s| {
+    Ok(Prepared::change("session", move |s| {
         Ok(shapes::task(&s.task_claim(
             &p.session,
             p.task.as_deref(),
@@ -134,7 +134,7 @@ pub fn show(params: Map<String, Value>) -> Result<Prepared, RpcError> {
 }
 
 fn update(task: String, token: u64, op: TaskOp) -> Prepared {
-    Prepared::new("id", move |s| {
+    Prepared::change("id", move |s| {
         let t = s.task_update(&task, token, &op)?;
         Ok::<_, ServiceError>(shapes::task(&t))
     })

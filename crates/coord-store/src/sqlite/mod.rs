@@ -93,6 +93,17 @@ struct Lasting {
     _presence: File,
 }
 
+/// What a change read of the row it writes.
+#[derive(Clone, Copy)]
+enum Before<'a> {
+    /// No row: the session is new.
+    Nothing,
+    /// The row holds this session.
+    Was(&'a Session),
+    /// A row whose record is written whole.
+    Stored,
+}
+
 /// The sessions a lasting handle read or wrote in its write transactions, as stored, and the
 /// store's data version they were known at: while no other connection has committed since
 /// (the version is the same at the start of the next write transaction), they are what the
@@ -228,18 +239,16 @@ impl SqliteStore {
         }
     }
 
-    /// The stored session `id`, inside a write transaction: the recent one when known.
+    /// The stored session `id`, inside a write transaction: the recent one when known, taken
+    /// out of the recent ones (a change saves it back; one that does not change it leaves it
+    /// to be read again).
     fn current(&self, tx: &Connection, id: &str) -> Result<Option<Session>> {
         if let Some(lasting) = &self.lasting
-            && let Some(s) = lasting.recent.borrow().sessions.get(id)
+            && let Some(s) = lasting.recent.borrow_mut().sessions.remove(id)
         {
-            return Ok(Some(s.clone()));
+            return Ok(Some(s));
         }
-        let stored = self.load(tx, id)?;
-        if let Some(s) = &stored {
-            self.remember(s);
-        }
-        Ok(stored)
+        self.load(tx, id)
     }
 
     /// Keeps the write-ahead log short. Every process that opens the store first replays the
@@ -266,48 +275,69 @@ impl SqliteStore {
 
     fn load(&self, tx: &Connection, id: &str) -> Result<Option<Session>> {
         let mut stmt =
-            tx.prepare_cached("SELECT record FROM sessions WHERE ns = ?1 AND id = ?2")?;
+            tx.prepare_cached("SELECT record, pulse FROM sessions WHERE ns = ?1 AND id = ?2")?;
         let mut rows = stmt.query(params![self.ns, id])?;
         rows.next()?.map(rows::session_from_row).transpose()
     }
 
-    /// Writes `s` with its events: over its row when the transaction read one (`stored`), as a
-    /// new row otherwise.
+    /// Writes `s` with its events over what the transaction read of its row (`before`): its
+    /// pulse alone when nothing else moved, the whole record otherwise.
     fn save(
         &self,
         tx: &Connection,
         s: &Session,
-        stored: bool,
+        before: Before<'_>,
         events: &[EventKind],
         now: Timestamp,
     ) -> Result<()> {
         self.hear(tx, s)?;
-        let row = params![
-            self.ns,
-            s.id,
-            s.host,
-            s.last_seen.as_millis(),
-            rows::session_json(s)?
-        ];
-        if stored {
-            let written = tx
+        let written = match before {
+            Before::Was(old) if rows::only_pulse_moved(old, s) => {
+                let pulse = rows::pulse_json(s)?;
+                match rows::seen_column(old, s) {
+                    Some(seen) => tx
+                        .prepare_cached(
+                            "UPDATE sessions SET pulse = ?3, last_seen = ?4 \
+                             WHERE ns = ?1 AND id = ?2",
+                        )?
+                        .execute(params![self.ns, s.id, pulse, seen])?,
+                    None => tx
+                        .prepare_cached("UPDATE sessions SET pulse = ?3 WHERE ns = ?1 AND id = ?2")?
+                        .execute(params![self.ns, s.id, pulse])?,
+                }
+            }
+            Before::Was(_) | Before::Stored => tx
                 .prepare_cached(
-                    "UPDATE sessions SET host = ?3, last_seen = ?4, record = ?5 \
+                    "UPDATE sessions SET host = ?3, last_seen = ?4, record = ?5, pulse = ?6 \
                      WHERE ns = ?1 AND id = ?2",
                 )?
-                .execute(row)?;
-            if written != 1 {
-                return Err(StoreError::Corrupt(format!(
-                    "session `{}` vanished inside the transaction that read it",
-                    s.id
-                )));
-            }
-        } else {
-            tx.prepare_cached(
-                "INSERT INTO sessions (ns, id, host, last_seen, record) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(row)?;
+                .execute(params![
+                    self.ns,
+                    s.id,
+                    s.host,
+                    s.last_seen.as_millis(),
+                    rows::session_json(s)?,
+                    rows::pulse_json(s)?
+                ])?,
+            Before::Nothing => tx
+                .prepare_cached(
+                    "INSERT INTO sessions (ns, id, host, last_seen, record, pulse) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    self.ns,
+                    s.id,
+                    s.host,
+                    s.last_seen.as_millis(),
+                    rows::session_json(s)?,
+                    rows::pulse_json(s)?
+                ])?,
+        };
+        if written != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "session `{}` vanished inside the transaction that read it",
+                s.id
+            )));
         }
         self.log(tx, &s.id, s.incarnation, events, now)?;
         self.remember(s);
@@ -345,6 +375,9 @@ impl SqliteStore {
         events: &[EventKind],
         now: Timestamp,
     ) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let mut stmt =
             tx.prepare_cached("INSERT INTO events (ns, session, event) VALUES (?1, ?2, ?3)")?;
         for e in events {
@@ -374,7 +407,7 @@ impl SqliteStore {
     }
 
     fn select_sessions(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Session>> {
-        let sql = format!("SELECT record FROM sessions WHERE ns = ?1 {filter}");
+        let sql = format!("SELECT record, pulse FROM sessions WHERE ns = ?1 {filter}");
         self.select(&sql, params, rows::session_from_row)
     }
 
@@ -535,20 +568,22 @@ impl Store for SqliteStore {
         self.write(|tx, now| {
             let previous = self.current(tx, &registration.id)?;
             let (session, events) = registration.apply(previous.as_ref(), now);
-            self.save(tx, &session, previous.is_some(), &events, now)?;
+            let before = previous.as_ref().map_or(Before::Nothing, Before::Was);
+            self.save(tx, &session, before, &events, now)?;
             Ok(session)
         })
     }
 
     fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Option<Session>> {
         self.write(|tx, now| {
-            let Some(mut s) = self.current(tx, id)? else {
+            let Some(stored) = self.current(tx, id)? else {
                 return Ok(None);
             };
+            let mut s = stored.clone();
             let Some(events) = beat.apply(&mut s, now) else {
                 return Ok(None);
             };
-            self.save(tx, &s, true, &events, now)?;
+            self.save(tx, &s, Before::Was(&stored), &events, now)?;
             Ok(Some(s))
         })
     }
@@ -559,7 +594,7 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             let events = s.end(source, now);
-            self.save(tx, &s, true, &events, now)?;
+            self.save(tx, &s, Before::Stored, &events, now)?;
             Ok(Some(s))
         })
     }
@@ -582,7 +617,7 @@ impl Store for SqliteStore {
             if events.is_empty() {
                 return Ok(false);
             }
-            self.save(tx, &s, true, &events, now)?;
+            self.save(tx, &s, Before::Stored, &events, now)?;
             Ok(true)
         })
     }
@@ -595,11 +630,34 @@ impl Store for SqliteStore {
         self.select_sessions("ORDER BY id", params![self.ns])
     }
 
+    /// The `last_seen` column trails each record's own by less than [`rows::SEEN_STEP`]: rows
+    /// are read in its order, the `limit` longest silent by their records are kept, and the
+    /// reading stops at the first row whose column is past the last one kept (no later row can
+    /// be silent longer).
     fn quiet_since(&self, before: Timestamp, limit: usize) -> Result<Vec<Session>> {
-        self.select_sessions(
-            "AND last_seen < ?2 ORDER BY last_seen LIMIT ?3",
-            params![self.ns, before.as_millis(), limit as i64],
-        )
+        let mut kept: Vec<Session> = Vec::new();
+        if limit == 0 {
+            return Ok(kept);
+        }
+        let order = |a: &Session, b: &Session| (a.last_seen, &a.id).cmp(&(b.last_seen, &b.id));
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT record, pulse, last_seen FROM sessions \
+             WHERE ns = ?1 AND last_seen < ?2 ORDER BY last_seen",
+        )?;
+        let mut rows = stmt.query(params![self.ns, before.as_millis()])?;
+        while let Some(row) = rows.next()? {
+            let column = Timestamp::from_millis(row.get(2)?);
+            if kept.len() == limit && kept.last().is_some_and(|last| column > last.last_seen) {
+                break;
+            }
+            let s = rows::session_from_row(row)?;
+            if s.last_seen < before {
+                let at = kept.partition_point(|k| order(k, &s).is_lt());
+                kept.insert(at, s);
+                kept.truncate(limit);
+            }
+        }
+        Ok(kept)
     }
 
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {

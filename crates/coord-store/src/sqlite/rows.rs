@@ -1,15 +1,104 @@
 //! How [`Session`] and [`Event`] records are laid out in the embedded store.
 //!
-//! A session row is the record as JSON plus the few columns that queries filter on (`host`,
-//! `last_seen`, both indexed): a heartbeat process parses its schema and statements on every
-//! start, so fewer columns are measurably cheaper on the hook path. An event row is its JSON
-//! and its sequence number.
+//! A session row is the record as JSON (`record`), its pulse as JSON (`pulse`, see [`Pulse`]),
+//! and the columns that queries filter on: `host`, and `last_seen`, which the sweep reads
+//! through an index. A heartbeat process parses its schema and statements on every start, so
+//! few columns are measurably cheaper on the hook path. An event row is its JSON and its
+//! sequence number.
+//!
+//! The `last_seen` column is not the record's own: it trails it by less than [`SEEN_STEP`]. A
+//! change that moves only the pulse moves the column only when the record's `last_seen` enters
+//! a new step, so that most heartbeats leave the index alone; every other change writes it
+//! exactly. Queries by it read it as a bound and decide by the record.
 
-use coord_core::{Event, EventKind, Session, Task, Timestamp};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use coord_core::{Event, EventKind, Session, Source, Task, Timestamp};
 use rusqlite::Row;
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, StoreError};
+
+/// How far the `last_seen` column may trail a record's own `last_seen`, in milliseconds.
+pub const SEEN_STEP: i64 = 1000;
+
+/// The fields of a session that a plain heartbeat moves, stored beside the whole record: a
+/// change that moves nothing else writes them alone (a few dozen bytes, where the record is
+/// half a kilobyte), and the record's own copies of them are then older than these, which
+/// readers take instead.
+#[derive(Serialize, Deserialize)]
+struct Pulse<'a> {
+    revision: u64,
+    beats: u64,
+    last_seen: Timestamp,
+    last_activity: Option<Timestamp>,
+    last_progress: Option<Timestamp>,
+    signals: Cow<'a, BTreeMap<Source, Timestamp>>,
+}
+
+/// The JSON of a session's pulse.
+pub fn pulse_json(s: &Session) -> Result<String> {
+    Ok(serde_json::to_string(&Pulse {
+        revision: s.revision,
+        beats: s.beats,
+        last_seen: s.last_seen,
+        last_activity: s.last_activity,
+        last_progress: s.last_progress,
+        signals: Cow::Borrowed(&s.signals),
+    })?)
+}
+
+/// Whether `after` differs from `before` in its pulse alone, so that writing the pulse stores
+/// it whole. Every field is named, so that a field added to [`Session`] must be placed here.
+pub fn only_pulse_moved(before: &Session, after: &Session) -> bool {
+    let Session {
+        id,
+        parent,
+        incarnation,
+        revision: _,
+        host,
+        pid,
+        pid_start,
+        boot_id,
+        runtime,
+        task,
+        cwd,
+        labels,
+        registered_at,
+        last_seen: _,
+        last_activity: _,
+        last_progress: _,
+        phase,
+        phase_at,
+        process,
+        log_path,
+        log_mtime,
+        beats: _,
+        progress,
+        signals: _,
+        policy,
+    } = before;
+    *id == after.id
+        && *parent == after.parent
+        && *incarnation == after.incarnation
+        && *host == after.host
+        && *pid == after.pid
+        && *pid_start == after.pid_start
+        && *boot_id == after.boot_id
+        && *runtime == after.runtime
+        && *task == after.task
+        && *cwd == after.cwd
+        && *labels == after.labels
+        && *registered_at == after.registered_at
+        && *phase == after.phase
+        && *phase_at == after.phase_at
+        && *process == after.process
+        && *log_path == after.log_path
+        && *log_mtime == after.log_mtime
+        && *progress == after.progress
+        && *policy == after.policy
+}
 
 /// The JSON of a session record.
 pub fn session_json(s: &Session) -> Result<String> {
@@ -19,13 +108,35 @@ pub fn session_json(s: &Session) -> Result<String> {
     String::from_utf8(out).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Reads a session from a row whose first column is its JSON, in place.
+/// Reads a session from a row whose first two columns are its record and its pulse (if any,
+/// newer than the record's copy), in place.
 pub fn session_from_row(row: &Row<'_>) -> Result<Session> {
-    let text = row
-        .get_ref(0)?
-        .as_str()
-        .map_err(|e| StoreError::Corrupt(format!("a session record: {e}")))?;
-    Ok(serde_json::from_str(text)?)
+    let text = |i: usize| {
+        row.get_ref(i)?
+            .as_str_or_null()
+            .map_err(|e| StoreError::Corrupt(format!("a session record: {e}")))
+    };
+    let record =
+        text(0)?.ok_or_else(|| StoreError::Corrupt("a session without a record".into()))?;
+    let mut s: Session = serde_json::from_str(record)?;
+    if let Some(pulse) = text(1)? {
+        let pulse: Pulse<'_> = serde_json::from_str(pulse)?;
+        s.revision = pulse.revision;
+        s.beats = pulse.beats;
+        s.last_seen = pulse.last_seen;
+        s.last_activity = pulse.last_activity;
+        s.last_progress = pulse.last_progress;
+        s.signals = pulse.signals.into_owned();
+    }
+    Ok(s)
+}
+
+/// The `last_seen` column for `after`, written over `before`'s row by a change that moved only
+/// the pulse: unchanged (`None`) while the record's `last_seen` stays in the step of
+/// [`SEEN_STEP`] it was in.
+pub fn seen_column(before: &Session, after: &Session) -> Option<i64> {
+    let (was, is) = (before.last_seen.as_millis(), after.last_seen.as_millis());
+    (was.div_euclid(SEEN_STEP) != is.div_euclid(SEEN_STEP)).then_some(is)
 }
 
 /// The JSON of a task record.

@@ -60,6 +60,9 @@ const MIGRATIONS: &[&str] = &[
         SELECT ns, host, MAX(last_seen), 0 FROM sessions GROUP BY ns, host;
     DROP INDEX sessions_by_host;
     DROP INDEX tasks_by_age;",
+    // 4: each session's pulse (the fields a heartbeat moves) in a column of its own, newer
+    //    than the record's copy when set (see rows.rs); `last_seen` trails the record's.
+    "ALTER TABLE sessions ADD COLUMN pulse TEXT;",
 ];
 
 /// The schema version this build writes.
