@@ -285,7 +285,12 @@ fn a_store_of_the_previous_schema_is_migrated_with_its_hosts_heard_all_along() {
     rusqlite::Connection::open(backend.path())
         .unwrap()
         .execute_batch(
-            "ALTER TABLE sessions DROP COLUMN pulse;
+            "ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT 'h';
+             ALTER TABLE sessions ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+             UPDATE sessions SET last_seen = (SELECT p.last_seen FROM pulses p
+                 WHERE p.ns = sessions.ns AND p.id = sessions.id);
+             DROP TABLE pulses;
+             CREATE INDEX sessions_by_last_seen ON sessions (ns, last_seen);
              DROP TABLE hosts;
              CREATE INDEX sessions_by_host ON sessions (ns, host, last_seen);
              CREATE INDEX tasks_by_age ON tasks (ns, created, id);
@@ -402,8 +407,15 @@ fn a_store_of_whole_records_is_read_and_beaten_after_its_migration() {
         let record = serde_json::to_string(&seen).unwrap();
         conn.execute("UPDATE sessions SET record = ?1", [record])
             .unwrap();
-        conn.execute_batch("ALTER TABLE sessions DROP COLUMN pulse; PRAGMA user_version = 3;")
-            .unwrap();
+        conn.execute_batch(
+            "ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT 'h';
+             ALTER TABLE sessions ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+             UPDATE sessions SET last_seen = json_extract(record, '$.last_seen');
+             DROP TABLE pulses;
+             CREATE INDEX sessions_by_last_seen ON sessions (ns, last_seen);
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
         drop(conn);
         let store = SqliteStore::open(&backend.path(), &config).unwrap();
         assert_eq!(store.session("old").unwrap().unwrap(), seen);

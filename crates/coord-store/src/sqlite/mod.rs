@@ -63,6 +63,10 @@ const LASTING_WAL_SIZE: i64 = 16 * 1024 * 1024;
 /// The most sessions a lasting handle keeps in memory; past it, it starts afresh.
 const RECENT_LIMIT: usize = 10_000;
 
+/// One session, its record and its pulse (`?1`: the namespace, `?2`: the id).
+const SESSION_BY_ID: &str = "SELECT s.record, p.pulse FROM sessions s JOIN pulses p USING (ns, id) \
+                             WHERE s.ns = ?1 AND s.id = ?2";
+
 /// How many events a namespace keeps; [`Store::tidy`] trims older ones.
 const EVENT_RETENTION: i64 = 100_000;
 
@@ -274,8 +278,7 @@ impl SqliteStore {
     }
 
     fn load(&self, tx: &Connection, id: &str) -> Result<Option<Session>> {
-        let mut stmt =
-            tx.prepare_cached("SELECT record, pulse FROM sessions WHERE ns = ?1 AND id = ?2")?;
+        let mut stmt = tx.prepare_cached(SESSION_BY_ID)?;
         let mut rows = stmt.query(params![self.ns, id])?;
         rows.next()?.map(rows::session_from_row).transpose()
     }
@@ -291,47 +294,42 @@ impl SqliteStore {
         now: Timestamp,
     ) -> Result<()> {
         self.hear(tx, s)?;
+        let (ns, id, pulse) = (&self.ns, &s.id, rows::pulse_json(s)?);
         let written = match before {
-            Before::Was(old) if rows::only_pulse_moved(old, s) => {
-                let pulse = rows::pulse_json(s)?;
-                match rows::seen_column(old, s) {
-                    Some(seen) => tx
-                        .prepare_cached(
-                            "UPDATE sessions SET pulse = ?3, last_seen = ?4 \
-                             WHERE ns = ?1 AND id = ?2",
-                        )?
-                        .execute(params![self.ns, s.id, pulse, seen])?,
-                    None => tx
-                        .prepare_cached("UPDATE sessions SET pulse = ?3 WHERE ns = ?1 AND id = ?2")?
-                        .execute(params![self.ns, s.id, pulse])?,
-                }
+            Before::Was(old) if rows::only_pulse_moved(old, s) => match rows::seen_column(old, s) {
+                Some(seen) => exec(
+                    tx,
+                    "UPDATE pulses SET pulse = ?3, last_seen = ?4 WHERE ns = ?1 AND id = ?2",
+                    params![ns, id, pulse, seen],
+                )?,
+                None => exec(
+                    tx,
+                    "UPDATE pulses SET pulse = ?3 WHERE ns = ?1 AND id = ?2",
+                    params![ns, id, pulse],
+                )?,
+            },
+            Before::Was(_) | Before::Stored => exec(
+                tx,
+                "UPDATE sessions SET record = ?3 WHERE ns = ?1 AND id = ?2",
+                params![ns, id, rows::session_json(s)?],
+            )?
+            .min(exec(
+                tx,
+                "UPDATE pulses SET pulse = ?3, last_seen = ?4 WHERE ns = ?1 AND id = ?2",
+                params![ns, id, pulse, s.last_seen.as_millis()],
+            )?),
+            Before::Nothing => {
+                exec(
+                    tx,
+                    "INSERT INTO sessions (ns, id, record) VALUES (?1, ?2, ?3)",
+                    params![ns, id, rows::session_json(s)?],
+                )?;
+                exec(
+                    tx,
+                    "INSERT INTO pulses (ns, id, pulse, last_seen) VALUES (?1, ?2, ?3, ?4)",
+                    params![ns, id, pulse, s.last_seen.as_millis()],
+                )?
             }
-            Before::Was(_) | Before::Stored => tx
-                .prepare_cached(
-                    "UPDATE sessions SET host = ?3, last_seen = ?4, record = ?5, pulse = ?6 \
-                     WHERE ns = ?1 AND id = ?2",
-                )?
-                .execute(params![
-                    self.ns,
-                    s.id,
-                    s.host,
-                    s.last_seen.as_millis(),
-                    rows::session_json(s)?,
-                    rows::pulse_json(s)?
-                ])?,
-            Before::Nothing => tx
-                .prepare_cached(
-                    "INSERT INTO sessions (ns, id, host, last_seen, record, pulse) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![
-                    self.ns,
-                    s.id,
-                    s.host,
-                    s.last_seen.as_millis(),
-                    rows::session_json(s)?,
-                    rows::pulse_json(s)?
-                ])?,
         };
         if written != 1 {
             return Err(StoreError::Corrupt(format!(
@@ -406,11 +404,6 @@ impl SqliteStore {
         Ok(out)
     }
 
-    fn select_sessions(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Session>> {
-        let sql = format!("SELECT record, pulse FROM sessions WHERE ns = ?1 {filter}");
-        self.select(&sql, params, rows::session_from_row)
-    }
-
     fn select_events(&self, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Event>> {
         let sql = format!("SELECT seq, event FROM events WHERE ns = ?1 {filter}");
         self.select(&sql, params, rows::event_from_row)
@@ -462,6 +455,11 @@ fn busy(attempt: i32) -> bool {
     let step = u64::try_from(attempt).unwrap_or(0).min(8);
     std::thread::sleep(Duration::from_micros(500 + 500 * step));
     true
+}
+
+/// Runs the statement `sql` (prepared once per connection) with `params`; the rows it changed.
+fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+    Ok(tx.prepare_cached(sql)?.execute(params)?)
 }
 
 /// The suffix of the file a lasting handle holds a shared lock on while it is open.
@@ -627,7 +625,12 @@ impl Store for SqliteStore {
     }
 
     fn sessions(&self) -> Result<Vec<Session>> {
-        self.select_sessions("ORDER BY id", params![self.ns])
+        self.select(
+            "SELECT s.record, p.pulse FROM sessions s JOIN pulses p USING (ns, id) \
+             WHERE s.ns = ?1 ORDER BY s.id",
+            params![self.ns],
+            rows::session_from_row,
+        )
     }
 
     /// The `last_seen` column trails each record's own by less than [`rows::SEEN_STEP`]: rows
@@ -641,8 +644,8 @@ impl Store for SqliteStore {
         }
         let order = |a: &Session, b: &Session| (a.last_seen, &a.id).cmp(&(b.last_seen, &b.id));
         let mut stmt = self.conn.prepare_cached(
-            "SELECT record, pulse, last_seen FROM sessions \
-             WHERE ns = ?1 AND last_seen < ?2 ORDER BY last_seen",
+            "SELECT s.record, p.pulse, p.last_seen FROM pulses p JOIN sessions s USING (ns, id) \
+             WHERE p.ns = ?1 AND p.last_seen < ?2 ORDER BY p.last_seen",
         )?;
         let mut rows = stmt.query(params![self.ns, before.as_millis()])?;
         while let Some(row) = rows.next()? {
@@ -678,8 +681,12 @@ impl Store for SqliteStore {
             let Some(s) = self.current(tx, id)?.filter(|s| s.revision == revision) else {
                 return Ok(false);
             };
-            tx.prepare_cached("DELETE FROM sessions WHERE ns = ?1 AND id = ?2")?
-                .execute(params![self.ns, id])?;
+            for sql in [
+                "DELETE FROM sessions WHERE ns = ?1 AND id = ?2",
+                "DELETE FROM pulses WHERE ns = ?1 AND id = ?2",
+            ] {
+                exec(tx, sql, params![self.ns, id])?;
+            }
             if let Some(lasting) = &self.lasting {
                 lasting.recent.borrow_mut().sessions.remove(id);
             }

@@ -1,10 +1,10 @@
 //! How [`Session`] and [`Event`] records are laid out in the embedded store.
 //!
-//! A session row is the record as JSON (`record`), its pulse as JSON (`pulse`, see [`Pulse`]),
-//! and the columns that queries filter on: `host`, and `last_seen`, which the sweep reads
-//! through an index. A heartbeat process parses its schema and statements on every start, so
-//! few columns are measurably cheaper on the hook path. An event row is its JSON and its
-//! sequence number.
+//! A session is two rows: its record as JSON in `sessions`, and in the narrow `pulses` its
+//! pulse as JSON (see [`Pulse`]) with the `last_seen` the sweep reads through an index. A
+//! heartbeat that moves nothing but the pulse writes that row alone. A heartbeat process
+//! parses its schema and statements on every start, so few columns are measurably cheaper on
+//! the hook path. An event row is its JSON and its sequence number.
 //!
 //! The `last_seen` column is not the record's own: it trails it by less than [`SEEN_STEP`]. A
 //! change that moves only the pulse moves the column only when the record's `last_seen` enters
@@ -23,10 +23,10 @@ use crate::{Result, StoreError};
 /// How far the `last_seen` column may trail a record's own `last_seen`, in milliseconds.
 pub const SEEN_STEP: i64 = 1000;
 
-/// The fields of a session that a plain heartbeat moves, stored beside the whole record: a
-/// change that moves nothing else writes them alone (a few dozen bytes, where the record is
-/// half a kilobyte), and the record's own copies of them are then older than these, which
-/// readers take instead.
+/// The fields of a session that a plain heartbeat moves, stored apart from the whole record: a
+/// change that moves nothing else writes them alone (a hundred bytes, where the record is half
+/// a kilobyte), and the record's own copies of them are then older than these, which readers
+/// take instead. A store migrated from whole records has none until the session changes.
 #[derive(Serialize, Deserialize)]
 struct Pulse<'a> {
     revision: u64,

@@ -60,9 +60,23 @@ const MIGRATIONS: &[&str] = &[
         SELECT ns, host, MAX(last_seen), 0 FROM sessions GROUP BY ns, host;
     DROP INDEX sessions_by_host;
     DROP INDEX tasks_by_age;",
-    // 4: each session's pulse (the fields a heartbeat moves) in a column of its own, newer
-    //    than the record's copy when set (see rows.rs); `last_seen` trails the record's.
-    "ALTER TABLE sessions ADD COLUMN pulse TEXT;",
+    // 4: each session's pulse (the fields a heartbeat moves, newer than the record's copy when
+    //    set) in a narrow table of its own, with the `last_seen` the sweep reads, which trails
+    //    the record's (see rows.rs): most heartbeats write a few dozen bytes there, where they
+    //    rewrote half a kilobyte and moved an index entry. The host column, read by nothing
+    //    since 3, goes.
+    "CREATE TABLE pulses (
+        ns        TEXT    NOT NULL,
+        id        TEXT    NOT NULL,
+        last_seen INTEGER NOT NULL,
+        pulse     TEXT,
+        PRIMARY KEY (ns, id)
+    ) WITHOUT ROWID;
+    INSERT INTO pulses (ns, id, last_seen) SELECT ns, id, last_seen FROM sessions;
+    CREATE INDEX pulses_by_last_seen ON pulses (ns, last_seen);
+    DROP INDEX sessions_by_last_seen;
+    ALTER TABLE sessions DROP COLUMN last_seen;
+    ALTER TABLE sessions DROP COLUMN host;",
 ];
 
 /// The schema version this build writes.
