@@ -2,7 +2,9 @@
 //! the rate through `coord serve`: one `Service` on a store (embedded or Redis), heartbeats in a loop over
 //! many instances, bounded in time; then the same with the leader check `system.heartbeat`
 //! adds (`Service::lead`); then heartbeats in groups of 100 (`Service::grouped`, one write
-//! transaction each), what a batch of 100 calls costs the store.
+//! transaction each), what a batch of 100 calls costs the store. The handle is a lasting one,
+//! as `coord serve`'s writer is, and like the server a second thread copies its log back every
+//! 100 ms.
 //!
 //! ```text
 //! store_rate STORE_URL SECONDS IDS
@@ -12,6 +14,7 @@
 //! `heartbeat-grouped <calls/s>`.
 
 use std::error::Error;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use coord_core::{Beat, Policy, Runtime, Source};
@@ -49,8 +52,29 @@ fn main() -> Result<(), Box<dyn Error>> {
     let url = StoreUrl::parse(Some(args.get(1).ok_or(usage)?), |_| None)?;
     let seconds: u64 = args.get(2).ok_or(usage)?.parse::<u64>()?.clamp(1, 60);
     let ids: usize = args.get(3).ok_or(usage)?.parse::<usize>()?.max(1);
-    let store = coord_store::open(&url, &Config::new("bench").lasting())?;
-    let service = Service::new(store, HostInfo::current(), Policy::default());
+    let config = Config::new("bench").lasting();
+    let open = || -> Result<Service, Box<dyn Error>> {
+        let store = coord_store::open(&url, &config)?;
+        Ok(Service::new(store, HostInfo::current(), Policy::default()))
+    };
+    let service = open()?;
+    let checkpoints = open()?;
+    let done = &AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            while !done.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(100));
+                let _ = checkpoints.checkpoint();
+            }
+        });
+        let outcome = measure(&service, seconds, ids);
+        done.store(true, Ordering::Release);
+        outcome
+    })
+}
+
+/// Registers the instances and prints the three rates.
+fn measure(service: &Service, seconds: u64, ids: usize) -> Result<(), Box<dyn Error>> {
     for i in 0..ids {
         service.register(RegisterRequest {
             id: Some(format!("bench-{i}")),
@@ -60,7 +84,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         })?;
     }
     let beat = |n: usize| -> Result<String, Box<dyn Error>> {
-        beat_on(&service, n, ids)?;
+        beat_on(service, n, ids)?;
         Ok(format!("bench-{}", n % ids))
     };
     let plain = rate(seconds, |n| beat(n).map(drop))?;

@@ -154,13 +154,19 @@ pub fn origin_is_local(origin: Option<&[u8]>) -> bool {
 }
 
 /// The middleware: passes requests that carry the token (marked [`Admitted`]), answers the
-/// others 401.
+/// others 401 and closes their connection. The body of a refused request is never read, so
+/// the connection cannot be kept for another: the answer says so, rather than leave the client
+/// to reuse a connection the server is closing.
 pub async fn require(State(token): State<Token>, mut request: Request, next: Next) -> Response {
     if token.admits_request(request.headers()) {
         request.extensions_mut().insert(Admitted);
         next.run(request).await
     } else {
-        StatusCode::UNAUTHORIZED.into_response()
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONNECTION, "close")],
+        )
+            .into_response()
     }
 }
 

@@ -246,12 +246,12 @@ async fn run_prepared(app: &App, p: Prepared) -> Result<Value, RpcError> {
 /// The answer to a call from what the gate returned: the result, the documented fallback of a
 /// call out of time, or the error object.
 pub(crate) fn answer(
-    outcome: Result<Value, GateError>,
+    outcome: Result<impl Into<Value>, GateError>,
     fallback: Option<Value>,
     id_field: &str,
 ) -> Result<Value, RpcError> {
     match outcome {
-        Ok(v) => Ok(v),
+        Ok(v) => Ok(v.into()),
         Err(e) => failure(&e, fallback, id_field),
     }
 }

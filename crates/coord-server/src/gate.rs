@@ -20,11 +20,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use coord_service::{Service, ServiceError};
-use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::limits::Breaker;
-use crate::methods::Work;
+use crate::methods::{Answer, Work};
 use crate::writer::Writer;
 
 /// Opens a service handle on a namespace: what `coord serve` is given to reach its store.
@@ -161,7 +160,7 @@ impl Gate {
         &self,
         budget: Duration,
         works: Vec<Work>,
-    ) -> Result<Vec<Result<Value, ServiceError>>, GateError> {
+    ) -> Result<Vec<Result<Answer, ServiceError>>, GateError> {
         let count = works.len();
         let ticket = self.breaker.admit().ok_or(GateError::Open)?;
         let outcome = if let Some(writer) = &self.writer {

@@ -37,10 +37,12 @@ struct CodeLabel {
 
 type LatencyFamily = Family<MethodLabel, Histogram, fn() -> Histogram>;
 
-/// The server's metrics; clones share them.
+/// The server's metrics; clones share them (one reference each: a call's work takes a clone).
 #[derive(Clone)]
-pub struct Metrics {
-    registry: Arc<Registry>,
+pub struct Metrics(Arc<Inner>);
+
+struct Inner {
+    registry: Registry,
     sessions: Family<StateLabel, Gauge>,
     heartbeats: Counter,
     evictions: Counter,
@@ -130,8 +132,8 @@ impl Metrics {
                 })
                 .set(0);
         }
-        Self {
-            registry: Arc::new(registry),
+        Self(Arc::new(Inner {
+            registry,
             sessions,
             heartbeats,
             evictions,
@@ -142,13 +144,14 @@ impl Metrics {
             rate_limited,
             breaker,
             leader,
-        }
+        }))
     }
 
     /// Sets the number of sessions in each state.
     pub fn set_sessions(&self, counts: &[(State, i64)]) {
         for (state, n) in counts {
-            self.sessions
+            self.0
+                .sessions
                 .get_or_create(&StateLabel {
                     state: state.as_str(),
                 })
@@ -158,39 +161,40 @@ impl Metrics {
 
     /// Counts `n` heartbeats taken.
     pub fn heartbeats(&self, n: u64) {
-        self.heartbeats.inc_by(n);
+        self.0.heartbeats.inc_by(n);
     }
 
     /// Counts what a sweep and an assignment did.
     pub fn swept(&self, evicted: usize, released: usize, reassigned: usize) {
-        self.evictions.inc_by(evicted as u64);
-        self.released.inc_by(released as u64);
-        self.reassigned.inc_by(reassigned as u64);
+        self.0.evictions.inc_by(evicted as u64);
+        self.0.released.inc_by(released as u64);
+        self.0.reassigned.inc_by(reassigned as u64);
     }
 
     /// Times one call of `method`, and counts its error code if it failed.
     pub fn call(&self, method: &'static str, took: Duration, error: Option<i64>) {
-        self.latency
+        self.0
+            .latency
             .get_or_create(&MethodLabel { method })
             .observe(took.as_secs_f64());
         if let Some(code) = error {
-            self.errors.get_or_create(&CodeLabel { code }).inc();
+            self.0.errors.get_or_create(&CodeLabel { code }).inc();
         }
     }
 
     /// Counts a call refused by the rate limit.
     pub fn rate_limited(&self) {
-        self.rate_limited.inc();
+        self.0.rate_limited.inc();
     }
 
     /// Shows the breaker's state (its [`crate::limits::BreakerState::level`]).
     pub fn breaker(&self, level: i64) {
-        self.breaker.set(level);
+        self.0.breaker.set(level);
     }
 
     /// Shows whether this server leads.
     pub fn leader(&self, leads: bool) {
-        self.leader.set(i64::from(leads));
+        self.0.leader.set(i64::from(leads));
     }
 
     /// The text of every metric.
@@ -198,7 +202,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
-        let _ = encode(&mut out, &self.registry);
+        let _ = encode(&mut out, &self.0.registry);
         out
     }
 }

@@ -9,23 +9,31 @@
 //! [`coord_store::sqlite`]). A call its caller gave up on (out of time) before its turn is not
 //! run. Should a group fail in the store, or a change of it panic, none of it lands, every call
 //! of it is answered so, and the handle is replaced by a fresh one for the next group.
+//!
+//! Beside it, a second thread with a handle of its own copies the store's write-ahead log back
+//! every [`CHECKPOINT_EVERY`] ([`coord_store::Store::checkpoint`]): the writer's lasting handle
+//! leaves that to the process, so that no group waits for the disk syncs a checkpoint makes.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use coord_service::{Service, ServiceError};
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::gate::{GateError, Opener};
-use crate::methods::Work;
+use crate::methods::{Answer, Work};
 
 /// The most calls one group takes: a bound on how long a commit makes the first call wait.
 pub const MAX_GROUP: usize = 1000;
 
+/// How often the store's write-ahead log is copied back.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
 /// What a queued call gets back: each change's result, in order, or why none ran.
-pub type Outcome = Result<Vec<Result<Value, ServiceError>>, GateError>;
+pub type Outcome = Result<Vec<Result<Answer, ServiceError>>, GateError>;
 
 /// Changes queued together (a batch's, or a single call's), and where their results go.
 struct Job {
@@ -33,23 +41,36 @@ struct Job {
     reply: oneshot::Sender<Outcome>,
 }
 
-/// The writer thread and its queue. Dropping it lets the thread finish what is queued, close
-/// its handle, and end.
+/// The writer thread and its queue, and the checkpoint thread. Dropping it lets the writer
+/// finish what is queued, and both threads close their handles and end.
 pub struct Writer {
     queue: Option<mpsc::UnboundedSender<Job>>,
     thread: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    checkpoints: Option<JoinHandle<()>>,
 }
 
 impl Writer {
-    /// Starts the writer of `namespace`, which opens its handle with `open`.
+    /// Starts the writer of `namespace` and its checkpoint thread, which open their handles
+    /// with `open`.
     pub fn start(namespace: Arc<str>, open: Arc<Opener>) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::unbounded_channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let checkpoints = {
+            let (namespace, open, stop) =
+                (Arc::clone(&namespace), Arc::clone(&open), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name("coord-checkpoint".to_owned())
+                .spawn(move || checkpoint(&stop, &namespace, &*open))?
+        };
         let thread = std::thread::Builder::new()
             .name("coord-writer".to_owned())
             .spawn(move || serve(jobs, &namespace, &*open))?;
         Ok(Self {
             queue: Some(queue),
             thread: Some(thread),
+            stop,
+            checkpoints: Some(checkpoints),
         })
     }
 
@@ -74,6 +95,39 @@ impl Drop for Writer {
         drop(self.queue.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.checkpoints.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The checkpoint thread: copies the log back every [`CHECKPOINT_EVERY`] until `stop`, with a
+/// handle it replaces when the store fails; says so once when it starts failing.
+fn checkpoint(stop: &AtomicBool, namespace: &str, open: &Opener) {
+    let mut handle: Option<Service> = None;
+    let mut failing = false;
+    while !stop.load(Ordering::Acquire) {
+        std::thread::park_timeout(CHECKPOINT_EVERY);
+        let outcome = match handle.take().map_or_else(|| open(namespace), Ok) {
+            Ok(service) => service
+                .checkpoint()
+                .map(|()| service)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(service) => {
+                handle = Some(service);
+                failing = false;
+            }
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "could not copy the store's log back");
+                failing = true;
+            }
+            Err(_) => {}
         }
     }
 }

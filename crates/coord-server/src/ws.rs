@@ -64,7 +64,7 @@ impl Link {
             let hint = app.methods.seq_hint();
             let end = app
                 .gate
-                .call(app.budget, move |s| Ok(end_of_log(s, hint)?.into()))
+                .call(app.budget, move |s| Ok(Value::from(end_of_log(s, hint)?)))
                 .await;
             answer(end, None, "id")?.as_u64().unwrap_or(hint)
         };

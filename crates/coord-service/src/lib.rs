@@ -291,6 +291,12 @@ impl Service {
     pub fn tidy(&self) -> Result<()> {
         Ok(self.store.tidy()?)
     }
+
+    /// Copies the store's write-ahead log back ([`Store::checkpoint`]): the duty of a process
+    /// with lasting handles, from a thread that does not write.
+    pub fn checkpoint(&self) -> Result<()> {
+        Ok(self.store.checkpoint()?)
+    }
 }
 
 fn validate_id(id: String) -> Result<String> {

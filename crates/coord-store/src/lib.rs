@@ -62,11 +62,11 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Where the embedded store reads the time (Redis always reads the server's).
     pub clock: Clock,
-    /// Whether the handle belongs to a process that makes many changes over a long life (the
-    /// server, the watcher) rather than one change and exit (the hook path). The embedded
-    /// store then keeps the sessions it last wrote (so a change reads no row while nobody else
-    /// writes) and lets its write-ahead log grow larger before it copies it back (see
-    /// [`sqlite`]).
+    /// Whether the handle belongs to a process that makes many changes over a long life
+    /// (`coord serve`) rather than one change and exit (the hook path). The embedded store then
+    /// keeps the sessions it last wrote (so a change reads no row while nobody else writes),
+    /// and leaves its write-ahead log to the process, which copies it back with
+    /// [`Store::checkpoint`] (see [`sqlite`]).
     pub lasting: bool,
 }
 
@@ -151,6 +151,15 @@ pub trait Store: Send {
     /// Housekeeping that must never run on the hook path: flush the write-ahead log, trim the
     /// event log to its retention. Bounded in time.
     fn tidy(&self) -> Result<()>;
+
+    /// Copies the write-ahead log back into the store without holding up any writer, and, once
+    /// the log has grown past its bound, starts it afresh (waiting, within the busy timeout,
+    /// for the writer in between). A process with lasting handles ([`Config::lasting`]) calls
+    /// it from a thread that does no writing: nobody else copies their log back, and the disk
+    /// syncs a copy waits for then hold up no change. Backends without such a log do nothing.
+    fn checkpoint(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// One task.
     fn task(&self, id: &str) -> Result<Option<Task>>;

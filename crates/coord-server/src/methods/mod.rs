@@ -31,7 +31,33 @@ use crate::metrics::Metrics;
 use crate::rpc::{Params, RpcError, code};
 
 /// The work of one call, run on a blocking thread with one service handle.
-pub type Work = Box<dyn FnOnce(&Service) -> Result<Value, ServiceError> + Send>;
+pub type Work = Box<dyn FnOnce(&Service) -> Result<Answer, ServiceError> + Send>;
+
+/// What a call's work answers.
+pub enum Answer {
+    /// The result as it is.
+    Ready(Value),
+    /// The result, shaped after the work by whoever sends it: a change that runs on the
+    /// store's one writer leaves the shaping (and the freeing of what it read) to another
+    /// thread.
+    Later(Box<dyn FnOnce() -> Value + Send>),
+}
+
+impl Answer {
+    /// An answer shaped later by `shape`.
+    fn later(shape: impl FnOnce() -> Value + Send + 'static) -> Self {
+        Answer::Later(Box::new(shape))
+    }
+}
+
+impl From<Answer> for Value {
+    fn from(answer: Answer) -> Value {
+        match answer {
+            Answer::Ready(v) => v,
+            Answer::Later(shape) => shape(),
+        }
+    }
+}
 
 /// A call whose parameters were read, ready to run.
 pub struct Prepared {
@@ -57,7 +83,7 @@ impl Prepared {
         work: impl FnOnce(&Service) -> Result<Value, ServiceError> + Send + 'static,
     ) -> Self {
         Self {
-            work: Box::new(work),
+            work: Box::new(move |s| work(s).map(Answer::Ready)),
             fallback: None,
             id_field,
             namespace: None,
@@ -65,15 +91,19 @@ impl Prepared {
         }
     }
 
-    /// The same for work that is a short change of the store and nothing else, which may run
-    /// in a group with other calls' changes.
+    /// Work that is a short change of the store and nothing else, which may run in a group
+    /// with other calls' changes (on the store's one writer, which is why it may answer
+    /// [`Answer::Later`]).
     fn change(
         id_field: &'static str,
-        work: impl FnOnce(&Service) -> Result<Value, ServiceError> + Send + 'static,
+        work: impl FnOnce(&Service) -> Result<Answer, ServiceError> + Send + 'static,
     ) -> Self {
         Self {
+            work: Box::new(work),
+            fallback: None,
+            id_field,
+            namespace: None,
             change: true,
-            ..Self::new(id_field, work)
         }
     }
 

@@ -11,7 +11,7 @@ use coord_service::{RegisterRequest, ServiceError, json as shapes};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Context, Prepared, non_empty, parse};
+use super::{Answer, Context, Prepared, non_empty, parse};
 use crate::rpc::RpcError;
 
 #[derive(Deserialize)]
@@ -62,7 +62,9 @@ pub fn register(params: Map<String, Value>) -> Result<Prepared, RpcError> {
     };
     Ok(Prepared::change("id", move |s| {
         let session = s.register(req)?;
-        Ok(json!({ "id": session.id, "incarnation": session.incarnation }))
+        Ok(Answer::later(
+            move || json!({ "id": session.id, "incarnation": session.incarnation }),
+        ))
     }))
 }
 
@@ -110,17 +112,23 @@ pub fn heartbeat(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, 
         };
         let session = s.heartbeat(&p.id, &beat)?;
         metrics.heartbeats(1);
-        let mut answer = json!({
-            "id": session.id,
-            "incarnation": session.incarnation,
-            "beats": session.beats,
-        });
-        if p.lead {
-            let leadership = s.lead(&p.id, DEFAULT_LEADER_LEASE)?;
-            answer["leader"] = leadership.is(&p.id).into();
-            answer["leaderId"] = leadership.leader.map(|(id, _)| id).into();
-        }
-        Ok(answer)
+        let leadership = if p.lead {
+            Some(s.lead(&p.id, DEFAULT_LEADER_LEASE)?)
+        } else {
+            None
+        };
+        Ok(Answer::later(move || {
+            let mut answer = json!({
+                "id": session.id,
+                "incarnation": session.incarnation,
+                "beats": session.beats,
+            });
+            if let Some(leadership) = leadership {
+                answer["leader"] = leadership.is(&session.id).into();
+                answer["leaderId"] = leadership.leader.map(|(id, _)| id).into();
+            }
+            answer
+        }))
     }))
 }
 
@@ -136,7 +144,9 @@ pub fn unregister(params: Map<String, Value>) -> Result<Prepared, RpcError> {
     non_empty("id", &p.id)?;
     Ok(Prepared::change("id", move |s| {
         let session = s.unregister(&p.id, Source::Api)?;
-        Ok(json!({ "id": session.id, "incarnation": session.incarnation, "ended": true }))
+        Ok(Answer::later(
+            move || json!({ "id": session.id, "incarnation": session.incarnation, "ended": true }),
+        ))
     }))
 }
 

@@ -23,7 +23,7 @@ use coord_service::{Entry, RegisterRequest, ServiceError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Context, Prepared, non_empty, parse};
+use super::{Answer, Context, Prepared, non_empty, parse};
 use crate::rpc::RpcError;
 
 /// The TTL of an API instance: ClaudeBench's, twice its longest heartbeat interval.
@@ -79,7 +79,7 @@ pub fn register(params: Map<String, Value>) -> Result<Prepared, RpcError> {
     };
     Ok(Prepared::change("id", move |s| {
         s.register(req)?;
-        Ok(json!({ "registered": true }))
+        Ok(Answer::later(|| json!({ "registered": true })))
     })
     .or_else(json!({ "registered": false })))
 }
@@ -97,7 +97,9 @@ pub fn heartbeat(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, 
         match s.heartbeat(&id, &beat) {
             Ok(_) => metrics.heartbeats(1),
             Err(ServiceError::NotRegistered(_)) => {
-                return Ok(json!({ "alive": false, "isLeader": false }));
+                return Ok(Answer::later(
+                    || json!({ "alive": false, "isLeader": false }),
+                ));
             }
             Err(e) => return Err(e),
         }
@@ -106,7 +108,9 @@ pub fn heartbeat(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, 
             Err(ServiceError::NotRegistered(_)) => false,
             Err(e) => return Err(e),
         };
-        Ok(json!({ "alive": true, "isLeader": leads }))
+        Ok(Answer::later(
+            move || json!({ "alive": true, "isLeader": leads }),
+        ))
     })
     .or_else(json!({ "alive": false, "isLeader": false })))
 }
@@ -128,7 +132,9 @@ pub fn unregister(params: Map<String, Value>, ctx: &Context) -> Result<Prepared,
         let why = format!("its holder {id} unregistered");
         let taken = s.reclaim_from(&id, &why, s.policy().lock_delay)?;
         metrics.swept(0, taken.len(), 0);
-        Ok(json!({ "unregistered": true, "tasksReassigned": taken.len() }))
+        Ok(Answer::later(
+            move || json!({ "unregistered": true, "tasksReassigned": taken.len() }),
+        ))
     })
     .or_else(json!({ "unregistered": false, "tasksReassigned": 0 })))
 }

@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use coord_core::NewTask;
+use coord_service::json as shapes;
 use coord_service::tasks::{DEFAULT_LEASE, TaskOp};
-use coord_service::{ServiceError, json as shapes};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Prepared, non_empty, parse};
+use super::{Answer, Prepared, non_empty, parse};
 use crate::rpc::RpcError;
 
 #[derive(Deserialize)]
@@ -38,7 +38,8 @@ pub fn add(params: Map<String, Value>) -> Result<Prepared, RpcError> {
         max_attempts: p.max_attempts,
     };
     Ok(Prepared::change("id", move |s| {
-        Ok(shapes::task(&s.task_add(spec)?))
+        let t = s.task_add(spec)?;
+        Ok(Answer::later(move || shapes::task(&t)))
     }))
 }
 
@@ -57,11 +58,8 @@ pub fn claim(params: Map<String, Value>) -> Result<Prepared, RpcError> {
     non_empty("session", &p.session)?;
     let lease = lease(p.lease);
     Ok(Prepared::change("session", move |s| {
-        Ok(shapes::task(&s.task_claim(
-            &p.session,
-            p.task.as_deref(),
-            lease,
-        )?))
+        let t = s.task_claim(&p.session, p.task.as_deref(), lease)?;
+        Ok(Answer::later(move || shapes::task(&t)))
     }))
 }
 
@@ -136,7 +134,7 @@ pub fn show(params: Map<String, Value>) -> Result<Prepared, RpcError> {
 fn update(task: String, token: u64, op: TaskOp) -> Prepared {
     Prepared::change("id", move |s| {
         let t = s.task_update(&task, token, &op)?;
-        Ok::<_, ServiceError>(shapes::task(&t))
+        Ok(Answer::later(move || shapes::task(&t)))
     })
 }
 

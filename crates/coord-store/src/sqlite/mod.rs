@@ -16,13 +16,15 @@
 //! - It keeps the sessions it last wrote ([`Recent`]), valid while no other connection
 //!   commits (`PRAGMA data_version`, read at the start of every write transaction, tells): a
 //!   heartbeat then reads no row and decodes no JSON.
-//! - It keeps the log itself, longer: SQLite copies it back once it holds
-//!   [`LASTING_CHECKPOINT_FRAMES`] pages, and reuses the file rather than truncating it. A
-//!   checkpoint copies each page once however many frames of it the log holds, so a longer
-//!   log costs a busy writer far less; and while a lasting process holds the store open, the
-//!   log's index stays in shared memory, so no process reads the log to open the store. Brief
-//!   handles see its shared lock on the `-lasting` file beside the store and leave the log to
-//!   it. It leaves the log truncated when it closes.
+//! - It leaves the log to the process: no commit of it copies the log back (SQLite's own
+//!   checkpoint on commit is off); the process calls [`Store::checkpoint`] from a thread that
+//!   does not write, so that no change waits for the disk syncs a checkpoint makes. The log
+//!   grows longer between checkpoints (a checkpoint copies each page once however many frames
+//!   of it the log holds), up to [`LASTING_WAL_CAP`], past which the next checkpoint starts it
+//!   afresh; the file is reused rather than truncated. While a lasting process holds the store
+//!   open, the log's index stays in shared memory, so no process reads the log to open the
+//!   store. Brief handles see its shared lock on the `-lasting` file beside the store and
+//!   leave the log to it. It leaves the log truncated when it closes.
 
 mod rows;
 mod schema;
@@ -51,11 +53,11 @@ use crate::{Clock, Config, Result, Store, StoreError, TaskEvent};
 /// `bench/hook-cost`: smaller checkpoints too often, larger makes every open replay more).
 const WAL_LIMIT: u64 = 256 * 1024;
 
-/// How many pages a lasting handle lets the log hold before SQLite copies it back, after a
-/// commit (16 MiB; measured with `bench/server-throughput`: heartbeats in groups of 100 on
-/// 2000 sessions ran about twice as fast as with [`WAL_LIMIT`], past which nearly every
-/// commit paid a checkpoint, its `fsync` and a truncation).
-const LASTING_CHECKPOINT_FRAMES: i64 = 4096;
+/// The size of a lasting handle's log past which [`Store::checkpoint`] starts it afresh. A
+/// checkpoint that only copies never does while changes keep coming (the log restarts only
+/// once all of it is copied back, before the next commit), so without a bound a busy server's
+/// log would grow for as long as it stays busy.
+const LASTING_WAL_CAP: u64 = 64 * 1024 * 1024;
 
 /// The size a lasting handle's log file is cut back to when SQLite starts it afresh.
 const LASTING_WAL_SIZE: i64 = 16 * 1024 * 1024;
@@ -133,17 +135,16 @@ impl SqliteStore {
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         conn.pragma_update(None, "synchronous", "normal")?;
         schema::migrate(&conn)?;
+        // No commit copies the log back: a brief handle's `bound_wal` does, or a lasting
+        // process's `checkpoint`.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let lasting = if config.lasting {
-            conn.pragma_update(None, "wal_autocheckpoint", LASTING_CHECKPOINT_FRAMES)?;
             conn.pragma_update(None, "journal_size_limit", LASTING_WAL_SIZE)?;
             Some(Lasting {
                 recent: RefCell::default(),
                 _presence: hold_presence(path)?,
             })
         } else {
-            // Only `bound_wal` copies the log back: never SQLite on its own, in a hook, behind
-            // a lasting process's longer log.
-            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
             None
         };
         Ok(Self {
@@ -815,6 +816,19 @@ impl Store for SqliteStore {
         leave.landed = true;
         drop(leave);
         self.bound_wal();
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        if fs::metadata(self.sibling("-wal")).is_ok_and(|m| m.len() > LASTING_WAL_CAP) {
+            // Waits for the writer in between, within the busy timeout; a writer that holds on
+            // longer leaves it to the next checkpoint.
+            BUSY.set((self.busy_timeout, None));
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+        }
         Ok(())
     }
 
