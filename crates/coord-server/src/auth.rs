@@ -162,11 +162,7 @@ pub async fn require(State(token): State<Token>, mut request: Request, next: Nex
         request.extensions_mut().insert(Admitted);
         next.run(request).await
     } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::CONNECTION, "close")],
-        )
-            .into_response()
+        (StatusCode::UNAUTHORIZED, [(header::CONNECTION, "close")]).into_response()
     }
 }
 
