@@ -815,7 +815,10 @@ fn with_a_token_every_request_must_carry_it() {
         let mut resp = req.send(body).unwrap();
         assert_eq!(resp.status().as_u16(), 401, "{auth:?}");
         // Its body unread, the connection is not kept for the next request.
-        let connection = resp.headers().get("connection").map(|v| v.as_bytes());
+        let connection = resp
+            .headers()
+            .get("connection")
+            .map(ureq::http::HeaderValue::as_bytes);
         assert_eq!(connection, Some(&b"close"[..]), "{auth:?}");
         assert_eq!(resp.body_mut().read_to_string().unwrap(), "");
     }
