@@ -76,6 +76,11 @@ impl Conn {
     }
 }
 
+/// The start of an answer, for a message.
+fn shown(answer: &str) -> String {
+    answer.chars().take(300).collect()
+}
+
 /// One heartbeat of instance `bench-<id>`, request id `n`.
 fn call(method: &str, id: usize, n: usize) -> String {
     let field = if method.starts_with("system.") {
@@ -114,7 +119,7 @@ fn register(addr: &str, ids: usize) -> Result<()> {
             .collect();
         let (status, answer) = conn.post(&format!("[{}]", calls.join(",")))?;
         if status != 200 || answer.contains("\"error\"") {
-            return Err(format!("registering failed: {status} {answer}").into());
+            return Err(format!("registering failed: {status} {}", shown(&answer)).into());
         }
     }
     Ok(())
@@ -156,7 +161,7 @@ fn beat(
             batch as u64
         };
         if failed > 0 && tally.errors == 0 {
-            eprintln!("first failure: HTTP {status}: {answer}");
+            eprintln!("first failure: HTTP {status}: {}", shown(&answer));
         }
         tally.errors += failed;
     }

@@ -62,8 +62,9 @@ const LASTING_WAL_CAP: u64 = 64 * 1024 * 1024;
 /// The size a lasting handle's log file is cut back to when SQLite starts it afresh.
 const LASTING_WAL_SIZE: i64 = 16 * 1024 * 1024;
 
-/// The most sessions a lasting handle keeps in memory; past it, it starts afresh.
-const RECENT_LIMIT: usize = 10_000;
+/// The most sessions a lasting handle keeps in memory (a kilobyte or so each); past it, it
+/// starts afresh.
+const RECENT_LIMIT: usize = 50_000;
 
 /// One session, its record and its pulse (`?1`: the namespace, `?2`: the id).
 const SESSION_BY_ID: &str = "SELECT s.record, p.pulse FROM sessions s JOIN pulses p USING (ns, id) \
