@@ -85,7 +85,7 @@ enum Stage {
 /// Answers keep the batch's order.
 async fn batch(
     app: &App,
-    members: Vec<Result<Request, RpcError>>,
+    members: Vec<Result<Request<'_>, RpcError>>,
     client: IpAddr,
     link: Option<&Link>,
 ) -> Vec<Option<Response>> {
@@ -145,7 +145,12 @@ async fn batch(
 }
 
 /// Runs one call; its answer unless it is a notification.
-async fn call(app: &App, req: Request, client: IpAddr, link: Option<&Link>) -> Option<Response> {
+async fn call(
+    app: &App,
+    req: Request<'_>,
+    client: IpAddr,
+    link: Option<&Link>,
+) -> Option<Response> {
     let mut member = admit(app, req, client, link).await;
     if let Stage::Ready(p) = member.stage {
         member.stage = Stage::Done(run_prepared(app, p).await);
@@ -168,7 +173,7 @@ fn finish(app: &App, m: Member) -> Option<Response> {
 
 /// Finds the method, counts the call against the caller's allowance and reads its parameters;
 /// a subscription is served here, at once.
-async fn admit(app: &App, req: Request, client: IpAddr, link: Option<&Link>) -> Member {
+async fn admit(app: &App, req: Request<'_>, client: IpAddr, link: Option<&Link>) -> Member {
     let start = Instant::now();
     let method = Method::find(&req.method);
     let stage = match prepare(app, method, &req.method, req.params, client, link).await {
@@ -188,13 +193,13 @@ async fn prepare(
     app: &App,
     method: Option<Method>,
     name: &str,
-    params: Params,
+    params: Params<'_>,
     client: IpAddr,
     link: Option<&Link>,
 ) -> Result<Stage, RpcError> {
     let method = method.ok_or_else(|| RpcError::method_not_found(name))?;
-    let named = match &params {
-        Params::Named(m) => Some(m),
+    let named = match params {
+        Params::Named(m) => m,
         Params::Positional => None,
     };
     if !app.limit.admit(named, client) {

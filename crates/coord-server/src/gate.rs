@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 
 use crate::limits::Breaker;
 use crate::methods::{Answer, Work};
+use crate::metrics::Metrics;
 use crate::writer::Writer;
 
 /// Opens a service handle on a namespace: what `coord serve` is given to reach its store.
@@ -81,24 +82,24 @@ pub struct Gate {
 
 impl Gate {
     /// A gate of `size` handles opened with `open`, the server's own on `namespace` (the
-    /// first, `first`, already open). With `one_writer`, changes go to a [`Writer`] of their
-    /// own, whose thread this starts.
+    /// first, `first`, already open). With `one_writer` (its metrics), changes go to a
+    /// [`Writer`] of their own, whose thread this starts.
     pub fn new(
         size: usize,
         namespace: &str,
         first: Service,
         open: Arc<Opener>,
         breaker: Breaker,
-        one_writer: bool,
+        one_writer: Option<Metrics>,
     ) -> std::io::Result<Self> {
         let namespace: Arc<str> = namespace.into();
-        let writer = if one_writer {
-            Some(Arc::new(Writer::start(
+        let writer = match one_writer {
+            Some(metrics) => Some(Arc::new(Writer::start(
                 Arc::clone(&namespace),
                 Arc::clone(&open),
-            )?))
-        } else {
-            None
+                metrics,
+            )?)),
+            None => None,
         };
         Ok(Self {
             idle: Arc::new(Mutex::new(HashMap::from([(

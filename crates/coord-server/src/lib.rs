@@ -217,7 +217,7 @@ impl Server {
                 first,
                 open,
                 breaker,
-                options.one_writer,
+                options.one_writer.then(|| metrics.clone()),
             )
             .map_err(ServerError::Runtime)?,
             limit: RateLimit::per_minute(options.rate_per_minute),

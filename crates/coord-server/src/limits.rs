@@ -15,7 +15,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::rpc::string_of;
 
 /// The longest key kept for a caller (ids are at most 200 characters; longer ones are cut).
 const MAX_KEY: usize = 256;
@@ -44,7 +47,7 @@ impl RateLimit {
 
     /// Takes one call from the allowance of the caller these params and this address name;
     /// false when it is spent.
-    pub fn admit(&self, params: Option<&Map<String, Value>>, client: IpAddr) -> bool {
+    pub fn admit(&self, params: Option<&RawValue>, client: IpAddr) -> bool {
         self.limiter.check_key(&key(params, client)).is_ok()
     }
 
@@ -56,14 +59,25 @@ impl RateLimit {
     }
 }
 
+/// The members of a call's named parameters that name the instance calling.
+#[derive(Deserialize)]
+struct Caller<'a> {
+    #[serde(rename = "instanceId", default, borrow)]
+    instance_id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    id: Option<&'a RawValue>,
+}
+
 /// The caller a call is counted against.
-fn key(params: Option<&Map<String, Value>>, client: IpAddr) -> String {
-    let named = params.and_then(|p| {
-        ["instanceId", "id"]
-            .iter()
-            .find_map(|k| p.get(*k).and_then(Value::as_str))
+fn key(params: Option<&RawValue>, client: IpAddr) -> String {
+    let caller = params.and_then(|p| serde_json::from_str::<Caller<'_>>(p.get()).ok());
+    let named = caller.and_then(|c| {
+        [c.instance_id, c.id]
+            .into_iter()
+            .flatten()
+            .find_map(string_of)
     });
-    match named {
+    match named.as_deref() {
         Some(id) => {
             let mut end = id.len().min(MAX_KEY);
             while !id.is_char_boundary(end) {
@@ -285,17 +299,21 @@ mod tests {
     fn calls_are_counted_per_instance_then_per_address() {
         let limit = RateLimit::per_minute(NonZeroU32::new(2).unwrap());
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let a = serde_json::json!({ "instanceId": "a" });
-        let b = serde_json::json!({ "id": "b" });
-        assert!(limit.admit(a.as_object(), ip));
-        assert!(limit.admit(a.as_object(), ip));
-        assert!(!limit.admit(a.as_object(), ip));
-        assert!(limit.admit(b.as_object(), ip));
+        let raw = |v: serde_json::Value| RawValue::from_string(v.to_string()).unwrap();
+        let a = raw(serde_json::json!({ "instanceId": "a", "id": "x" }));
+        let b = raw(serde_json::json!({ "instanceId": 7, "id": "b" }));
+        assert!(limit.admit(Some(&a), ip));
+        assert!(limit.admit(Some(&a), ip));
+        assert!(!limit.admit(Some(&a), ip));
+        assert!(limit.admit(Some(&b), ip));
+        assert_eq!(key(Some(&b), ip), "id:b");
+        let escaped = RawValue::from_string(r#"{"id":"\u00e9"}"#.to_owned()).unwrap();
+        assert_eq!(key(Some(&escaped), ip), "id:é");
         assert!(limit.admit(None, ip));
         assert!(limit.admit(None, ip));
         assert!(!limit.admit(None, ip));
         assert_eq!(key(None, ip), "ip:127.0.0.1");
-        let long = serde_json::json!({ "id": "é".repeat(300) });
-        assert!(key(long.as_object(), ip).len() <= MAX_KEY + 3);
+        let long = raw(serde_json::json!({ "id": "é".repeat(300) }));
+        assert!(key(Some(&long), ip).len() <= MAX_KEY + 3);
     }
 }

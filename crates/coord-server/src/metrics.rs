@@ -1,6 +1,7 @@
 //! What `GET /metrics` shows, in the Prometheus text format (as OpenMetrics): the fleet by state,
 //! heartbeats, evictions, work taken back and handed on, call latency by method, calls refused
-//! by the rate limit, the breaker's state, and whether this server leads.
+//! by the rate limit, the breaker's state, whether this server leads, and how many calls each
+//! transaction of the store's one writer took.
 //!
 //! Label values come from closed sets (the method table, the states), so the number of series
 //! is bounded whatever clients send.
@@ -53,6 +54,7 @@ struct Inner {
     rate_limited: Counter,
     breaker: Gauge,
     leader: Gauge,
+    groups: Histogram,
 }
 
 fn latency_histogram() -> Histogram {
@@ -75,6 +77,8 @@ impl Metrics {
         let rate_limited = Counter::default();
         let breaker = Gauge::default();
         let leader = Gauge::default();
+        // 1 to 1024 calls.
+        let groups = Histogram::new(exponential_buckets(1.0, 2.0, 11));
         registry.register(
             "sessions",
             "Sessions by state, as judged at the last scrape",
@@ -125,6 +129,11 @@ impl Metrics {
             "1 while this server holds the leader lease",
             leader.clone(),
         );
+        registry.register(
+            "writer_group_calls",
+            "Calls run in each transaction of the store's one writer (embedded store)",
+            groups.clone(),
+        );
         for state in State::ALL {
             sessions
                 .get_or_create(&StateLabel {
@@ -144,6 +153,7 @@ impl Metrics {
             rate_limited,
             breaker,
             leader,
+            groups,
         }))
     }
 
@@ -190,6 +200,13 @@ impl Metrics {
     /// Shows the breaker's state (its [`crate::limits::BreakerState::level`]).
     pub fn breaker(&self, level: i64) {
         self.0.breaker.set(level);
+    }
+
+    /// Counts a group of `calls` calls the store's one writer ran in one transaction.
+    pub fn group(&self, calls: usize) {
+        self.0
+            .groups
+            .observe(f64::from(u32::try_from(calls).unwrap_or(u32::MAX)));
     }
 
     /// Shows whether this server leads.

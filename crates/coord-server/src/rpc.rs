@@ -1,19 +1,21 @@
 //! The JSON-RPC 2.0 envelope, to the letter: reading a body into requests (one or a batch),
 //! the error codes, and the responses.
 //!
-//! A body is read once, as raw JSON: every member of a batch is checked on its own, and a
-//! request's `id` is kept exactly as the client wrote it (a string, a number, `null`), so the
-//! answer echoes it byte for byte. A member without an `id` is a notification and gets no
-//! answer, even when it fails; a member that is not a valid request is answered with
-//! -32600 and a `null` id, since its id cannot be trusted.
+//! A body is read as raw JSON, borrowed where it lies: a batch once into its members, each
+//! member once into its fields, and the parameters later, once, into the method's own type.
+//! Every member of a batch is checked on its own, and a request's `id` is kept exactly as the
+//! client wrote it (a string, a number, `null`), so the answer echoes it byte for byte. A
+//! member without an `id` is a notification and gets no answer, even when it fails; a member
+//! that is not a valid request is answered with -32600 and a `null` id, since its id cannot be
+//! trusted.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::Serialize;
 use serde::ser::Serializer;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 /// The error codes: JSON-RPC's own, then coord's (-32000 and below). ClaudeBench reserves
 /// -32002 for "unauthorized"; coord never sends it: a request without the token gets HTTP 401
@@ -141,93 +143,115 @@ impl Serialize for Id {
     }
 }
 
-/// One well-formed call.
+/// One well-formed call, borrowed from the body it came in.
 #[derive(Clone, Debug)]
-pub struct Request {
+pub struct Request<'a> {
     /// `None` for a notification (no answer is wanted).
     pub id: Option<Id>,
     /// The method's name.
-    pub method: String,
-    /// The named parameters (`{}` when absent or `null`); positional parameters are answered
-    /// with -32602 by the method table, which takes names only.
-    pub params: Params,
+    pub method: Cow<'a, str>,
+    /// The parameters; positional ones are answered with -32602 by the method table, which
+    /// takes names only.
+    pub params: Params<'a>,
 }
 
 /// A request's parameters as sent.
-#[derive(Clone, Debug)]
-pub enum Params {
-    /// By name (also for absent or `null` params: an empty object).
-    Named(Map<String, Value>),
+#[derive(Clone, Copy, Debug)]
+pub enum Params<'a> {
+    /// By name: the object as written, `None` when absent or `null` (no parameters).
+    Named(Option<&'a RawValue>),
     /// By position, which no coord method takes.
     Positional,
 }
 
 /// What a body holds.
 #[derive(Debug)]
-pub enum Incoming {
+pub enum Incoming<'a> {
     /// One request (or why it is not one).
-    Single(Result<Request, RpcError>),
+    Single(Result<Request<'a>, RpcError>),
     /// A batch: each member a request or why it is not one.
-    Batch(Vec<Result<Request, RpcError>>),
+    Batch(Vec<Result<Request<'a>, RpcError>>),
 }
 
 /// Reads a body. `Err` is why a body is not JSON, or is an empty or oversized batch. Every
 /// error here is answered with a `null` id.
-pub fn read(body: &[u8], max_batch: usize) -> Result<Incoming, RpcError> {
+pub fn read(body: &[u8], max_batch: usize) -> Result<Incoming<'_>, RpcError> {
     let text = std::str::from_utf8(body).map_err(RpcError::parse_error)?;
-    let raw: &RawValue = serde_json::from_str(text).map_err(RpcError::parse_error)?;
-    match raw.get().as_bytes().first() {
-        Some(b'[') => {
-            let members: Vec<&RawValue> =
-                serde_json::from_str(raw.get()).map_err(RpcError::parse_error)?;
-            if members.is_empty() {
-                return Err(RpcError::invalid_request("an empty batch"));
-            }
-            if members.len() > max_batch {
-                let mut e = RpcError::invalid_request(format!(
-                    "a batch of {} requests; at most {max_batch} are taken",
-                    members.len()
-                ));
-                e.data = Some(serde_json::json!({ "maxBatch": max_batch }));
-                return Err(e);
-            }
-            Ok(Incoming::Batch(members.into_iter().map(request).collect()))
-        }
-        _ => Ok(Incoming::Single(request(raw))),
+    if !text.trim_start().starts_with('[') {
+        let raw: &RawValue = serde_json::from_str(text).map_err(RpcError::parse_error)?;
+        return Ok(Incoming::Single(request(raw)));
     }
+    let members: Vec<&RawValue> = serde_json::from_str(text).map_err(RpcError::parse_error)?;
+    if members.is_empty() {
+        return Err(RpcError::invalid_request("an empty batch"));
+    }
+    if members.len() > max_batch {
+        let mut e = RpcError::invalid_request(format!(
+            "a batch of {} requests; at most {max_batch} are taken",
+            members.len()
+        ));
+        e.data = Some(serde_json::json!({ "maxBatch": max_batch }));
+        return Err(e);
+    }
+    Ok(Incoming::Batch(members.into_iter().map(request).collect()))
+}
+
+/// The members of a request object as written (any other member is ignored).
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    jsonrpc: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    method: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    params: Option<&'a RawValue>,
+}
+
+/// A member that is there, whatever it holds (`null` included).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// Reads one request object.
-fn request(raw: &RawValue) -> Result<Request, RpcError> {
+fn request(raw: &RawValue) -> Result<Request<'_>, RpcError> {
     let invalid = RpcError::invalid_request;
     if !raw.get().starts_with('{') {
         return Err(invalid("a request is a JSON object"));
     }
-    let fields: BTreeMap<String, &RawValue> =
-        serde_json::from_str(raw.get()).map_err(|_| invalid("a request is a JSON object"))?;
-    if fields.get("jsonrpc").map(|v| v.get()) != Some("\"2.0\"") {
+    let fields: Envelope<'_> = serde_json::from_str(raw.get())
+        .map_err(|_| invalid("a request is a JSON object, each of its members once"))?;
+    if fields.jsonrpc.map(RawValue::get) != Some("\"2.0\"") {
         return Err(invalid("`jsonrpc` must be \"2.0\""));
     }
-    let id = match fields.get("id") {
+    let id = match fields.id {
         None => None,
         Some(raw) => {
             Some(Id::read(raw).ok_or_else(|| invalid("`id` must be a string, a number or null"))?)
         }
     };
     let method = fields
-        .get("method")
-        .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+        .method
+        .and_then(string_of)
         .ok_or_else(|| invalid("`method` must be a string"))?;
-    let params = match fields.get("params") {
-        None => Params::Named(Map::new()),
-        Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
-            Ok(Value::Null) => Params::Named(Map::new()),
-            Ok(Value::Object(m)) => Params::Named(m),
-            Ok(Value::Array(_)) => Params::Positional,
-            _ => return Err(invalid("`params` must be an object, an array or null")),
-        },
+    let params = match fields.params.map(|raw| (raw, raw.get().as_bytes()[0])) {
+        None | Some((_, b'n')) => Params::Named(None),
+        Some((raw, b'{')) => Params::Named(Some(raw)),
+        Some((_, b'[')) => Params::Positional,
+        Some(_) => return Err(invalid("`params` must be an object, an array or null")),
     };
     Ok(Request { id, method, params })
+}
+
+/// The string a JSON value is, if it is one: borrowed when it holds no escape.
+pub(crate) fn string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => Some(Cow::Borrowed(inner)),
+        Some(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+        None => None,
+    }
 }
 
 /// One answer.
@@ -311,7 +335,7 @@ mod tests {
             panic!()
         };
         assert!(req.id.is_none());
-        assert!(matches!(req.params, Params::Named(m) if m.is_empty()));
+        assert!(matches!(req.params, Params::Named(None)));
     }
 
     #[test]

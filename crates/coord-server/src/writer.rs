@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::gate::{GateError, Opener};
 use crate::methods::{Answer, Work};
+use crate::metrics::Metrics;
 
 /// The most calls one group takes: a bound on how long a commit makes the first call wait.
 pub const MAX_GROUP: usize = 1000;
@@ -53,7 +54,11 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer of `namespace` and its checkpoint thread, which open their handles
     /// with `open`.
-    pub fn start(namespace: Arc<str>, open: Arc<Opener>) -> std::io::Result<Self> {
+    pub fn start(
+        namespace: Arc<str>,
+        open: Arc<Opener>,
+        metrics: Metrics,
+    ) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::unbounded_channel();
         let stop = Arc::new(AtomicBool::new(false));
         let checkpoints = {
@@ -65,7 +70,7 @@ impl Writer {
         };
         let thread = std::thread::Builder::new()
             .name("coord-writer".to_owned())
-            .spawn(move || serve(jobs, &namespace, &*open))?;
+            .spawn(move || serve(jobs, &namespace, &*open, &metrics))?;
         Ok(Self {
             queue: Some(queue),
             thread: Some(thread),
@@ -132,8 +137,14 @@ fn checkpoint(stop: &AtomicBool, namespace: &str, open: &Opener) {
     }
 }
 
-/// The writer thread: takes what is queued, runs it as one group, answers each call.
-fn serve(mut jobs: mpsc::UnboundedReceiver<Job>, namespace: &str, open: &Opener) {
+/// The writer thread: takes what is queued, runs it as one group (counted in `metrics`),
+/// answers each call.
+fn serve(
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    namespace: &str,
+    open: &Opener,
+    metrics: &Metrics,
+) {
     let mut handle: Option<Service> = None;
     while let Some(first) = jobs.blocking_recv() {
         let mut calls = first.works.len();
@@ -148,6 +159,7 @@ fn serve(mut jobs: mpsc::UnboundedReceiver<Job>, namespace: &str, open: &Opener)
         if group.is_empty() {
             continue;
         }
+        metrics.group(group.iter().map(|job| job.works.len()).sum());
         let service = match handle.take().map_or_else(|| open(namespace), Ok) {
             Ok(service) => service,
             Err(e) => {

@@ -57,7 +57,7 @@ pub struct Link {
 impl Link {
     /// Answers `events.subscribe {since?}` with `{subscribed: true, since}`; the connection
     /// starts sending events after `since` once the answer is sent.
-    pub async fn subscribe(&self, app: &App, params: Params) -> Result<Value, RpcError> {
+    pub async fn subscribe(&self, app: &App, params: Params<'_>) -> Result<Value, RpcError> {
         let since = if let Some(since) = subscribe_params(named(params)?)?.since {
             since
         } else {

@@ -686,36 +686,62 @@ fn a_locked_store_times_calls_out_and_system_calls_fall_back() {
         "{sys}"
     );
 
-    // Calls sent at once, each on its own: those that wait past the budget time out, and a
-    // ClaudeBench call that does gets its documented fallback.
-    let start = Instant::now();
-    let answers: Vec<Value> = std::thread::scope(|scope| {
-        let calls: Vec<_> = (0..10)
-            .map(|i| {
-                let s = &s;
-                scope.spawn(move || s.call("session.register", json!({ "id": format!("c{i}") })))
-            })
-            .collect();
-        let late = scope.spawn(|| s.call("system.register", json!({ "id": "late" })));
-        let mut answers: Vec<Value> = calls.into_iter().map(|c| c.join().unwrap()).collect();
-        answers.push(late.join().unwrap());
+    // More calls at once than the store has handles for (a command line's store operations,
+    // each on its own): those that wait past the budget time out.
+    let concurrently = |calls: Vec<(&'static str, Value)>| -> (Vec<Value>, Duration) {
+        let start = Instant::now();
+        let answers = std::thread::scope(|scope| {
+            let calls: Vec<_> = calls
+                .into_iter()
+                .map(|(method, params)| {
+                    let s = &s;
+                    scope.spawn(move || s.call(method, params))
+                })
+                .collect();
+            calls.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        (answers, start.elapsed())
+    };
+    let codes = |answers: &[Value]| -> Vec<i64> {
         answers
-    });
-    let took = start.elapsed();
+            .iter()
+            .map(|a| a["error"]["code"].as_i64().unwrap())
+            .collect()
+    };
+    let (answers, took) = concurrently(
+        (0..10)
+            .map(|_| ("store.nextToken", json!({ "namespace": "default" })))
+            .collect(),
+    );
+    assert!(
+        took < Duration::from_millis(3500),
+        "the calls took {took:?}"
+    );
+    let store_codes = codes(&answers);
+    assert!(
+        store_codes.iter().all(|c| [-32001, -32006].contains(c)),
+        "{store_codes:?}"
+    );
+    assert!(store_codes.contains(&-32006), "{store_codes:?}");
+
+    // Changes sent at once, each on its own, run together on the one writer: none is answered
+    // with a result it did not get, and a ClaudeBench call gets its documented fallback or
+    // the store's error.
+    let mut changes: Vec<(&'static str, Value)> = (0..10)
+        .map(|i| ("session.register", json!({ "id": format!("c{i}") })))
+        .collect();
+    changes.push(("system.register", json!({ "id": "late" })));
+    let (answers, took) = concurrently(changes);
     lock.execute_batch("ROLLBACK").unwrap();
     assert!(
         took < Duration::from_millis(3500),
         "the calls took {took:?}"
     );
-    let codes: Vec<i64> = answers[..10]
-        .iter()
-        .map(|a| a["error"]["code"].as_i64().unwrap())
-        .collect();
+    let change_codes = codes(&answers[..10]);
     assert!(
-        codes.iter().all(|c| [-32001, -32006].contains(c)),
-        "{codes:?}"
+        change_codes.iter().all(|c| [-32001, -32006].contains(c)),
+        "{change_codes:?}"
     );
-    assert!(codes.contains(&-32006), "{codes:?}");
     let sys = &answers[10];
     assert!(
         sys["result"] == json!({ "registered": false }) || sys["error"]["code"] == -32001,
@@ -737,6 +763,65 @@ fn a_locked_store_times_calls_out_and_system_calls_fall_back() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// The count and the sum of the writer's groups, from `GET /metrics`.
+fn writer_groups(s: &Server) -> (u64, u64) {
+    let (_, metrics) = s.get("/metrics");
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} in\n{metrics}")) as u64
+    };
+    (
+        value("coord_writer_group_calls_count"),
+        value("coord_writer_group_calls_sum"),
+    )
+}
+
+#[test]
+fn changes_sent_at_once_on_the_embedded_store_share_one_transaction() {
+    let w = World::new();
+    let db = w.db();
+    let s = Server::start(w, &[]);
+    let ids: Vec<String> = (0..50).map(|i| format!("w{i}")).collect();
+    for id in &ids {
+        s.ok("system.register", json!({ "id": id }));
+    }
+    let (groups_before, calls_before) = writer_groups(&s);
+
+    // The store is held by another writer while five batches come in on five connections:
+    // the writer starts on the first and waits for the lock; the others queue behind it and,
+    // the lock let go, are run together.
+    let lock = rusqlite::Connection::open(&db).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let answers: Vec<Value> = std::thread::scope(|scope| {
+        let batches: Vec<_> = ids
+            .chunks(10)
+            .map(|chunk| {
+                let s = &s;
+                let batch: Vec<Value> = chunk
+                    .iter()
+                    .map(|id| json!({ "jsonrpc": "2.0", "method": "session.heartbeat", "params": { "id": id }, "id": id }))
+                    .collect();
+                scope.spawn(move || s.rpc(&Value::Array(batch)))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(400));
+        lock.execute_batch("ROLLBACK").unwrap();
+        batches.into_iter().map(|b| b.join().unwrap()).collect()
+    });
+    for answer in answers.iter().flat_map(|a| a.as_array().unwrap()) {
+        assert_eq!(answer["result"]["beats"], 1, "{answer}");
+    }
+    let (groups, calls) = writer_groups(&s);
+    assert_eq!(calls - calls_before, 50, "every heartbeat ran once");
+    assert!(
+        groups - groups_before <= 2,
+        "five batches in {} transactions",
+        groups - groups_before
+    );
 }
 
 #[test]

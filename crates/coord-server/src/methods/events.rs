@@ -3,9 +3,9 @@
 
 use coord_service::{Service, ServiceError, json as shapes};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::{Prepared, parse};
+use super::{Named, Prepared, parse};
 use crate::rpc::RpcError;
 
 /// Events read per round trip to the store.
@@ -23,7 +23,7 @@ struct ListParams {
 
 /// `events.list {since?, limit?}` → `{events}`: at most `limit` (default 1000, at most 10000)
 /// events after the sequence number `since` (default 0), oldest first.
-pub fn list(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn list(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: ListParams = parse(params)?;
     let limit = p.limit.unwrap_or(PAGE);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -50,7 +50,7 @@ pub struct SubscribeParams {
 }
 
 /// Reads the parameters of `events.subscribe`.
-pub fn subscribe_params(params: Map<String, Value>) -> Result<SubscribeParams, RpcError> {
+pub fn subscribe_params(params: Named<'_>) -> Result<SubscribeParams, RpcError> {
     parse(params)
 }
 

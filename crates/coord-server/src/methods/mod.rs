@@ -25,7 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use coord_core::TaskError;
 use coord_service::{Service, ServiceError};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::metrics::Metrics;
 use crate::rpc::{Params, RpcError, code};
@@ -213,7 +214,7 @@ pub fn prepare(
         Method::SystemRegister => system::register(params),
         Method::SystemHeartbeat => system::heartbeat(params, ctx),
         Method::SystemUnregister => system::unregister(params, ctx),
-        Method::SystemCheckHealth => system::check_health(&params, ctx),
+        Method::SystemCheckHealth => system::check_health(params, ctx),
         Method::SystemGetState => Ok(system::get_state(ctx)),
         Method::SessionRegister => session::register(params),
         Method::SessionHeartbeat => session::heartbeat(params, ctx),
@@ -237,8 +238,11 @@ pub fn prepare(
     }
 }
 
+/// Named parameters as sent: a JSON object as written, or `None` for none.
+pub type Named<'a> = Option<&'a RawValue>;
+
 /// The named parameters; positional ones are -32602.
-pub(crate) fn named(params: Params) -> Result<Map<String, Value>, RpcError> {
+pub(crate) fn named(params: Params<'_>) -> Result<Named<'_>, RpcError> {
     match params {
         Params::Named(params) => Ok(params),
         Params::Positional => Err(RpcError::invalid_params(
@@ -248,13 +252,19 @@ pub(crate) fn named(params: Params) -> Result<Map<String, Value>, RpcError> {
     }
 }
 
-/// Reads named parameters into `T`; a missing or mistyped field is -32602 naming it.
-pub(crate) fn parse<T: DeserializeOwned>(params: Map<String, Value>) -> Result<T, RpcError> {
-    serde_path_to_error::deserialize(Value::Object(params)).map_err(|e| {
+/// Reads named parameters into `T`, straight from the text the client sent; a missing or
+/// mistyped field is -32602 naming it.
+pub(crate) fn parse<T: DeserializeOwned>(params: Named<'_>) -> Result<T, RpcError> {
+    let text = params.map_or("{}", RawValue::get);
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(|e| {
         let path = e.path().to_string();
-        let why = e.into_inner().to_string();
+        let inner = e.into_inner();
+        // The place in the text says nothing to a client that sent an object.
+        let place = format!(" at line {} column {}", inner.line(), inner.column());
+        let why = inner.to_string();
+        let why = why.strip_suffix(&place).unwrap_or(&why);
         let field = if path == "." {
-            quoted(&why).unwrap_or("params").to_owned()
+            quoted(why).unwrap_or("params").to_owned()
         } else {
             path
         };
@@ -309,20 +319,23 @@ mod tests {
         n: Option<u64>,
     }
 
-    fn named(v: &Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn parse_json(v: &Value) -> Result<P, RpcError> {
+        let raw = RawValue::from_string(v.to_string()).unwrap();
+        parse::<P>(Some(&raw))
     }
 
     #[test]
     fn bad_params_name_the_field() {
-        let e = parse::<P>(named(&serde_json::json!({}))).unwrap_err();
+        let e = parse_json(&serde_json::json!({})).unwrap_err();
         assert_eq!(e.data.unwrap()["field"], "instanceId");
-        let e = parse::<P>(named(&serde_json::json!({"instanceId": 1}))).unwrap_err();
+        let e = parse_json(&serde_json::json!({"instanceId": 1})).unwrap_err();
         assert_eq!(e.data.unwrap()["field"], "instanceId");
-        let e = parse::<P>(named(&serde_json::json!({"instanceId": "a", "n": "x"}))).unwrap_err();
+        assert!(!e.message.contains("line"), "{}", e.message);
+        let e = parse_json(&serde_json::json!({"instanceId": "a", "n": "x"})).unwrap_err();
         assert_eq!(e.code, code::INVALID_PARAMS);
         assert_eq!(e.data.unwrap()["field"], "n");
-        assert!(parse::<P>(named(&serde_json::json!({"instanceId": "a", "extra": 1}))).is_ok());
+        assert!(parse_json(&serde_json::json!({"instanceId": "a", "extra": 1})).is_ok());
+        assert!(parse::<P>(None).is_err(), "no parameters at all");
     }
 
     #[test]

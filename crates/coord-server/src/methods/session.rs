@@ -9,9 +9,9 @@ use coord_core::{Beat, Phase, PolicyOverrides, Runtime, Source, State};
 use coord_service::leader::DEFAULT_LEADER_LEASE;
 use coord_service::{RegisterRequest, ServiceError, json as shapes};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::{Answer, Context, Prepared, non_empty, parse};
+use super::{Answer, Context, Named, Prepared, non_empty, parse};
 use crate::rpc::RpcError;
 
 #[derive(Deserialize)]
@@ -38,7 +38,7 @@ struct RegisterParams {
 /// staleAfter?, activeWindow?, toolTimeout?}` → `{id, incarnation}`. A `pid` must be a running
 /// process of the server's host (its start time is read so a recycled PID is never taken for
 /// it).
-pub fn register(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn register(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: RegisterParams = parse(params)?;
     non_empty("id", &p.id)?;
     let req = RegisterRequest {
@@ -91,7 +91,7 @@ struct HeartbeatParams {
 /// `session.heartbeat {id, phase?, tool?, progress?, lead?}` → `{id, incarnation, beats}`,
 /// with `leader` (whether it leads) and `leaderId` when `lead` is asked. -32004 when the
 /// session is not registered.
-pub fn heartbeat(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, RpcError> {
+pub fn heartbeat(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError> {
     let p: HeartbeatParams = parse(params)?;
     non_empty("id", &p.id)?;
     let metrics = ctx.metrics.clone();
@@ -139,7 +139,7 @@ struct IdParams {
 
 /// `session.unregister {id}` → `{id, incarnation, ended: true}`; -32004 when it is not
 /// registered.
-pub fn unregister(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn unregister(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: IdParams = parse(params)?;
     non_empty("id", &p.id)?;
     Ok(Prepared::change("id", move |s| {
@@ -160,7 +160,7 @@ struct ListParams {
 
 /// `session.list {all?, state?}` → the document of `coord ps --json`: `{now, now_ms,
 /// namespace, sessions}`. Ended sessions only with `all`; `state` keeps only those states.
-pub fn list(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, RpcError> {
+pub fn list(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError> {
     let p: ListParams = parse(params)?;
     let namespace = ctx.namespace.clone();
     Ok(Prepared::new("id", move |s| {
@@ -187,7 +187,7 @@ pub fn list(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, RpcEr
 
 /// `session.show {id}` → the document of `coord show --json`: `{now, now_ms, session,
 /// events}`; -32004 when there is no such session.
-pub fn show(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn show(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: IdParams = parse(params)?;
     non_empty("id", &p.id)?;
     Ok(Prepared::new("id", move |s| {

@@ -7,11 +7,12 @@
 use coord_store::remote::Call;
 use serde_json::{Map, Value};
 
-use super::Prepared;
+use super::{Named, Prepared, parse};
 use crate::rpc::RpcError;
 
 /// `store.<op> {namespace, …the operation's arguments}` → the operation's result.
-pub fn prepare(name: &str, params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn prepare(name: &str, params: Named<'_>) -> Result<Prepared, RpcError> {
+    let params: Map<String, Value> = parse(params)?;
     let (namespace, call) = Call::from_rpc(name, params).map_err(|e| {
         let why = e.to_string();
         if why.starts_with("unknown variant") {

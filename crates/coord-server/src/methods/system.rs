@@ -21,9 +21,9 @@ use coord_service::leader::DEFAULT_LEADER_LEASE;
 use coord_service::tasks::DEFAULT_LEASE;
 use coord_service::{Entry, RegisterRequest, ServiceError};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::{Answer, Context, Prepared, non_empty, parse};
+use super::{Answer, Context, Named, Prepared, non_empty, parse};
 use crate::rpc::RpcError;
 
 /// The TTL of an API instance: ClaudeBench's, twice its longest heartbeat interval.
@@ -49,13 +49,18 @@ struct Metadata {
 }
 
 #[derive(Deserialize)]
+struct CheckParams {
+    timeout: Option<Value>,
+}
+
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct InstanceParams {
     instance_id: String,
 }
 
 /// `system.register {id, roles?, metadata?}` → `{registered: true}`.
-pub fn register(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn register(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: RegisterParams = parse(params)?;
     non_empty("id", &p.id)?;
     if p.roles.iter().any(String::is_empty) {
@@ -87,7 +92,7 @@ pub fn register(params: Map<String, Value>) -> Result<Prepared, RpcError> {
 /// `system.heartbeat {instanceId}` → `{alive, isLeader}`: `alive` false (not an error) for an
 /// instance that is not registered; `isLeader` renews the leader lease, or takes it if nobody
 /// holds it.
-pub fn heartbeat(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, RpcError> {
+pub fn heartbeat(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError> {
     let p: InstanceParams = parse(params)?;
     non_empty("instanceId", &p.instance_id)?;
     let metrics = ctx.metrics.clone();
@@ -119,7 +124,7 @@ pub fn heartbeat(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, 
 /// tasksReassigned: n}`: ends the instance and takes back the tasks it held (they wait the
 /// lock-delay, then go to the next live instance that fits). An unknown instance is not an
 /// error.
-pub fn unregister(params: Map<String, Value>, ctx: &Context) -> Result<Prepared, RpcError> {
+pub fn unregister(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError> {
     let p: InstanceParams = parse(params)?;
     non_empty("instanceId", &p.instance_id)?;
     let metrics = ctx.metrics.clone();
@@ -143,11 +148,9 @@ pub fn unregister(params: Map<String, Value>, ctx: &Context) -> Result<Prepared,
 /// (with `stale` and `unknown`, which are neither): a sweep (evicting the dead past the grace
 /// period and taking back their work), the leader lease handed on if it was lost, and the
 /// waiting tasks handed to live sessions. `failed` lists the dead, evicted or not.
-pub fn check_health(params: &Map<String, Value>, ctx: &Context) -> Result<Prepared, RpcError> {
-    if params
-        .get("timeout")
-        .is_some_and(|t| !t.is_null() && !t.is_u64())
-    {
+pub fn check_health(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError> {
+    let p: CheckParams = parse(params)?;
+    if p.timeout.is_some_and(|t| !t.is_u64()) {
         return Err(RpcError::invalid_params(
             "timeout",
             "must be a whole number of milliseconds",

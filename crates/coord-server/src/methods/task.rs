@@ -11,9 +11,9 @@ use coord_core::NewTask;
 use coord_service::json as shapes;
 use coord_service::tasks::{DEFAULT_LEASE, TaskOp};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::{Answer, Prepared, non_empty, parse};
+use super::{Answer, Named, Prepared, non_empty, parse};
 use crate::rpc::RpcError;
 
 #[derive(Deserialize)]
@@ -28,7 +28,7 @@ struct AddParams {
 }
 
 /// `task.add {title, id?, labels?, maxAttempts?}` → the task (its id defaults to `t-<n>`).
-pub fn add(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn add(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: AddParams = parse(params)?;
     non_empty("title", &p.title)?;
     let spec = NewTask {
@@ -53,7 +53,7 @@ struct ClaimParams {
 /// `task.claim {session, task?, lease?}` → the claimed task, with its token and the progress
 /// the last holder left: the named task, or the oldest waiting one whose labels the session
 /// carries.
-pub fn claim(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn claim(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: ClaimParams = parse(params)?;
     non_empty("session", &p.session)?;
     let lease = lease(p.lease);
@@ -72,7 +72,7 @@ struct ProgressParams {
 }
 
 /// `task.progress {task, token, details?, lease?}` → the task; renews the lease.
-pub fn progress(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn progress(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: ProgressParams = parse(params)?;
     let op = TaskOp::Progress(p.details, lease(p.lease));
     Ok(update(p.task, p.token, op))
@@ -85,7 +85,7 @@ struct TokenParams {
 }
 
 /// `task.complete {task, token}` → the task, done.
-pub fn complete(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn complete(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: TokenParams = parse(params)?;
     Ok(update(p.task, p.token, TaskOp::Complete))
 }
@@ -98,14 +98,14 @@ struct FailParams {
 }
 
 /// `task.fail {task, token, reason}` → the task, failed.
-pub fn fail(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn fail(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: FailParams = parse(params)?;
     non_empty("reason", &p.reason)?;
     Ok(update(p.task, p.token, TaskOp::Fail(p.reason)))
 }
 
 /// `task.release {task, token}` → the task, pending again.
-pub fn release(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn release(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: TokenParams = parse(params)?;
     Ok(update(p.task, p.token, TaskOp::Release))
 }
@@ -124,7 +124,7 @@ struct ShowParams {
 }
 
 /// `task.show {task}` → the task with its history.
-pub fn show(params: Map<String, Value>) -> Result<Prepared, RpcError> {
+pub fn show(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: ShowParams = parse(params)?;
     Ok(Prepared::new("id", move |s| {
         Ok(shapes::task(&s.task(&p.task)?))
