@@ -234,14 +234,22 @@ impl SqliteStore {
         }
     }
 
-    /// Keeps `s` as stored by the open write transaction.
-    fn remember(&self, s: &Session) {
+    /// Keeps `s`, as the open write transaction stored it, among the recent sessions (a
+    /// lasting handle's; a brief one keeps none).
+    fn remember(&self, s: Session) {
         if let Some(lasting) = &self.lasting {
             let mut recent = lasting.recent.borrow_mut();
             if recent.sessions.len() >= RECENT_LIMIT && !recent.sessions.contains_key(&s.id) {
                 recent.sessions.clear();
             }
-            recent.sessions.insert(s.id.clone(), s.clone());
+            recent.sessions.insert(s.id.clone(), s);
+        }
+    }
+
+    /// The same with a copy of `s`, made only by a lasting handle.
+    fn remember_copy(&self, s: &Session) {
+        if self.lasting.is_some() {
+            self.remember(s.clone());
         }
     }
 
@@ -340,7 +348,6 @@ impl SqliteStore {
             )));
         }
         self.log(tx, &s.id, s.incarnation, events, now)?;
-        self.remember(s);
         Ok(())
     }
 
@@ -570,13 +577,14 @@ impl Store for SqliteStore {
             let (session, events) = registration.apply(previous.as_ref(), now);
             let before = previous.as_ref().map_or(Before::Nothing, Before::Was);
             self.save(tx, &session, before, &events, now)?;
+            self.remember_copy(&session);
             Ok(session)
         })
     }
 
     fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Option<Session>> {
         self.write(|tx, now| {
-            let Some(stored) = self.current(tx, id)? else {
+            let Some(mut stored) = self.current(tx, id)? else {
                 return Ok(None);
             };
             let mut s = stored.clone();
@@ -584,6 +592,14 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             self.save(tx, &s, Before::Was(&stored), &events, now)?;
+            if self.lasting.is_some() {
+                // The same change to the copy that was read, for the recent sessions to keep
+                // without a second copy: `apply` depends on the session, the beat and the time
+                // alone, so it comes out as `s`.
+                beat.apply(&mut stored, now);
+                debug_assert_eq!(stored, s);
+                self.remember(stored);
+            }
             Ok(Some(s))
         })
     }
@@ -595,6 +611,7 @@ impl Store for SqliteStore {
             };
             let events = s.end(source, now);
             self.save(tx, &s, Before::Stored, &events, now)?;
+            self.remember_copy(&s);
             Ok(Some(s))
         })
     }
@@ -618,6 +635,7 @@ impl Store for SqliteStore {
                 return Ok(false);
             }
             self.save(tx, &s, Before::Stored, &events, now)?;
+            self.remember(s);
             Ok(true)
         })
     }
