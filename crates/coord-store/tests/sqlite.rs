@@ -500,3 +500,61 @@ fn quiet_sessions_come_longest_silent_first_however_close_their_signals() {
     }
     assert!(lasting.quiet_since(clock.now(), 0).unwrap().is_empty());
 }
+
+#[test]
+fn a_lasting_handle_reads_a_task_in_a_group_as_the_store_holds_it() {
+    use coord_core::{NewTask, Task};
+    let backend = Sqlite::new();
+    let lasting = SqliteStore::open(&backend.path(), &Config::new("default").lasting()).unwrap();
+    let brief = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let spec = NewTask {
+        id: "t".to_owned(),
+        title: "the work".to_owned(),
+        ..NewTask::default()
+    };
+    let first = Task::new(&spec, brief.now().unwrap());
+    assert!(brief.put_task(&first, None, &[]).unwrap());
+    let changed = |t: &Task, title: &str| Task {
+        title: title.to_owned(),
+        revision: t.revision + 1,
+        ..t.clone()
+    };
+    let read_in_group = |store: &SqliteStore| {
+        let mut read = None;
+        store
+            .grouped(&mut || read = store.task("t").unwrap())
+            .unwrap();
+        read.unwrap()
+    };
+    assert_eq!(read_in_group(&lasting), first);
+
+    // Another connection changes it between two groups: the second reads the change.
+    let second = changed(&first, "changed elsewhere");
+    assert!(brief.put_task(&second, Some(first.revision), &[]).unwrap());
+    assert_eq!(read_in_group(&lasting), second);
+
+    // Within a group, a read follows the group's own change.
+    let third = changed(&second, "changed in the group");
+    lasting
+        .grouped(&mut || {
+            assert!(
+                lasting
+                    .put_task(&third, Some(second.revision), &[])
+                    .unwrap()
+            );
+            assert_eq!(lasting.task("t").unwrap().unwrap(), third);
+        })
+        .unwrap();
+    assert_eq!(brief.task("t").unwrap().unwrap(), third);
+
+    // A group that does not land leaves no trace of its change.
+    let lost = changed(&third, "never landed");
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lasting.grouped(&mut || {
+            assert!(lasting.put_task(&lost, Some(third.revision), &[]).unwrap());
+            panic!("a bug in the middle of a batch");
+        })
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(read_in_group(&lasting), third);
+}

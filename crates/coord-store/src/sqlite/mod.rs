@@ -112,15 +112,25 @@ enum Before<'a> {
     Stored,
 }
 
-/// The sessions a lasting handle read or wrote in its write transactions, as stored, and the
-/// store's data version they were known at: while no other connection has committed since
-/// (the version is the same at the start of the next write transaction), they are what the
-/// rows hold, and a change starts from them instead of reading and decoding its row. Forgotten
-/// whenever a transaction does not land.
+/// The sessions (and the tasks) a lasting handle read or wrote in its write transactions, as
+/// stored, and the store's data version they were known at: while no other connection has
+/// committed since (the version is the same at the start of the next write transaction), they
+/// are what the rows hold, and a change starts from them instead of reading and decoding its
+/// row (a task is read from them only inside a group, the one time reads run in a write
+/// transaction). Forgotten whenever a transaction does not land.
 #[derive(Default)]
 struct Recent {
     version: Option<i64>,
     sessions: HashMap<String, Session>,
+    tasks: HashMap<String, Task>,
+}
+
+impl Recent {
+    /// Forgets everything.
+    fn clear(&mut self) {
+        self.sessions.clear();
+        self.tasks.clear();
+    }
 }
 
 impl SqliteStore {
@@ -220,7 +230,7 @@ impl SqliteStore {
             .query_row([], |r| r.get(0))?;
         let mut recent = lasting.recent.borrow_mut();
         if recent.version != Some(version) {
-            recent.sessions.clear();
+            recent.clear();
             recent.version = Some(version);
         }
         Ok(())
@@ -230,8 +240,19 @@ impl SqliteStore {
     fn forget_recent(&self) {
         if let Some(lasting) = &self.lasting {
             let mut recent = lasting.recent.borrow_mut();
-            recent.sessions.clear();
+            recent.clear();
             recent.version = None;
+        }
+    }
+
+    /// Keeps `t`, as the open write transaction stored or read it, among the recent tasks.
+    fn remember_task(&self, t: &Task) {
+        if let Some(lasting) = &self.lasting {
+            let mut recent = lasting.recent.borrow_mut();
+            if recent.tasks.len() >= RECENT_LIMIT && !recent.tasks.contains_key(&t.id) {
+                recent.tasks.clear();
+            }
+            recent.tasks.insert(t.id.clone(), t.clone());
         }
     }
 
@@ -736,12 +757,24 @@ impl Store for SqliteStore {
     }
 
     fn task(&self, id: &str) -> Result<Option<Task>> {
-        let mut tasks = self.select(
-            "SELECT record FROM tasks WHERE ns = ?1 AND id = ?2",
-            params![self.ns, id],
-            rows::task_from_row,
-        )?;
-        Ok(tasks.pop())
+        let in_group = self.grouping.get();
+        if in_group
+            && let Some(lasting) = &self.lasting
+            && let Some(t) = lasting.recent.borrow().tasks.get(id)
+        {
+            return Ok(Some(t.clone()));
+        }
+        let task = self
+            .select(
+                "SELECT record FROM tasks WHERE ns = ?1 AND id = ?2",
+                params![self.ns, id],
+                rows::task_from_row,
+            )?
+            .pop();
+        if in_group && let Some(t) = &task {
+            self.remember_task(t);
+        }
+        Ok(task)
     }
 
     fn tasks(&self) -> Result<Vec<Task>> {
@@ -759,6 +792,10 @@ impl Store for SqliteStore {
                 .query_row(params![self.ns, task.id], |r| r.get(0))
                 .optional()?;
             if stored != expected {
+                // Whoever read the task read it elsewhere: the next reader reads the row.
+                if let Some(lasting) = &self.lasting {
+                    lasting.recent.borrow_mut().tasks.remove(&task.id);
+                }
                 return Ok(false);
             }
             tx.prepare_cached(
@@ -781,6 +818,7 @@ impl Store for SqliteStore {
                     now,
                 )?;
             }
+            self.remember_task(task);
             Ok(true)
         })
     }
