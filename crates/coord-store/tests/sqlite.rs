@@ -381,7 +381,10 @@ fn brief_handles_leave_the_log_to_a_lasting_one_and_bound_it_without_one() {
     beat_all(&brief);
     assert!(wal_len() > 512 * 1024, "{}", wal_len());
 
-    // The lasting handle leaves it truncated when it closes; brief writers bound it again.
+    // The last lasting handle to close leaves it truncated; brief writers bound it again.
+    let other = SqliteStore::open(&backend.path(), &Config::new("other").lasting()).unwrap();
+    drop(other);
+    assert!(wal_len() > 512 * 1024, "{}", wal_len());
     drop(lasting);
     assert_eq!(wal_len(), 0);
     beat_all(&brief);

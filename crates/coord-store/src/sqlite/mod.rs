@@ -442,15 +442,19 @@ impl SqliteStore {
 }
 
 impl Drop for SqliteStore {
-    /// A lasting handle leaves the log it let grow copied back and truncated, so that the
+    /// The last lasting handle to close leaves the log copied back and truncated, so that the
     /// next process to open the store alone does not read it all (without waiting: if another
-    /// connection is in the way, the next writer past the limit does it).
+    /// connection is in the way, the next writer past the limit does it). One that closes
+    /// while another is open (a server's handle on another namespace) leaves it to that one.
     fn drop(&mut self) {
-        if self.lasting.is_some() {
-            BUSY.set((Duration::ZERO, None));
-            let _ = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        if let Some(lasting) = self.lasting.take() {
+            drop(lasting);
+            if !lasting_process_holds(&self.sibling(LASTING_SUFFIX)) {
+                BUSY.set((Duration::ZERO, None));
+                let _ = self
+                    .conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            }
         }
     }
 }
