@@ -93,14 +93,10 @@ impl Gate {
         one_writer: Option<Metrics>,
     ) -> std::io::Result<Self> {
         let namespace: Arc<str> = namespace.into();
-        let writer = match one_writer {
-            Some(metrics) => Some(Arc::new(Writer::start(
-                Arc::clone(&namespace),
-                Arc::clone(&open),
-                metrics,
-            )?)),
-            None => None,
-        };
+        let writer = one_writer
+            .map(|metrics| Writer::start(Arc::clone(&namespace), Arc::clone(&open), metrics))
+            .transpose()?
+            .map(Arc::new);
         Ok(Self {
             idle: Arc::new(Mutex::new(HashMap::from([(
                 Arc::clone(&namespace),

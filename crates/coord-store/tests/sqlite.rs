@@ -55,6 +55,17 @@ mod lasting {
     conformance_suite!(Sqlite::lasting());
 }
 
+/// A clock that moves only when told, from a whole second, and the config of a handle that
+/// reads it.
+fn manual_clock() -> (coord_store::Clock, Config) {
+    let clock = coord_store::Clock::manual(coord_core::Timestamp::from_millis(1_800_000_000_000));
+    let config = Config {
+        clock: clock.clone(),
+        ..Config::new("default")
+    };
+    (clock, config)
+}
+
 /// Both kinds of handle, for the checks that hold for each.
 fn both_kinds() -> [Config; 2] {
     [Config::new("default"), Config::new("default").lasting()]
@@ -245,15 +256,10 @@ fn registration(id: &str) -> coord_core::Registration {
 
 #[test]
 fn a_host_heard_again_after_a_silence_is_heard_without_a_gap_from_then() {
-    use coord_core::{Beat, HOST_GAP, Source, Timestamp};
-    use coord_store::Clock;
+    use coord_core::{Beat, HOST_GAP, Source};
     use std::time::Duration;
     let backend = Sqlite::new();
-    let clock = Clock::manual(Timestamp::from_millis(1_800_000_000_000));
-    let config = Config {
-        clock: clock.clone(),
-        ..Config::new("default")
-    };
+    let (clock, config) = manual_clock();
     let store = SqliteStore::open(&backend.path(), &config).unwrap();
     let beat = || Beat::activity(Source::Cli, clock.now());
     let first = store.register(&registration("a")).unwrap().last_seen;
@@ -437,15 +443,10 @@ fn a_store_of_whole_records_is_read_and_beaten_after_its_migration() {
 
 #[test]
 fn quiet_sessions_come_longest_silent_first_however_close_their_signals() {
-    use coord_core::{Beat, Source, Timestamp};
-    use coord_store::Clock;
+    use coord_core::{Beat, Source};
     use std::time::Duration;
     let backend = Sqlite::new();
-    let clock = Clock::manual(Timestamp::from_millis(1_800_000_000_000));
-    let config = Config {
-        clock: clock.clone(),
-        ..Config::new("default")
-    };
+    let (clock, config) = manual_clock();
     let lasting = SqliteStore::open(&backend.path(), &config.clone().lasting()).unwrap();
     let brief = SqliteStore::open(&backend.path(), &config).unwrap();
     // Twelve sessions registered over 3 s, beaten in the order of their ids, then again a few

@@ -131,6 +131,14 @@ impl Recent {
         self.sessions.clear();
         self.tasks.clear();
     }
+
+    /// Keeps `value` under `id` in `kept`, starting `kept` afresh past [`RECENT_LIMIT`].
+    fn keep<T>(kept: &mut HashMap<String, T>, id: &str, value: T) {
+        if kept.len() >= RECENT_LIMIT && !kept.contains_key(id) {
+            kept.clear();
+        }
+        kept.insert(id.to_owned(), value);
+    }
 }
 
 impl SqliteStore {
@@ -248,11 +256,7 @@ impl SqliteStore {
     /// Keeps `t`, as the open write transaction stored or read it, among the recent tasks.
     fn remember_task(&self, t: &Task) {
         if let Some(lasting) = &self.lasting {
-            let mut recent = lasting.recent.borrow_mut();
-            if recent.tasks.len() >= RECENT_LIMIT && !recent.tasks.contains_key(&t.id) {
-                recent.tasks.clear();
-            }
-            recent.tasks.insert(t.id.clone(), t.clone());
+            Recent::keep(&mut lasting.recent.borrow_mut().tasks, &t.id, t.clone());
         }
     }
 
@@ -260,11 +264,8 @@ impl SqliteStore {
     /// lasting handle's; a brief one keeps none).
     fn remember(&self, s: Session) {
         if let Some(lasting) = &self.lasting {
-            let mut recent = lasting.recent.borrow_mut();
-            if recent.sessions.len() >= RECENT_LIMIT && !recent.sessions.contains_key(&s.id) {
-                recent.sessions.clear();
-            }
-            recent.sessions.insert(s.id.clone(), s);
+            let id = s.id.clone();
+            Recent::keep(&mut lasting.recent.borrow_mut().sessions, &id, s);
         }
     }
 
@@ -732,9 +733,6 @@ impl Store for SqliteStore {
                 "DELETE FROM pulses WHERE ns = ?1 AND id = ?2",
             ] {
                 exec(tx, sql, params![self.ns, id])?;
-            }
-            if let Some(lasting) = &self.lasting {
-                lasting.recent.borrow_mut().sessions.remove(id);
             }
             let event = EventKind::Evicted {
                 reason: reason.to_owned(),
