@@ -7,9 +7,9 @@
 //! |-------|-----------|------|
 //! | 1     | `ended`   | the session ended cleanly |
 //! | 2     | `dead`    | its process is known to have exited |
-//! | 3     | `dead`    | every source silent past `ttl`, while its host was heard from after that |
-//! | 3     | `unknown` | every source silent past `ttl`, and its host silent too |
-
+//! | 3     | `dead`    | silent past `ttl`, its host lost: silent past `host_lost_after` while another host was heard all along (a host that said it shuts down: at once) |
+//! | 4     | `dead`    | every source silent past `ttl`, while its host was heard from after that |
+//! | 4     | `unknown` | every source silent past `ttl`, and its host silent (or asleep) too |
 //! | 4     | `blocked` | waiting for a person's answer (never stale: a person is slow, not hung) |
 //! | 5     | `limited` | alive but unable to work: an API error, a rate or usage limit |
 //! | 6     | `in-tool` | a tool call runs, for less than `tool_timeout` |
@@ -19,17 +19,19 @@
 //! | 10    | `active`  | working, with recent activity |
 //!
 //! Death needs evidence: a silent session is only `dead` when something else on its host is
-//! still heard (the classifier itself, for a local session); otherwise coord cannot tell a dead
-//! agent from a silent host or an outage of its own, and says `unknown`. Rule 3 waits longer for
-//! a tool call (until its `tool_timeout`, if that is later) and never applies to a session
-//! waiting for a person: a person is slow, not dead.
+//! still heard (the classifier itself, for a local session), or when its whole host is lost
+//! ([`Hosts::judge`]: other hosts were heard without a gap all the while it was silent);
+//! otherwise coord cannot tell a dead agent from a silent host or an outage of its own, and
+//! says `unknown`. Rules 3 and 4 wait longer for a tool call (until its `tool_timeout`, if that
+//! is later). Rule 4 never applies to a session waiting for a person (a person is slow, not
+//! dead); rule 3 does: nobody answers an agent on a machine that is gone.
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::{HostState, Hosts};
 use crate::policy::Policy;
 use crate::session::{ExitStatus, Phase, ProcessFact, Session};
 use crate::time::{Compact, Timestamp};
@@ -156,9 +158,11 @@ pub enum Rule {
     EndedCleanly,
     /// Rule 2: the process is known to have exited.
     ProcessExited,
-    /// Rule 3: silent past the TTL while the host was heard after it.
+    /// Rule 3: silent past the TTL on a host that is lost or said it shuts down.
+    HostLost,
+    /// Rule 4: silent past the TTL while the host was heard after it.
     SilentPastTtl,
-    /// Rule 3: silent past the TTL, and the host silent too.
+    /// Rule 4: silent past the TTL, and the host silent too.
     HostSilent,
     /// Rule 4: waiting for a person's answer.
     WaitingForPerson,
@@ -183,12 +187,16 @@ impl Rule {
         match self {
             Rule::EndedCleanly => "ended: the session unregistered or its agent said it ended",
             Rule::ProcessExited => "dead: its process is known to have exited (pid + start time)",
+            Rule::HostLost => {
+                "dead: silent longer than the ttl on a host lost (silent longer than \
+                 host_lost_after while another host was heard all along) or shut down"
+            }
             Rule::SilentPastTtl => {
                 "dead: every source silent longer than the ttl while its host was still heard"
             }
             Rule::HostSilent => {
-                "unknown: silent longer than the ttl, but its host is silent too, or heard again \
-                 for less than a ttl after a silence (no evidence)"
+                "unknown: silent longer than the ttl, but its host is silent or asleep too, or \
+                 heard again for less than a ttl after a silence (no evidence)"
             }
             Rule::WaitingForPerson => "blocked: it waits for a person's answer (never stale)",
             Rule::CannotWork => "limited: alive but unable to work (an API error, a limit)",
@@ -216,36 +224,13 @@ pub struct Verdict {
     pub since: Timestamp,
 }
 
-/// What is known of a session's host: what lets a silent session be called `dead` rather than
-/// `unknown`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostHeard {
-    /// The last time anything was heard from the host: any session or watcher there (`now`
-    /// when the caller runs on that host itself).
-    pub last: Timestamp,
-    /// Since when the host has been heard with no silence longer than [`HOST_GAP`]: after
-    /// such a silence (the host asleep or cut off, the store down), its sessions had no way
-    /// to be heard, so their silence counts from here.
-    pub since: Timestamp,
-}
-
-/// The longest silence of a whole host that still counts as being heard all along. A host
-/// with a watcher is heard every few seconds; a longer silence of all its sessions at once is
-/// an outage (of the host, the network or the store) as far as anyone can tell.
-pub const HOST_GAP: Duration = Duration::from_secs(5 * 60);
-
 /// Decides the state of `session` at `now` under `policy` (with the session's own overrides),
-/// knowing what `host` says of the session's host (`None`: nothing ever heard there).
+/// knowing what `hosts` says of the session's host and of the others of its namespace.
 #[must_use]
-pub fn classify(
-    session: &Session,
-    host_heard: Option<HostHeard>,
-    policy: &Policy,
-    now: Timestamp,
-) -> Verdict {
+pub fn classify(session: &Session, hosts: &Hosts, policy: &Policy, now: Timestamp) -> Verdict {
     let p = policy.with(&session.policy);
     settled(session, now)
-        .or_else(|| silent(session, host_heard, &p, now))
+        .or_else(|| silent(session, hosts, &p, now))
         .unwrap_or_else(|| by_phase(session, &p, now))
 }
 
@@ -276,18 +261,14 @@ fn settled(session: &Session, now: Timestamp) -> Option<Verdict> {
     None
 }
 
-/// Rule 3: every source silent past the TTL. A session waiting for a person is never dead by
-/// silence (a person is slow, not dead), and a tool call may be silent until its own timeout.
-/// Silence is evidence only while the host is heard: it counts from the session's last signal
-/// or from when its host was heard again after a silence of its own, whichever is later.
-fn silent(
-    session: &Session,
-    host_heard: Option<HostHeard>,
-    p: &Policy,
-    now: Timestamp,
-) -> Option<Verdict> {
+/// Rules 3 and 4: every source silent past the TTL (a tool call may be silent until its own
+/// timeout). Silence on a lost host is death (rule 3), for a session waiting for a person too.
+/// Otherwise (rule 4) a session waiting for a person is never dead by silence (a person is
+/// slow, not dead), and silence is evidence only while the host is heard: it counts from the
+/// session's last signal or from when its host was heard again after a silence of its own,
+/// whichever is later.
+fn silent(session: &Session, hosts: &Hosts, p: &Policy, now: Timestamp) -> Option<Verdict> {
     let deadline = match &session.phase {
-        Phase::Blocked { .. } => return None,
         Phase::InTool { since, .. } => session
             .last_seen
             .plus(p.ttl)
@@ -298,8 +279,26 @@ fn silent(
         return None;
     }
     let silent = now.since(session.last_seen);
+    let host = hosts.judge(&session.host, p, now);
+    if matches!(host.state, HostState::Lost | HostState::Down) {
+        let what = if host.state == HostState::Down {
+            "shut down"
+        } else {
+            "lost"
+        };
+        let reason = format!("host {} {what}: {}", session.host, host.reason);
+        return Some(verdict(
+            State::Dead,
+            Rule::HostLost,
+            reason,
+            deadline.max(host.since),
+        ));
+    }
+    if matches!(session.phase, Phase::Blocked { .. }) {
+        return None;
+    }
     let unknown = |why: String| verdict(State::Unknown, Rule::HostSilent, why, deadline);
-    Some(match host_heard {
+    Some(match hosts.heard(&session.host, now) {
         Some(h) if h.last > deadline => {
             let back = h.since.plus(p.ttl);
             if now <= back {
@@ -320,6 +319,11 @@ fn silent(
                 deadline.max(back),
             )
         }
+        _ if host.state == HostState::Asleep => unknown(format!(
+            "no signal for {}; host {}",
+            Compact(silent),
+            host.reason
+        )),
         _ => unknown(format!(
             "no signal for {}; host silent too",
             Compact(silent)

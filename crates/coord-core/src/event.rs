@@ -61,6 +61,14 @@ pub enum EventKind {
         /// Why, in words.
         why: String,
     },
+    /// A host's state changed by what it said (asleep, awake, down) or what the sweep found
+    /// (lost, rejoined). Logged with the host's name as the event's session.
+    Host {
+        /// What it became: `asleep`, `awake`, `down`, `lost` or `rejoined`.
+        became: String,
+        /// Why, in words.
+        why: String,
+    },
 }
 
 impl EventKind {
@@ -76,6 +84,7 @@ impl EventKind {
             EventKind::Claimed { .. } => "claimed",
             EventKind::Leader { .. } => "leader",
             EventKind::Unclaimed { .. } => "unclaimed",
+            EventKind::Host { .. } => "host",
         }
     }
 }
@@ -93,6 +102,7 @@ impl fmt::Display for EventKind {
             EventKind::Claimed { task, token } => write!(f, "claimed task {task} (token {token})"),
             EventKind::Leader { term } => write!(f, "leads the fleet (term {term})"),
             EventKind::Unclaimed { task, state, why } => write!(f, "task {task} {state}: {why}"),
+            EventKind::Host { became, why } => write!(f, "host {became}: {why}"),
         }
     }
 }

@@ -11,6 +11,8 @@
 //! - [`signal`]: what can happen to a session ([`Registration`], [`Beat`], exit, unregister)
 //!   and how each changes the record; the events each change produces.
 //! - [`policy`]: the time limits that judge a session, with per-session overrides.
+//! - [`host`]: what is heard of each host, what a host said of itself, and when a host is
+//!   lost.
 //! - [`classify`]: [`classify()`], the only place a state is decided.
 //! - [`task`]: work, its claims and their fencing tokens.
 //! - [`event`]: the entries of the event log.
@@ -21,6 +23,7 @@
 pub mod agent_event;
 pub mod classify;
 pub mod event;
+pub mod host;
 pub mod policy;
 pub mod session;
 pub mod signal;
@@ -28,8 +31,11 @@ pub mod task;
 pub mod time;
 pub mod transcript;
 
-pub use classify::{HOST_GAP, HostHeard, Rule, State, Verdict, classify};
+pub use classify::{Rule, State, Verdict, classify};
 pub use event::{Event, EventKind};
+pub use host::{
+    HOST_GAP, HostHeard, HostState, HostVerdict, Hosts, NOTICE_SLACK, Notice, NoticeKind,
+};
 pub use policy::{Policy, PolicyOverrides};
 pub use session::{ExitStatus, Phase, ProcessFact, Runtime, Session, Source};
 pub use signal::{Beat, BeatKind, Registration};

@@ -25,6 +25,11 @@ pub struct Policy {
     /// Work taken back from a lost holder is not handed out again for this long, so that a
     /// write the old holder had in flight meets a refused token.
     pub lock_delay: Duration,
+    /// A host silent this long, while another host was heard all along, is lost: its silent
+    /// sessions are `dead` and their work is handed on.
+    pub host_lost_after: Duration,
+    /// A host that said it sleeps is lost only once silent this long.
+    pub host_asleep_max: Duration,
 }
 
 impl Default for Policy {
@@ -36,6 +41,8 @@ impl Default for Policy {
             ttl: Duration::from_secs(30 * 60),
             evict_grace: Duration::from_secs(5 * 60),
             lock_delay: Duration::from_secs(5),
+            host_lost_after: Duration::from_secs(2 * 60 * 60),
+            host_asleep_max: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -57,6 +64,10 @@ impl Policy {
             ttl: o.ttl.map_or(self.ttl, Duration::from_millis),
             evict_grace: self.evict_grace,
             lock_delay: self.lock_delay,
+            host_lost_after: o
+                .host_lost_after
+                .map_or(self.host_lost_after, Duration::from_millis),
+            host_asleep_max: self.host_asleep_max,
         }
     }
 }
@@ -76,6 +87,9 @@ pub struct PolicyOverrides {
     /// Overrides [`Policy::ttl`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u64>,
+    /// Overrides [`Policy::host_lost_after`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_lost_after: Option<u64>,
 }
 
 impl PolicyOverrides {

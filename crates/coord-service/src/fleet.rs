@@ -1,8 +1,8 @@
 //! The fleet as people and scripts see it: every session with its verdict.
 
-use std::collections::HashMap;
-
-use coord_core::{Event, HostHeard, Session, TaskState, Timestamp, Verdict, classify};
+use coord_core::{
+    Event, HostHeard, HostVerdict, Hosts, Session, TaskState, Timestamp, Verdict, classify,
+};
 
 use crate::{PASSING_SWEEP_LIMIT, Result, Service};
 
@@ -35,6 +35,8 @@ pub struct Report {
     pub entry: Entry,
     /// Its latest events, oldest first.
     pub events: Vec<Event>,
+    /// What the store heard of its host, and the host's state: the evidence of rules 3 and 4.
+    pub host: (Option<HostHeard>, HostVerdict),
     /// The store's time when it was judged.
     pub now: Timestamp,
 }
@@ -68,18 +70,26 @@ impl Service {
         for s in &mut sessions {
             self.observe(s, now)?;
         }
-        let mut hosts = HostsHeard::default();
+        let hosts = self.hosts_heard()?;
         let mut entries = Vec::with_capacity(sessions.len());
         for s in sessions {
-            let host = hosts.of(self, &s, now)?;
             entries.push(Entry {
-                verdict: classify(&s, host, &self.policy, now),
+                verdict: classify(&s, &hosts, &self.policy, now),
                 session: s,
                 claims: Vec::new(),
                 leads: false,
             });
         }
         Ok(Fleet { now, entries })
+    }
+
+    /// Every host of the namespace as the store heard it, judged from this host (which is
+    /// heard now, by the fact of this code running here).
+    pub fn hosts_heard(&self) -> Result<Hosts> {
+        Ok(Hosts::new(
+            self.store.hosts()?,
+            Some(self.host.name.clone()),
+        ))
     }
 
     /// One session, observed and classified, with its latest events.
@@ -89,8 +99,12 @@ impl Service {
             return Ok(None);
         };
         self.observe(&mut session, now)?;
-        let host = HostsHeard::default().of(self, &session, now)?;
-        let verdict = classify(&session, host, &self.policy, now);
+        let hosts = self.hosts_heard()?;
+        let verdict = classify(&session, &hosts, &self.policy, now);
+        let host = (
+            hosts.stored(&session.host).copied(),
+            hosts.judge(&session.host, &self.policy.with(&session.policy), now),
+        );
         let events = self.store.session_events(id, REPORT_EVENTS)?;
         let claims = self
             .tasks()?
@@ -109,38 +123,8 @@ impl Service {
                 leads,
             },
             events,
+            host,
             now,
         }))
-    }
-}
-
-/// What is known of the hosts of the sessions being judged, each asked of the store once.
-#[derive(Default)]
-pub(crate) struct HostsHeard(HashMap<String, Option<HostHeard>>);
-
-impl HostsHeard {
-    /// What is known of `session`'s host: for this host (the caller runs here), heard now,
-    /// without a gap since the store last saw one; else what the store says.
-    pub(crate) fn of(
-        &mut self,
-        service: &Service,
-        session: &Session,
-        now: Timestamp,
-    ) -> Result<Option<HostHeard>> {
-        let stored = if let Some(h) = self.0.get(&session.host) {
-            *h
-        } else {
-            let h = service.store.host_heard(&session.host)?;
-            self.0.insert(session.host.clone(), h);
-            h
-        };
-        Ok(if session.host == service.host.name {
-            Some(HostHeard {
-                last: now,
-                since: stored.map_or(now, |h| h.since),
-            })
-        } else {
-            stored
-        })
     }
 }

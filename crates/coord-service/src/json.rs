@@ -1,6 +1,6 @@
 //! The JSON shapes coord shows to scripts, in one place so that every adapter prints the same
-//! document: the CLI's `--json` output and the server's `session.*`, `task.*` and `events.*`
-//! results. Field names are stable and every time is given twice: RFC 3339 in `<name>` and
+//! document: the CLI's `--json` output and the server's `session.*`, `task.*`, `events.*` and
+//! `host.*` results. Field names are stable and every time is given twice: RFC 3339 in `<name>` and
 //! epoch milliseconds in `<name>_ms`.
 
 use std::time::Duration;
@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use coord_core::{Event, Phase, ProcessFact, Task, Timestamp};
 
 use crate::Entry;
+use crate::hosts::HostEntry;
 
 /// RFC 3339 in UTC with milliseconds.
 #[must_use]
@@ -129,6 +130,30 @@ pub fn task(t: &Task) -> Value {
         m.insert("updated".into(), rfc3339(t.updated_at).into());
     }
     v
+}
+
+/// One host with its state and its sessions.
+#[must_use]
+pub fn host(h: &HostEntry) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), h.name.clone().into());
+    m.insert("state".into(), h.verdict.state.as_str().into());
+    m.insert("reason".into(), h.verdict.reason.clone().into());
+    put_time(&mut m, "last_heard", Some(h.heard.last));
+    put_time(&mut m, "heard_since", Some(h.heard.since));
+    put_time(&mut m, "state_since", Some(h.verdict.since));
+    m.insert(
+        "notice".into(),
+        h.heard.notice.map_or(Value::Null, |n| {
+            let mut said = Map::new();
+            said.insert("kind".into(), n.kind.as_str().into());
+            put_time(&mut said, "at", Some(n.at));
+            Value::Object(said)
+        }),
+    );
+    m.insert("witnesses".into(), to_value(&h.verdict.witnesses));
+    m.insert("sessions".into(), to_value(&h.sessions));
+    Value::Object(m)
 }
 
 /// A document: `now` and `now_ms` first, then `fields`.

@@ -11,6 +11,8 @@
 //! - [`workdir`]: the task label a working directory declares (`.claude-task`).
 //! - [`process`]: holding a process (pidfd) until it ends.
 //! - [`watch`]: the sidecar's loop: renew while the process lives, record its end.
+//! - [`hosts`]: what a host says of itself (sleep, wake, shutdown), the hosts the sweep finds
+//!   lost or heard again, the table behind `coord hosts`.
 //! - [`host_watch`]: the per-host watcher (`coord watch --all`): inotify on the status
 //!   directories and a pidfd per session process of the host, in one `poll`.
 //! - [`discover`]: agent sessions found with no setup: Claude Code from its status files,
@@ -27,6 +29,7 @@ pub mod hook_receiver;
 pub mod hooks;
 pub mod host;
 pub mod host_watch;
+pub mod hosts;
 pub mod json;
 pub mod leader;
 pub mod observe;

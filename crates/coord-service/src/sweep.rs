@@ -6,12 +6,12 @@
 //! [`classify()`](coord_core::classify) and evicts with a compare-and-set on the revision it
 //! judged, so a session that signalled meanwhile is never evicted. The tasks an evicted
 //! session held go back to the queue (after the lock-delay), and so do claims whose lease
-//! lapsed or whose holder is gone. [`Service::check_health`] then hands the leader lease on if
-//! its holder was lost.
+//! lapsed or whose holder is gone. A host found lost, or heard again after it was, is noted
+//! first (an event each). [`Service::check_health`] then hands the leader lease on if its
+//! holder was lost.
 
 use coord_core::classify;
 
-use crate::fleet::HostsHeard;
 use crate::leader::DEFAULT_LEADER_LEASE;
 use crate::observe::Observed;
 use crate::{Result, Service};
@@ -27,6 +27,8 @@ pub struct SweepReport {
     pub evicted: Vec<(String, String)>,
     /// Tasks it took back (from evicted holders, lapsed claims, vanished holders), with why.
     pub released: Vec<(String, String)>,
+    /// Hosts it noted, with what each became (`lost`, `rejoined`, `awake`).
+    pub hosts: Vec<(String, String)>,
     /// The session that leads after the sweep, if any.
     pub leader: Option<String>,
 }
@@ -37,14 +39,14 @@ impl Service {
         let now = self.store.now()?;
         let grace = self.policy.evict_grace;
         let mut report = SweepReport::default();
-        let mut hosts = HostsHeard::default();
+        let hosts = self.hosts_heard()?;
+        report.hosts = self.note_hosts(&hosts, now)?;
         for mut s in self.store.quiet_since(now.minus(grace), limit)? {
             report.examined += 1;
             if self.observe(&mut s, now)? == Observed::Exited {
                 report.exited.push(s.id.clone());
             }
-            let host = hosts.of(self, &s, now)?;
-            let verdict = classify(&s, host, &self.policy, now);
+            let verdict = classify(&s, &hosts, &self.policy, now);
             if verdict.state.is_evictable() && now.since(verdict.since) >= grace {
                 let reason = format!("{}: {}", verdict.state, verdict.reason);
                 if self.store.evict(&s.id, s.revision, &reason)? {

@@ -25,10 +25,12 @@ pub mod remote;
 pub mod sqlite;
 pub mod url;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use coord_core::{
-    Beat, Event, EventKind, ExitStatus, HostHeard, Registration, Session, Source, Task, Timestamp,
+    Beat, Event, EventKind, ExitStatus, HostHeard, Notice, Registration, Session, Source, Task,
+    Timestamp,
 };
 
 pub use clock::Clock;
@@ -137,6 +139,22 @@ pub trait Store: Send {
     /// that moves a session's `last_seen` past such a silence restarts it). `None`: nothing
     /// heard there.
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>>;
+
+    /// Every host of the namespace the store has heard (or heard of), by name, as
+    /// [`Store::host_heard`] tells each. Hosts are few: one row each, never one per session.
+    fn hosts(&self) -> Result<BTreeMap<String, HostHeard>>;
+
+    /// Replaces what is said of `host` (its [`HostHeard::notice`]) with `notice`, only if it is
+    /// still `expected` (a compare-and-set, so that two sweeps never both report a host lost),
+    /// and logs `event` with the host's name as the event's session. A host never heard is
+    /// recorded as heard at the notice's time. False, changing nothing, if the notice changed.
+    fn note_host(
+        &self,
+        host: &str,
+        expected: Option<Notice>,
+        notice: Option<Notice>,
+        event: &EventKind,
+    ) -> Result<bool>;
 
     /// Removes a session, only if its stored revision is still `revision` (nothing happened to
     /// it since the caller judged it), and logs an `evicted` event with `reason`.

@@ -10,10 +10,12 @@
 //! path may use it), with the same bounded waits as the Redis backend, and the bearer token
 //! from `COORD_TOKEN` when the server asks for one.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use coord_core::{
-    Beat, Event, ExitStatus, HostHeard, Registration, Session, Source, Task, Timestamp,
+    Beat, Event, EventKind, ExitStatus, HostHeard, Notice, Registration, Session, Source, Task,
+    Timestamp,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,15 @@ pub enum Call {
     QuietSince { before: Timestamp, limit: usize },
     /// [`Store::host_heard`]
     HostHeard { host: String },
+    /// [`Store::hosts`]
+    Hosts,
+    /// [`Store::note_host`]
+    NoteHost {
+        host: String,
+        expected: Option<Notice>,
+        notice: Option<Notice>,
+        event: EventKind,
+    },
     /// [`Store::evict`]
     Evict {
         id: String,
@@ -133,6 +144,13 @@ impl Call {
             Call::Sessions => json!(store.sessions()?),
             Call::QuietSince { before, limit } => json!(store.quiet_since(before, limit)?),
             Call::HostHeard { host } => json!(store.host_heard(&host)?),
+            Call::Hosts => json!(store.hosts()?),
+            Call::NoteHost {
+                host,
+                expected,
+                notice,
+                event,
+            } => json!(store.note_host(&host, expected, notice, &event)?),
             Call::Evict {
                 id,
                 revision,
@@ -312,6 +330,25 @@ impl Store for RemoteStore {
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {
         self.call(&Call::HostHeard {
             host: host.to_owned(),
+        })
+    }
+
+    fn hosts(&self) -> Result<BTreeMap<String, HostHeard>> {
+        self.call(&Call::Hosts)
+    }
+
+    fn note_host(
+        &self,
+        host: &str,
+        expected: Option<Notice>,
+        notice: Option<Notice>,
+        event: &EventKind,
+    ) -> Result<bool> {
+        self.call(&Call::NoteHost {
+            host: host.to_owned(),
+            expected,
+            notice,
+            event: event.clone(),
         })
     }
 

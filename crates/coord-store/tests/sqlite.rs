@@ -422,6 +422,7 @@ fn a_store_of_whole_records_is_read_and_beaten_after_its_migration() {
              UPDATE sessions SET last_seen = json_extract(record, '$.last_seen');
              DROP TABLE pulses;
              CREATE INDEX sessions_by_last_seen ON sessions (ns, last_seen);
+             ALTER TABLE hosts DROP COLUMN notice;
              PRAGMA user_version = 3;",
         )
         .unwrap();

@@ -103,6 +103,12 @@ pub enum Command {
     Watch(WatchArgs),
     /// Run the per-host watcher as a service of the user's systemd: install or uninstall.
     Service(ServiceArgs),
+    /// Show the fleet's hosts: when each was last heard, its state (heard, silent, asleep,
+    /// down, lost) and its sessions.
+    Hosts(HostsArgs),
+    /// Say what this host does next (sleep, wake, shutdown): what the units of `coord service
+    /// install` call, so a sleeping laptop is never lost and a reboot hands its work on at once.
+    Host(HostArgs),
     /// One report of a sidecar (used by coord-sidecar).
     #[command(hide = true)]
     WatchReport(WatchReportArgs),
@@ -131,6 +137,38 @@ pub struct PolicyArgs {
     /// A tool call longer than this no longer excuses a lack of progress (default 30m).
     #[arg(long, value_parser = parse_duration)]
     pub tool_timeout: Option<Duration>,
+    /// Dead once its host is silent this long while another host is heard all along (default
+    /// 2h, or COORD_HOST_LOST_AFTER).
+    #[arg(long, value_parser = parse_duration)]
+    pub host_lost_after: Option<Duration>,
+}
+
+/// `coord hosts`.
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `coord host`.
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// What this host says of itself.
+    #[command(subcommand)]
+    pub word: HostWord,
+}
+
+/// What a host can say of itself.
+#[derive(Clone, Copy, Debug, Subcommand)]
+pub enum HostWord {
+    /// It goes to sleep: its sessions are unknown, never lost, for up to COORD_HOST_ASLEEP_MAX
+    /// (default 24h).
+    Sleep,
+    /// It woke up.
+    Wake,
+    /// It shuts down: its sessions end now and their tasks go back to the queue.
+    Shutdown,
 }
 
 /// `coord register`.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
+use crate::host::{HOST_GAP, HostHeard, Hosts};
 use crate::policy::PolicyOverrides;
 use crate::session::{Runtime, Source};
 
@@ -47,14 +48,16 @@ fn session(last_seen: i64) -> Session {
 
 /// A host heard last at `last` (ms), and all along before it.
 fn heard(last: i64) -> HostHeard {
-    HostHeard {
-        last: t(last),
-        since: t(0),
-    }
+    HostHeard::new(t(last), t(0))
 }
 
 fn state_at(s: &Session, now: i64) -> Verdict {
-    classify(s, Some(heard(now)), &Policy::default(), t(now))
+    classify(
+        s,
+        &Hosts::only("h", Some(heard(now))),
+        &Policy::default(),
+        t(now),
+    )
 }
 
 #[test]
@@ -163,14 +166,24 @@ fn an_exited_process_is_dead_at_once() {
 fn silence_without_word_from_the_host_is_unknown_not_dead() {
     let s = session(100 * MIN);
     let now = t(200 * MIN);
-    let silent_host = classify(&s, Some(heard(100 * MIN)), &Policy::default(), now);
+    let silent_host = classify(
+        &s,
+        &Hosts::only("h", Some(heard(100 * MIN))),
+        &Policy::default(),
+        now,
+    );
     assert_eq!(
         (silent_host.state, silent_host.rule),
         (State::Unknown, Rule::HostSilent)
     );
-    let no_host = classify(&s, None, &Policy::default(), now);
+    let no_host = classify(&s, &Hosts::only("h", None), &Policy::default(), now);
     assert_eq!(no_host.state, State::Unknown);
-    let dead = classify(&s, Some(heard(150 * MIN)), &Policy::default(), now);
+    let dead = classify(
+        &s,
+        &Hosts::only("h", Some(heard(150 * MIN))),
+        &Policy::default(),
+        now,
+    );
     assert_eq!((dead.state, dead.rule), (State::Dead, Rule::SilentPastTtl));
     assert_eq!(dead.since, t(130 * MIN));
 }
@@ -180,22 +193,26 @@ fn after_its_host_was_silent_a_session_has_a_full_ttl_to_be_heard_again() {
     // Silent since 100 min; its host (the store, the network) silent from 110 to 140 min, then
     // heard again: the session's silence counts from 140 min.
     let s = session(100 * MIN);
-    let host = Some(HostHeard {
-        last: t(150 * MIN),
-        since: t(140 * MIN),
-    });
-    let back = classify(&s, host, &Policy::default(), t(150 * MIN));
+    let host = Some(HostHeard::new(t(150 * MIN), t(140 * MIN)));
+    let back = classify(
+        &s,
+        &Hosts::only("h", host),
+        &Policy::default(),
+        t(150 * MIN),
+    );
     assert_eq!((back.state, back.rule), (State::Unknown, Rule::HostSilent));
     assert!(
         back.reason.contains("heard again 10m ago"),
         "{}",
         back.reason
     );
-    let host = Some(HostHeard {
-        last: t(171 * MIN),
-        since: t(140 * MIN),
-    });
-    let dead = classify(&s, host, &Policy::default(), t(171 * MIN));
+    let host = Some(HostHeard::new(t(171 * MIN), t(140 * MIN)));
+    let dead = classify(
+        &s,
+        &Hosts::only("h", host),
+        &Policy::default(),
+        t(171 * MIN),
+    );
     assert_eq!((dead.state, dead.rule), (State::Dead, Rule::SilentPastTtl));
     assert_eq!(dead.since, t(170 * MIN));
 }
@@ -266,14 +283,15 @@ fn any_duration() -> impl Strategy<Value = Duration> {
 prop_compose! {
     fn any_policy()(a in any_duration(), s in any_duration(), tt in any_duration(),
                     ttl in any_duration(), g in any_duration()) -> Policy {
-        Policy { active_window: a, stale_after: s, tool_timeout: tt, ttl, evict_grace: g, lock_delay: g }
+        Policy { active_window: a, stale_after: s, tool_timeout: tt, ttl, evict_grace: g, lock_delay: g,
+                 host_lost_after: tt.max(s), host_asleep_max: tt.max(s) * 4 }
     }
 }
 
 prop_compose! {
     /// A host heard at some time, without a gap since some earlier time, or never.
     fn any_host()(times in proptest::option::of((any_time(), any_time()))) -> Option<HostHeard> {
-        times.map(|(a, b)| HostHeard { last: a.max(b), since: a.min(b) })
+        times.map(|(a, b)| HostHeard::new(a.max(b), a.min(b)))
     }
 }
 
@@ -296,7 +314,7 @@ proptest! {
     #[test]
     fn an_exited_process_is_never_alive(s in any_session(), p in any_policy(), now in any_time(),
                                         host in any_host()) {
-        let v = classify(&s, host, &p, now);
+        let v = classify(&s, &Hosts::only("h", host), &p, now);
         if matches!(s.process, ProcessFact::Exited { .. }) {
             prop_assert!(matches!(v.state, State::Dead | State::Ended), "{v:?}");
         }
@@ -307,15 +325,15 @@ proptest! {
         s in any_session(), p in any_policy(), a in any_time(), b in any_time(),
         host in any_host()) {
         let (early, late) = (a.min(b), a.max(b));
-        let v1 = classify(&s, host, &p, early);
-        let v2 = classify(&s, host, &p, late);
+        let v1 = classify(&s, &Hosts::only("h", host), &p, early);
+        let v2 = classify(&s, &Hosts::only("h", host), &p, late);
         prop_assert!(liveliness(v2.state) <= liveliness(v1.state), "{v1:?} then {v2:?}");
     }
 
     #[test]
     fn dead_only_on_evidence(s in any_session(), p in any_policy(), now in any_time(),
                              host in any_host()) {
-        let v = classify(&s, host, &p, now);
+        let v = classify(&s, &Hosts::only("h", host), &p, now);
         if v.state == State::Dead {
             let exited = matches!(s.process, ProcessFact::Exited { .. });
             // Silent past the TTL, and for a whole TTL of its host being heard.
@@ -331,21 +349,237 @@ proptest! {
     fn a_session_blocked_on_a_person_is_never_stale(s in any_session(), p in any_policy(), now in any_time()) {
         let mut s = s;
         s.phase = Phase::Blocked { on: "input".into() };
-        let host = Some(HostHeard { last: now, since: t(0) });
-        prop_assert_ne!(classify(&s, host, &p, now).state, State::Stale);
+        let host = Some(HostHeard::new(now, t(0)));
+        prop_assert_ne!(classify(&s, &Hosts::only("h", host), &p, now).state, State::Stale);
     }
 
     #[test]
     fn waiting_for_a_prompt_is_never_stale(s in any_session(), p in any_policy(), now in any_time()) {
         let mut s = s;
         s.phase = Phase::Waiting;
-        let host = Some(HostHeard { last: now, since: t(0) });
-        prop_assert_ne!(classify(&s, host, &p, now).state, State::Stale);
+        let host = Some(HostHeard::new(now, t(0)));
+        prop_assert_ne!(classify(&s, &Hosts::only("h", host), &p, now).state, State::Stale);
     }
 
     #[test]
     fn the_verdict_is_a_function_of_its_inputs(s in any_session(), p in any_policy(), now in any_time(),
                                                host in any_host()) {
-        prop_assert_eq!(classify(&s, host, &p, now), classify(&s, host, &p, now));
+        prop_assert_eq!(classify(&s, &Hosts::only("h", host), &p, now), classify(&s, &Hosts::only("h", host), &p, now));
+    }
+}
+
+/// Host `h` (the session's) heard last at `h_last`; host `o` heard at `o_last`, without a gap
+/// since `o_since`.
+fn two_hosts(h_last: i64, o_last: i64, o_since: i64) -> Hosts {
+    Hosts::new(
+        BTreeMap::from([
+            ("h".to_owned(), HostHeard::new(t(h_last), t(0))),
+            ("o".to_owned(), HostHeard::new(t(o_last), t(o_since))),
+        ]),
+        None,
+    )
+}
+
+#[test]
+fn a_session_on_a_host_lost_while_another_is_heard_is_dead_with_the_evidence() {
+    let s = session(100 * MIN);
+    let p = Policy::default();
+    // Two hours and a minute of silence of host h, while host o was heard all along.
+    let now = 100 * MIN + 121 * MIN;
+    let v = classify(&s, &two_hosts(100 * MIN, now - 2_000, 0), &p, t(now));
+    assert_eq!((v.state, v.rule), (State::Dead, Rule::HostLost));
+    assert_eq!(v.reason, "host h lost: silent 2h1m while 1 host heard");
+    assert_eq!(v.since, t(220 * MIN));
+    // A minute earlier the host is only silent, and so is the session unknown.
+    let v = classify(
+        &s,
+        &two_hosts(100 * MIN, now - 2_000, 0),
+        &p,
+        t(now - 2 * MIN),
+    );
+    assert_eq!((v.state, v.rule), (State::Unknown, Rule::HostSilent));
+}
+
+#[test]
+fn a_lost_host_needs_another_heard_without_a_gap_over_its_whole_silence() {
+    let s = session(100 * MIN);
+    let p = Policy::default();
+    let now = 100 * MIN + 4 * 60 * MIN;
+    // o heard now, but only since 30 minutes ago: the store (or o) was out before that.
+    let v = classify(&s, &two_hosts(100 * MIN, now, now - 30 * MIN), &p, t(now));
+    assert_eq!(v.state, State::Unknown, "{v:?}");
+    // o was heard without a gap long ago, but not now: nobody is heard, nothing dies.
+    let v = classify(&s, &two_hosts(100 * MIN, now - 6 * MIN, 0), &p, t(now));
+    assert_eq!(v.state, State::Unknown, "{v:?}");
+    // o heard without a gap for the last 2h1m, though it too was out before: lost.
+    let v = classify(&s, &two_hosts(100 * MIN, now, now - 121 * MIN), &p, t(now));
+    assert_eq!(v.state, State::Dead, "{v:?}");
+}
+
+#[test]
+fn a_session_waiting_for_a_person_on_a_lost_host_is_dead_too() {
+    let mut s = session(100 * MIN);
+    s.phase = Phase::Blocked {
+        on: "permission".into(),
+    };
+    let now = 100 * MIN + 3 * 60 * MIN;
+    let v = classify(
+        &s,
+        &two_hosts(100 * MIN, now, 0),
+        &Policy::default(),
+        t(now),
+    );
+    assert_eq!((v.state, v.rule), (State::Dead, Rule::HostLost));
+    // With its host silent but not lost, it stays blocked.
+    let v = classify(
+        &s,
+        &two_hosts(100 * MIN, now, now - MIN),
+        &Policy::default(),
+        t(now),
+    );
+    assert_eq!(v.state, State::Blocked);
+}
+
+#[test]
+fn a_host_that_said_it_sleeps_is_unknown_for_up_to_host_asleep_max() {
+    let s = session(100 * MIN);
+    let p = Policy::default();
+    let mut hosts = BTreeMap::from([
+        ("h".to_owned(), HostHeard::new(t(100 * MIN), t(0))),
+        ("o".to_owned(), HostHeard::new(t(0), t(0))),
+    ]);
+    hosts.get_mut("h").unwrap().notice = Some(crate::host::Notice {
+        kind: crate::host::NoticeKind::Asleep,
+        at: t(100 * MIN),
+    });
+    let mut at = |now: i64| {
+        hosts.get_mut("o").unwrap().last = t(now);
+        let v = classify(&s, &Hosts::new(hosts.clone(), None), &p, t(now));
+        (v.state, v.reason)
+    };
+    let (state, reason) = at(100 * MIN + 10 * 60 * MIN);
+    assert_eq!(state, State::Unknown);
+    assert!(reason.contains("host asleep for 10h"), "{reason}");
+    assert_eq!(at(100 * MIN + 24 * 60 * MIN + MIN).0, State::Dead);
+}
+
+#[test]
+fn a_host_that_said_it_shuts_down_loses_its_silent_sessions_at_once() {
+    let s = session(100 * MIN);
+    let mut h = HostHeard::new(t(100 * MIN), t(0));
+    h.notice = Some(crate::host::Notice {
+        kind: crate::host::NoticeKind::Down,
+        at: t(100 * MIN + 1_000),
+    });
+    let hosts = Hosts::only("h", Some(h));
+    // No other host is needed: the host said so. The session still has its ttl.
+    let v = classify(&s, &hosts, &Policy::default(), t(131 * MIN));
+    assert_eq!((v.state, v.rule), (State::Dead, Rule::HostLost));
+    assert!(v.reason.starts_with("host h shut down"), "{}", v.reason);
+    assert_eq!(
+        classify(&s, &hosts, &Policy::default(), t(110 * MIN)).state,
+        State::Active
+    );
+}
+
+fn any_notice() -> impl Strategy<Value = Option<crate::host::Notice>> {
+    use crate::host::{Notice, NoticeKind};
+    proptest::option::of(
+        (
+            prop_oneof![
+                Just(NoticeKind::Asleep),
+                Just(NoticeKind::Down),
+                Just(NoticeKind::Lost)
+            ],
+            any_time(),
+        )
+            .prop_map(|(kind, at)| Notice { kind, at }),
+    )
+}
+
+prop_compose! {
+    /// The session's host `h` and up to three others, each heard at some time (or never),
+    /// without a gap since some earlier time, with a notice or none.
+    fn any_fleet()(hosts in proptest::collection::vec(
+        (proptest::option::of((any_time(), any_time())), any_notice()), 1..5)) -> Hosts {
+        let heard = hosts
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (times, notice))| {
+                let (a, b) = times?;
+                let name = if i == 0 { "h".to_owned() } else { format!("o{i}") };
+                Some((name, HostHeard { last: a.max(b), since: a.min(b), notice }))
+            })
+            .collect();
+        Hosts::new(heard, None)
+    }
+}
+
+proptest! {
+    #[test]
+    /// With no host heard now, no host is lost: what may still make a silent session dead is
+    /// its own host heard after its ttl ran out (evidence from before the silence), never the
+    /// silence of its host.
+    fn never_lost_while_no_host_is_heard(s in any_session(), p in any_policy(),
+                                         now in any_time(), fleet in any_fleet()) {
+        let nobody_heard = fleet.iter().all(|(_, h)| now.since(h.last) > HOST_GAP);
+        let down = fleet.stored("h").and_then(HostHeard::standing_notice)
+            .is_some_and(|n| n.kind == crate::host::NoticeKind::Down);
+        let v = classify(&s, &fleet, &p, now);
+        if nobody_heard && !down {
+            prop_assert_ne!(v.rule, Rule::HostLost, "{:?}", v);
+        }
+    }
+
+    #[test]
+    fn dead_only_on_evidence_in_a_fleet(s in any_session(), p in any_policy(), now in any_time(),
+                                       fleet in any_fleet()) {
+        let v = classify(&s, &fleet, &p, now);
+        if v.state == State::Dead {
+            let exited = matches!(s.process, ProcessFact::Exited { .. });
+            let silent = now.since(s.last_seen) > p.ttl;
+            let h = fleet.stored("h");
+            let notice = h.and_then(HostHeard::standing_notice).map(|n| n.kind);
+            let heard_itself = h.is_some_and(|h| {
+                h.last > s.last_seen.plus(p.ttl) && now.since(h.since) > p.ttl
+            });
+            let limit = if notice == Some(crate::host::NoticeKind::Asleep) {
+                p.host_asleep_max
+            } else {
+                p.host_lost_after
+            };
+            let gap = HOST_GAP.min(limit);
+            let lost = h.is_some_and(|h| {
+                now.since(h.last) > gap
+                    && fleet.iter().any(|(name, o)| {
+                        name != "h" && now.since(o.last) <= gap
+                            && now.since(h.last.max(o.since)) > limit
+                    })
+            });
+            let down = notice == Some(crate::host::NoticeKind::Down);
+            prop_assert!(exited || (silent && (heard_itself || lost || down)), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn dead_once_the_host_is_silent_past_host_lost_after_while_another_is_heard(
+        s in any_session(), p in any_policy(), extra in 1i64..(60 * MIN)) {
+        let mut s = s;
+        s.process = ProcessFact::Unknown;
+        if s.phase == Phase::Ended {
+            s.phase = Phase::Working;
+        }
+        let last = s.last_seen.as_millis();
+        let wait = [p.ttl, p.tool_timeout, p.host_lost_after, HOST_GAP]
+            .into_iter()
+            .max()
+            .unwrap();
+        let since_in_tool = match &s.phase {
+            Phase::InTool { since, .. } => since.plus(p.tool_timeout).as_millis(),
+            _ => 0,
+        };
+        let now = (last + wait.as_millis() as i64).max(since_in_tool) + extra;
+        let v = classify(&s, &two_hosts(last, now, last), &p, t(now));
+        prop_assert_eq!((v.state, v.rule), (State::Dead, Rule::HostLost), "{:?}", v);
     }
 }

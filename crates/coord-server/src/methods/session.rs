@@ -32,10 +32,11 @@ struct RegisterParams {
     stale_after: Option<u64>,
     active_window: Option<u64>,
     tool_timeout: Option<u64>,
+    host_lost_after: Option<u64>,
 }
 
 /// `session.register {id, task?, pid?, runtime?, cwd?, log?, parent?, labels?, restart?, ttl?,
-/// staleAfter?, activeWindow?, toolTimeout?}` → `{id, incarnation}`. A `pid` must be a running
+/// staleAfter?, activeWindow?, toolTimeout?, hostLostAfter?}` → `{id, incarnation}`. A `pid` must be a running
 /// process of the server's host (its start time is read so a recycled PID is never taken for
 /// it).
 pub fn register(params: Named<'_>) -> Result<Prepared, RpcError> {
@@ -55,6 +56,7 @@ pub fn register(params: Named<'_>) -> Result<Prepared, RpcError> {
             stale_after: p.stale_after,
             tool_timeout: p.tool_timeout,
             ttl: p.ttl,
+            host_lost_after: p.host_lost_after,
         },
         source: Some(Source::Api),
         restart: p.restart,

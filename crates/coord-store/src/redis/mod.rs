@@ -12,8 +12,9 @@
 //! - `session:<id>`: the record, a hash (layout in [`record`]);
 //! - `ids`: every id, a sorted set with all scores 0, so read in id order;
 //! - `last_seen`: id by last signal, a sorted set read by [`Store::quiet_since`];
-//! - `hosts`: host name to the last time any session on it was heard, and `since\0<host>` to
-//!   since when it has been heard without a gap, a hash;
+//! - `hosts`: host name to the last time any session on it was heard, `since\0<host>` to
+//!   since when it has been heard without a gap, and `notice\0<host>` to what is said of it
+//!   (JSON of [`coord_core::Notice`]), a hash;
 //! - `seq`: the event counter; `events`: the event log, a stream trimmed to about 100 000
 //!   entries on every append (`MAXLEN ~`);
 //! - `task:<id>`: a task, a hash of its `revision` and its `record` (JSON); `tasks`: task ids by
@@ -28,13 +29,14 @@
 mod record;
 
 use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use ::redis::{Client, Connection, ConnectionLike, FromRedisValue, RedisError, Script};
 use coord_core::{
-    Beat, Event, EventKind, ExitStatus, HostHeard, Phase, Registration, Session, Source, Task,
-    Timestamp,
+    Beat, Event, EventKind, ExitStatus, HostHeard, Notice, Phase, Registration, Session, Source,
+    Task, Timestamp,
 };
 
 use crate::url::RedisUrl;
@@ -49,9 +51,10 @@ macro_rules! script {
     ($file:literal) => {
         LazyLock::new(|| {
             Script::new(&format!(
-                "local HOST_GAP_MS = {}\nlocal SINCE_PREFIX = '{}'\n{}{}",
+                "local HOST_GAP_MS = {}\nlocal SINCE_PREFIX = '{}'\nlocal NOTICE_PREFIX = '{}'\n{}{}",
                 coord_core::HOST_GAP.as_millis(),
                 SINCE_PREFIX.replace('\0', "\\0"),
+                NOTICE_PREFIX.replace('\0', "\\0"),
                 include_str!("common.lua"),
                 include_str!($file)
             ))
@@ -64,9 +67,27 @@ macro_rules! script {
 /// a host name holds no NUL.
 const SINCE_PREFIX: &str = "since\0";
 
+/// What the field of the `hosts` hash holding what is said of a host starts with (JSON of
+/// [`coord_core::Notice`]), the host's name after it.
+const NOTICE_PREFIX: &str = "notice\0";
+
 /// The field of the `hosts` hash that holds since when `host` has been heard without a gap.
 fn since_field(host: &str) -> String {
     format!("{SINCE_PREFIX}{host}")
+}
+
+/// The field of the `hosts` hash that holds what is said of `host`.
+fn notice_field(host: &str) -> String {
+    format!("{NOTICE_PREFIX}{host}")
+}
+
+/// A host's fields as stored: its last signal, since when heard without a gap, its notice.
+fn host_from_fields(last: i64, since: Option<i64>, notice: Option<&str>) -> Result<HostHeard> {
+    Ok(HostHeard {
+        last: Timestamp::from_millis(last),
+        since: Timestamp::from_millis(since.unwrap_or(0)),
+        notice: notice.map(serde_json::from_str).transpose()?,
+    })
 }
 
 static REGISTER: LazyLock<Script> = script!("register.lua");
@@ -75,6 +96,7 @@ static UNREGISTER: LazyLock<Script> = script!("unregister.lua");
 static RECORD_EXIT: LazyLock<Script> = script!("record_exit.lua");
 static EVICT: LazyLock<Script> = script!("evict.lua");
 static PUT_TASK: LazyLock<Script> = script!("put_task.lua");
+static NOTE_HOST: LazyLock<Script> = script!("note_host.lua");
 
 /// The shared store.
 pub struct RedisStore {
@@ -335,17 +357,62 @@ impl Store for RedisStore {
     }
 
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {
-        let (last, since): (Option<i64>, Option<i64>) = self.with(|con| {
-            ::redis::cmd("HMGET")
-                .arg(&self.keys.hosts)
-                .arg(host)
-                .arg(since_field(host))
-                .query(con)
-        })?;
-        Ok(last.map(|last| HostHeard {
-            last: Timestamp::from_millis(last),
-            since: Timestamp::from_millis(since.unwrap_or(0)),
-        }))
+        let (last, since, notice): (Option<i64>, Option<i64>, Option<String>) =
+            self.with(|con| {
+                ::redis::cmd("HMGET")
+                    .arg(&self.keys.hosts)
+                    .arg(host)
+                    .arg(since_field(host))
+                    .arg(notice_field(host))
+                    .query(con)
+            })?;
+        last.map(|last| host_from_fields(last, since, notice.as_deref()))
+            .transpose()
+    }
+
+    fn hosts(&self) -> Result<BTreeMap<String, HostHeard>> {
+        let fields: HashMap<String, String> =
+            self.with(|con| ::redis::cmd("HGETALL").arg(&self.keys.hosts).query(con))?;
+        let mut hosts = BTreeMap::new();
+        for (name, last) in &fields {
+            if name.contains('\0') {
+                continue;
+            }
+            let last = last.parse().map_err(|_| {
+                StoreError::Corrupt(format!("host {name}: last heard is not a number: {last}"))
+            })?;
+            let since = fields.get(&since_field(name)).and_then(|s| s.parse().ok());
+            let notice = fields.get(&notice_field(name)).map(String::as_str);
+            hosts.insert(name.clone(), host_from_fields(last, since, notice)?);
+        }
+        Ok(hosts)
+    }
+
+    fn note_host(
+        &self,
+        host: &str,
+        expected: Option<Notice>,
+        notice: Option<Notice>,
+        event: &EventKind,
+    ) -> Result<bool> {
+        let json = |n: Option<Notice>| -> Result<String> {
+            Ok(n.map(|n| serde_json::to_string(&n))
+                .transpose()?
+                .unwrap_or_default())
+        };
+        let at = match notice {
+            Some(n) => n.at,
+            None => self.now()?,
+        };
+        let args = [
+            json(expected)?,
+            json(notice)?,
+            at.as_millis().to_string(),
+            serde_json::to_string(event)?,
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let stored: i64 = self.run(&NOTE_HOST, host, &args)?;
+        Ok(stored == 1)
     }
 
     fn evict(&self, id: &str, revision: u64, reason: &str) -> Result<bool> {

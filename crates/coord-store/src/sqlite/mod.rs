@@ -30,7 +30,7 @@ mod rows;
 mod schema;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -39,8 +39,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use coord_core::{
-    Beat, Event, EventKind, ExitStatus, HOST_GAP, HostHeard, Registration, Session, Source, Task,
-    Timestamp,
+    Beat, Event, EventKind, ExitStatus, HOST_GAP, HostHeard, Notice, Registration, Session, Source,
+    Task, Timestamp,
 };
 use rusqlite::config::DbConfig;
 use rusqlite::{
@@ -711,16 +711,67 @@ impl Store for SqliteStore {
     }
 
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT last, since FROM hosts WHERE ns = ?1 AND host = ?2")?
+        self.conn
+            .prepare_cached("SELECT last, since, notice FROM hosts WHERE ns = ?1 AND host = ?2")?
             .query_row(params![self.ns, host], |r| {
-                Ok(HostHeard {
-                    last: Timestamp::from_millis(r.get(0)?),
-                    since: Timestamp::from_millis(r.get(1)?),
-                })
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?))
             })
-            .optional()?)
+            .optional()?
+            .map(|(last, since, notice)| rows::host_heard(last, since, notice.as_deref()))
+            .transpose()
+    }
+
+    fn hosts(&self) -> Result<BTreeMap<String, HostHeard>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT host, last, since, notice FROM hosts WHERE ns = ?1")?;
+        let rows = stmt.query_map(params![self.ns], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+        let mut hosts = BTreeMap::new();
+        for row in rows {
+            let (host, last, since, notice) = row?;
+            hosts.insert(host, rows::host_heard(last, since, notice.as_deref())?);
+        }
+        Ok(hosts)
+    }
+
+    fn note_host(
+        &self,
+        host: &str,
+        expected: Option<Notice>,
+        notice: Option<Notice>,
+        event: &EventKind,
+    ) -> Result<bool> {
+        self.write(|tx, now| {
+            let stored: Option<Option<String>> = tx
+                .prepare_cached("SELECT notice FROM hosts WHERE ns = ?1 AND host = ?2")?
+                .query_row(params![self.ns, host], |r| r.get(0))
+                .optional()?;
+            let current = stored
+                .flatten()
+                .map(|text| serde_json::from_str::<Notice>(&text))
+                .transpose()?;
+            if current != expected {
+                return Ok(false);
+            }
+            let text = notice.map(|n| serde_json::to_string(&n)).transpose()?;
+            let at = notice.map_or(now, |n| n.at).as_millis();
+            exec(
+                tx,
+                "INSERT INTO hosts (ns, host, last, since, notice) VALUES (?1, ?2, ?3, ?3, ?4) \
+                 ON CONFLICT (ns, host) DO UPDATE SET notice = ?4",
+                params![self.ns, host, at, text],
+            )?;
+            self.host_written.replace(None);
+            self.log(tx, host, 0, std::slice::from_ref(event), now)?;
+            Ok(true)
+        })
     }
 
     fn evict(&self, id: &str, revision: u64, reason: &str) -> Result<bool> {

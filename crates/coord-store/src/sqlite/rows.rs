@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use coord_core::{Event, EventKind, Session, Source, Task, Timestamp};
+use coord_core::{Event, EventKind, HostHeard, Notice, Session, Source, Task, Timestamp};
 use rusqlite::Row;
 use serde::{Deserialize, Serialize};
 
@@ -185,5 +185,14 @@ pub fn event_from_row(row: &Row<'_>) -> Result<Event> {
         session: stored.session.into_owned(),
         incarnation: stored.incarnation,
         kind: stored.kind,
+    })
+}
+
+/// A host's row: its last signal, since when heard without a gap, and its notice (JSON).
+pub fn host_heard(last: i64, since: i64, notice: Option<&str>) -> Result<HostHeard> {
+    Ok(HostHeard {
+        last: Timestamp::from_millis(last),
+        since: Timestamp::from_millis(since),
+        notice: notice.map(serde_json::from_str::<Notice>).transpose()?,
     })
 }

@@ -77,6 +77,9 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX sessions_by_last_seen;
     ALTER TABLE sessions DROP COLUMN last_seen;
     ALTER TABLE sessions DROP COLUMN host;",
+    // 5: what is said of a host (it sleeps, it shuts down, the sweep found it lost), JSON of
+    //    coord_core::Notice, kept with the host until replaced.
+    "ALTER TABLE hosts ADD COLUMN notice TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::thread;
 
 use coord_core::{
-    Beat, EventKind, ExitStatus, NewTask, Phase, PolicyOverrides, ProcessFact, Registration,
-    Runtime, Source, Task, TaskState, Timestamp,
+    Beat, EventKind, ExitStatus, NewTask, Notice, NoticeKind, Phase, PolicyOverrides, ProcessFact,
+    Registration, Runtime, Source, Task, TaskState, Timestamp,
 };
 use coord_store::{Store, TaskEvent};
 
@@ -37,6 +37,8 @@ macro_rules! conformance_suite {
             quiet_since_returns_the_longest_silent_first_and_is_bounded,
             eviction_is_refused_when_the_session_changed_since_it_was_judged,
             host_heard_is_the_latest_signal_of_any_session_on_the_host,
+            hosts_lists_every_host_of_the_namespace_as_host_heard_tells_it,
+            a_host_notice_changes_by_compare_and_set_with_its_event,
             concurrent_heartbeats_from_many_handles_lose_nothing,
             progress_details_are_kept,
             tidy_keeps_every_session_and_recent_event,
@@ -439,6 +441,90 @@ pub fn host_heard_is_the_latest_signal_of_any_session_on_the_host(b: &dyn Backen
     assert_eq!(after.last, s1.last_seen.max(heard.last));
     assert_eq!(after.since, heard.since, "heard all along");
     assert!(store.host_heard("host-c").unwrap().is_none());
+}
+
+pub fn hosts_lists_every_host_of_the_namespace_as_host_heard_tells_it(b: &dyn Backend) {
+    let store = b.open("default");
+    store.register(&registration("s1")).unwrap();
+    store
+        .register(&Registration {
+            host: "host-b".into(),
+            ..registration("s2")
+        })
+        .unwrap();
+    b.open("other")
+        .register(&Registration {
+            host: "host-c".into(),
+            ..registration("s3")
+        })
+        .unwrap();
+    let hosts = store.hosts().unwrap();
+    assert_eq!(
+        hosts.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["host-a", "host-b"]
+    );
+    for (name, heard) in &hosts {
+        assert_eq!(Some(*heard), store.host_heard(name).unwrap());
+        assert_eq!(heard.notice, None);
+    }
+}
+
+pub fn a_host_notice_changes_by_compare_and_set_with_its_event(b: &dyn Backend) {
+    let store = b.open("default");
+    let s = store.register(&registration("s1")).unwrap();
+    let now = store.now().unwrap();
+    let asleep = Notice {
+        kind: NoticeKind::Asleep,
+        at: now,
+    };
+    let event = |became: &str| EventKind::Host {
+        became: became.to_owned(),
+        why: "said so".to_owned(),
+    };
+    let after = store.events(0, 100).unwrap().last().unwrap().seq;
+    assert!(
+        store
+            .note_host("host-a", None, Some(asleep), &event("asleep"))
+            .unwrap()
+    );
+    let heard = store.host_heard("host-a").unwrap().unwrap();
+    assert_eq!(heard.notice, Some(asleep));
+    assert_eq!(heard.last, s.last_seen, "a notice is not a signal");
+    assert_eq!(store.hosts().unwrap()["host-a"].notice, Some(asleep));
+    // Whoever read no notice before lost the race: nothing changes, nothing is logged.
+    assert!(
+        !store
+            .note_host("host-a", None, None, &event("awake"))
+            .unwrap()
+    );
+    assert!(
+        store
+            .note_host("host-a", Some(asleep), None, &event("awake"))
+            .unwrap()
+    );
+    assert_eq!(store.host_heard("host-a").unwrap().unwrap().notice, None);
+    let events = store.events(after, 100).unwrap();
+    let logged: Vec<_> = events
+        .iter()
+        .map(|e| (e.session.as_str(), e.kind.clone()))
+        .collect();
+    assert_eq!(
+        logged,
+        [("host-a", event("asleep")), ("host-a", event("awake"))]
+    );
+    // A host never heard is heard at its notice, so it is listed and judged like the others.
+    let down = Notice {
+        kind: NoticeKind::Down,
+        at: now,
+    };
+    assert!(
+        store
+            .note_host("host-new", None, Some(down), &event("down"))
+            .unwrap()
+    );
+    let new = store.host_heard("host-new").unwrap().unwrap();
+    assert_eq!((new.last, new.since, new.notice), (now, now, Some(down)));
+    assert!(b.open("other").host_heard("host-new").unwrap().is_none());
 }
 
 pub fn concurrent_heartbeats_from_many_handles_lose_nothing(b: &dyn Backend) {

@@ -89,7 +89,9 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         .with_max_level(level)
         .with_writer(std::io::stderr)
         .init();
-    let defaults = Policy::default();
+    let defaults =
+        coord_service::hosts::namespace_limits(Policy::default(), |k| std::env::var(k).ok())
+            .map_err(anyhow::Error::msg)?;
     let policy = Policy {
         evict_grace: args.grace.unwrap_or(defaults.evict_grace),
         lock_delay: args.lock_delay.unwrap_or(defaults.lock_delay),

@@ -63,7 +63,10 @@ fn top(args: &Args) -> anyhow::Result<()> {
     let url = StoreUrl::parse(args.url.as_deref(), |k| std::env::var(k).ok())?;
     let store = coord_store::open(&url, &Config::new(&args.namespace))
         .with_context(|| format!("cannot open the store {url}"))?;
-    let service = Service::new(store, HostInfo::current(), Policy::default());
+    let policy =
+        coord_service::hosts::namespace_limits(Policy::default(), |k| std::env::var(k).ok())
+            .map_err(anyhow::Error::msg)?;
+    let service = Service::new(store, HostInfo::current(), policy);
     let options = Options {
         interval: args.interval,
         color: std::io::stdout().is_terminal()

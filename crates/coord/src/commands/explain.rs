@@ -12,9 +12,10 @@ use crate::cli::ExplainArgs;
 use crate::render::{ago, rfc3339};
 
 /// The rules of `classify`, in the order they are tried.
-const RULES: [Rule; 11] = [
+const RULES: [Rule; 12] = [
     Rule::EndedCleanly,
     Rule::ProcessExited,
+    Rule::HostLost,
     Rule::SilentPastTtl,
     Rule::HostSilent,
     Rule::WaitingForPerson,
@@ -76,14 +77,34 @@ fn explain(report: &Report, policy: &coord_core::Policy) -> String {
     };
     let _ = writeln!(out, "  {:<8} {} {process}", "process", s.location());
     let _ = writeln!(out);
+    let (heard, host) = &report.host;
+    let _ = writeln!(out, "host {}: {} ({})", s.host, host.state, host.reason);
+    if let Some(h) = heard {
+        let _ = writeln!(out, "  {:<12} {}", "last signal", at(h.last));
+        let _ = writeln!(out, "  {:<12} {}", "heard since", at(h.since));
+        if let Some(n) = h.notice {
+            let _ = writeln!(out, "  {:<12} {} {}", "noted", n.kind.as_str(), at(n.at));
+        }
+    }
+    if !host.witnesses.is_empty() {
+        let _ = writeln!(
+            out,
+            "  heard without a gap all the while: {}",
+            host.witnesses.join(", ")
+        );
+    }
+    let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "limits: active_window {}, stale_after {}, tool_timeout {}, ttl {}, evict_grace {}",
+        "limits: active_window {}, stale_after {}, tool_timeout {}, ttl {}, evict_grace {}, \
+         host_lost_after {}, host_asleep_max {}",
         Compact(p.active_window),
         Compact(p.stale_after),
         Compact(p.tool_timeout),
         Compact(p.ttl),
-        Compact(p.evict_grace)
+        Compact(p.evict_grace),
+        Compact(p.host_lost_after),
+        Compact(p.host_asleep_max)
     );
     let _ = writeln!(out);
     let _ = writeln!(out, "rules, in order (the first that holds decides):");

@@ -8,6 +8,7 @@ pub mod explain;
 pub mod heartbeat;
 pub mod hook;
 pub mod hooks;
+pub mod hosts;
 pub mod ps;
 pub mod register;
 pub mod run;
@@ -84,6 +85,8 @@ impl Context {
             config.busy_timeout = HOOK_BUSY_TIMEOUT;
             config.connect_timeout = HOOK_CONNECT_TIMEOUT;
         }
+        let policy = coord_service::hosts::namespace_limits(policy, |k| std::env::var(k).ok())
+            .map_err(UsageError)?;
         let store = coord_store::open(&url, &config)
             .with_context(|| format!("cannot open the store {url}"))?;
         Ok(Service::new(store, HostInfo::current(), policy))
@@ -129,6 +132,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&ctx, &args),
         Command::Serve(args) => serve::run(&ctx, &args),
         Command::Service(args) => service::run(&ctx, &args),
+        Command::Hosts(args) => hosts::list(&ctx, &args),
+        Command::Host(args) => hosts::say(&ctx, &args),
     }
 }
 
@@ -140,6 +145,7 @@ impl From<&PolicyArgs> for PolicyOverrides {
             stale_after: ms(p.stale_after),
             tool_timeout: ms(p.tool_timeout),
             ttl: ms(p.ttl),
+            host_lost_after: ms(p.host_lost_after),
         }
     }
 }

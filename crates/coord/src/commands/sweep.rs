@@ -38,11 +38,15 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
             "exited": report.exited,
             "evicted": pairs(&report.evicted, "reason"),
             "released": pairs(&report.released, "why"),
+            "hosts": pairs(&report.hosts, "became"),
             "assigned": assigned,
             "leader": report.leader,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
+    }
+    for (host, became) in &report.hosts {
+        println!("host      {host}: {became}");
     }
     for id in &report.exited {
         println!("exited    {id}: process gone");
@@ -59,7 +63,11 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
     if let Some(leader) = &report.leader {
         println!("leader    {leader}");
     }
-    if report.evicted.is_empty() && report.released.is_empty() && assigned.is_empty() {
+    if report.evicted.is_empty()
+        && report.released.is_empty()
+        && assigned.is_empty()
+        && report.hosts.is_empty()
+    {
         println!(
             "nothing to do ({} quiet sessions examined)",
             report.examined
