@@ -11,9 +11,9 @@
 //! | state    | when |
 //! |----------|------|
 //! | `down`   | it said it shuts down, and has not been heard since |
+//! | `asleep` | it said it sleeps, and has not been heard since (lost only past `host_asleep_max`) |
 //! | `heard`  | heard within [`HOST_GAP`] (or within its limit, if shorter; or the observer runs there) |
 //! | `lost`   | silent past its limit while another host was heard without a gap over it all |
-//! | `asleep` | it said it sleeps, and has not been heard since |
 //! | `silent` | anything else: nothing to judge by |
 
 use std::collections::BTreeMap;
@@ -238,7 +238,7 @@ impl Hosts {
         // Heard is heard within the gap, or within the limit where that is shorter (a fleet
         // that hands work on after 30 s of silence).
         let gap = HOST_GAP.min(limit);
-        if silent <= gap {
+        if silent <= gap && asleep.is_none() {
             let reason = format!("heard {} ago", Compact(silent));
             return verdict(HostState::Heard, reason, Vec::new(), h.since);
         }

@@ -296,3 +296,167 @@ fn a_store_down_longer_than_the_ttl_kills_no_session() {
     assert_eq!(token_of(&server, "t1"), token);
     server.task_update("t1", token, &TaskOp::Complete).unwrap();
 }
+
+/// The `host` events logged so far: (host, what it became).
+fn host_events(svc: &Service) -> Vec<(String, String)> {
+    svc.events(0, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            coord_core::EventKind::Host { became, .. } => Some((e.session, became)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_machine_that_dies_is_lost_after_host_lost_after_and_its_work_and_lease_move_on() {
+    let fleet = Fleet::new();
+    let server = fleet.on("server");
+    let east = fleet.on("east");
+    join(&east, "e1");
+    join(&server, "srv");
+    add(&server, "t1");
+    server.task_claim("e1", Some("t1"), 4 * LEASE).unwrap();
+    let zombie = token_of(&server, "t1");
+    assert!(east.lead("e1", DEFAULT_LEADER_LEASE).unwrap().is("e1"));
+
+    // East dies. The server is heard every five minutes and sweeps; for two hours east is
+    // only silent.
+    for _ in 0..24 {
+        fleet.wait(5 * MIN);
+        beat(&server, "srv");
+        let report = server.check_health(100).unwrap();
+        assert!(report.evicted.is_empty(), "{report:?}");
+    }
+    assert_eq!(state(&server, "e1"), Some(State::Unknown));
+    fleet.wait(Duration::from_secs(30));
+    beat(&server, "srv");
+    // Lost: dead, and noted once by the sweep `ps` makes in passing; evicted after the grace.
+    assert_eq!(state(&server, "e1"), Some(State::Dead));
+    assert_eq!(
+        host_events(&server),
+        [("east".to_owned(), "lost".to_owned())]
+    );
+    fleet.wait(MIN);
+    beat(&server, "srv");
+    let report = server.check_health(100).unwrap();
+    assert!(report.hosts.is_empty(), "noted once: {report:?}");
+    let evicted: Vec<&str> = report.evicted.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(evicted, ["e1"], "{report:?}");
+    assert!(report.evicted[0].1.contains("host east lost"), "{report:?}");
+    fleet.wait(Duration::from_secs(6));
+    assert_eq!(server.assign(LEASE).unwrap()["t1"], "srv");
+    let report = server.check_health(100).unwrap();
+    assert_eq!(report.leader.as_deref(), Some("srv"), "{report:?}");
+
+    // East comes back: its agent re-registers as a new incarnation (and the sweep that makes
+    // in passing notes that east rejoined), and the zombie's completion is refused.
+    let beat_again = coord_core::Beat::activity(Source::Cli, east.now().unwrap());
+    assert!(
+        east.heartbeat("e1", &beat_again).is_err(),
+        "evicted: unknown"
+    );
+    join(&east, "e1");
+    assert!(matches!(
+        east.task_update("t1", zombie, &TaskOp::Complete),
+        Err(ServiceError::Task(TaskError::StaleToken { .. }))
+    ));
+    fleet.wait(MIN);
+    assert!(server.check_health(100).unwrap().hosts.is_empty());
+    assert_eq!(
+        host_events(&server),
+        [
+            ("east".to_owned(), "lost".to_owned()),
+            ("east".to_owned(), "rejoined".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn a_laptop_that_said_it_sleeps_is_never_lost_within_host_asleep_max() {
+    let fleet = Fleet::new();
+    let server = fleet.on("server");
+    let laptop = fleet.on("laptop");
+    join(&laptop, "lap");
+    join(&server, "srv");
+    add(&server, "t1");
+    server.task_claim("lap", Some("t1"), 24 * LEASE).unwrap();
+    let token = token_of(&server, "t1");
+    laptop.announce(coord_service::hosts::Said::Sleep).unwrap();
+
+    // Asleep for ten hours, five past host_lost_after.
+    for _ in 0..120 {
+        fleet.wait(5 * MIN);
+        beat(&server, "srv");
+        server.check_health(100).unwrap();
+    }
+    assert_eq!(state(&server, "lap"), Some(State::Unknown));
+    let (_, hosts) = server.host_table().unwrap();
+    let lap = hosts.iter().find(|h| h.name == "laptop").unwrap();
+    assert_eq!(lap.verdict.state, coord_core::HostState::Asleep);
+    assert_eq!(token_of(&server, "t1"), token);
+
+    // It wakes and says so; its session works on under its own token.
+    laptop.announce(coord_service::hosts::Said::Wake).unwrap();
+    beat(&laptop, "lap");
+    assert_eq!(state(&server, "lap"), Some(State::Active));
+    server.task_update("t1", token, &TaskOp::Complete).unwrap();
+    assert_eq!(
+        host_events(&server),
+        [
+            ("laptop".to_owned(), "asleep".to_owned()),
+            ("laptop".to_owned(), "awake".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn a_store_down_longer_than_host_lost_after_loses_no_host() {
+    let fleet = Fleet::new();
+    let server = fleet.on("server");
+    let east = fleet.on("east");
+    join(&east, "e1");
+    join(&server, "srv");
+    add(&server, "t1");
+    server.task_claim("e1", Some("t1"), 8 * LEASE).unwrap();
+    let token = token_of(&server, "t1");
+
+    // Nobody reaches the store for three hours; the server is the first back, and sweeps.
+    fleet.wait(180 * MIN);
+    beat(&server, "srv");
+    let report = server.check_health(100).unwrap();
+    assert!(
+        report.evicted.is_empty() && report.hosts.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(state(&server, "e1"), Some(State::Unknown));
+    // East is back within host_lost_after of the store's return: nothing was lost.
+    fleet.wait(60 * MIN);
+    beat(&east, "e1");
+    beat(&server, "srv");
+    assert!(server.check_health(100).unwrap().evicted.is_empty());
+    assert_eq!(token_of(&server, "t1"), token);
+}
+
+#[test]
+fn a_host_that_shuts_down_hands_its_work_on_in_seconds() {
+    let fleet = Fleet::new();
+    let server = fleet.on("server");
+    let east = fleet.on("east");
+    join(&east, "e1");
+    join(&east, "e2");
+    join(&server, "srv");
+    add(&server, "t1");
+    server.task_claim("e1", Some("t1"), LEASE).unwrap();
+
+    let done = east.announce(coord_service::hosts::Said::Shutdown).unwrap();
+    assert_eq!(done.ended, ["e1", "e2"]);
+    assert_eq!(done.released, ["t1"]);
+    assert_eq!(state(&server, "e1"), Some(State::Ended));
+    fleet.wait(Duration::from_secs(6));
+    assert_eq!(server.assign(LEASE).unwrap()["t1"], "srv");
+    let (_, hosts) = server.host_table().unwrap();
+    let east_row = hosts.iter().find(|h| h.name == "east").unwrap();
+    assert_eq!(east_row.verdict.state, coord_core::HostState::Down);
+}
