@@ -120,6 +120,10 @@ impl Service {
         // again and retry, a few times; the host's own word wins.
         for _ in 0..5 {
             let expected = self.store.host_heard(&host)?.and_then(|h| h.notice);
+            // Nothing to take back: a wake with no word standing logs nothing.
+            if expected.is_none() && notice.is_none() {
+                break;
+            }
             if self.store.note_host(&host, expected, notice, &event)? {
                 break;
             }

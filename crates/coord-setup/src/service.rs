@@ -52,11 +52,11 @@ pub fn unit_text(coord: &Path, env: &[(&str, &str)]) -> String {
          \n\
          [Service]\n",
     );
-    let _ = writeln!(
-        text,
-        "ExecStart={} watch --all",
-        quote(&coord.to_string_lossy())
-    );
+    let coord = quote(&coord.to_string_lossy());
+    // The host is up again (a boot, a login, a wake): any word it left that it sleeps or
+    // shuts down no longer holds. A failure to say so never keeps the watcher from starting.
+    let _ = writeln!(text, "ExecStartPre=-{coord} host wake");
+    let _ = writeln!(text, "ExecStart={coord} watch --all");
     for (name, value) in env {
         let _ = writeln!(text, "Environment={}", quote(&format!("{name}={value}")));
     }
@@ -129,7 +129,8 @@ mod tests {
             &[("COORD_URL", "redis://:p%w$d@h:6379/0")],
         );
         assert!(
-            text.contains("ExecStart=\"/opt/my tools/coord\" watch --all\n"),
+            text.contains("ExecStart=\"/opt/my tools/coord\" watch --all\n")
+                && text.contains("ExecStartPre=-\"/opt/my tools/coord\" host wake\n"),
             "{text}"
         );
         assert!(
