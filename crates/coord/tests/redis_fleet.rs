@@ -2,7 +2,6 @@
 
 mod common;
 #[path = "../../coord-store/tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::process::{Command, Stdio};

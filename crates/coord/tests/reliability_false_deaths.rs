@@ -9,7 +9,6 @@
 
 mod common;
 #[path = "../../coord-store/tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::time::{Duration, Instant};

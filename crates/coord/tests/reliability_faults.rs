@@ -5,9 +5,9 @@
 //! and the outage is nobody's death.
 
 mod common;
+#[path = "../../coord-store/tests/support/mod.rs"]
+mod support;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -15,100 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{Sleeper, World, publish, scaled};
 use serde_json::Value;
-
-/// A `redis-server` on a unix socket that keeps its data across restarts (an append-only file
-/// written on every change), so it can be frozen, killed and started again on the same socket.
-struct Redis {
-    dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl Redis {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let child = Self::spawn(&dir);
-        Self { dir, child }
-    }
-
-    fn spawn(dir: &tempfile::TempDir) -> Child {
-        let socket = dir.path().join("redis.sock");
-        let _ = std::fs::remove_file(&socket);
-        let child = Command::new("redis-server")
-            .args(["--port", "0", "--unixsocket"])
-            .arg(&socket)
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (apt-get install redis-server)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !Self::answers(&socket) {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            thread::sleep(Duration::from_millis(5));
-        }
-        child
-    }
-
-    fn answers(socket: &Path) -> bool {
-        redis::Client::open(redis::ConnectionAddr::Unix(socket.to_owned()))
-            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-            .is_ok()
-    }
-
-    fn url(&self) -> String {
-        format!("redis+unix://{}/redis.sock", self.dir.path().display())
-    }
-
-    fn signal(&self, signal: rustix::process::Signal) {
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
-        rustix::process::kill_process(pid, signal).unwrap();
-    }
-
-    fn freeze(&self) {
-        self.signal(rustix::process::Signal::STOP);
-    }
-
-    fn thaw(&self) {
-        self.signal(rustix::process::Signal::CONT);
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn restart(&mut self) {
-        self.kill();
-        self.child = Self::spawn(&self.dir);
-    }
-
-    /// Forgets everything, as a server restarted without its data would.
-    fn flush(&self) {
-        let socket = self.dir.path().join("redis.sock");
-        let mut con = redis::Client::open(redis::ConnectionAddr::Unix(socket))
-            .and_then(|c| c.get_connection())
-            .unwrap();
-        redis::cmd("FLUSHALL").query::<()>(&mut con).unwrap();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.thaw();
-        self.kill();
-    }
-}
+use support::RedisServer;
 
 /// One hook invocation as an agent makes it: how long it took, and whether it was silent
 /// success (exit 0, no output).
@@ -138,7 +45,7 @@ fn beats(w: &World, id: &str) -> Option<u64> {
 
 /// Freezes, kills and restarts, and empties the server, a round at a time, while the hooks
 /// fire; after each, a hook must land. Returns how many faults it made.
-fn outages(redis: &mut Redis, w: &World, agent: &Sleeper, wait_for_a_hook: &dyn Fn()) -> usize {
+fn outages(redis: &mut RedisServer, w: &World, agent: &Sleeper, wait_for_a_hook: &dyn Fn()) -> usize {
     let outage = Duration::from_millis(u64::try_from(scaled(1_000, 5_000)).unwrap());
     let host = |args: &[&str]| w.on_host("laptop", args);
     let mut faults = 0;
@@ -156,9 +63,9 @@ fn outages(redis: &mut Redis, w: &World, agent: &Sleeper, wait_for_a_hook: &dyn 
             "round {round}: hooks land again after a freeze"
         );
 
-        redis.kill();
+        redis.stop();
         thread::sleep(outage);
-        redis.restart();
+        redis.start_again();
         wait_for_a_hook();
         let after_restart = beats(w, "busy").unwrap();
         assert!(
@@ -189,8 +96,8 @@ fn outages(redis: &mut Redis, w: &World, agent: &Sleeper, wait_for_a_hook: &dyn 
 
 #[test]
 fn a_redis_outage_mid_run_never_holds_a_hook_and_the_next_hook_heals() {
-    let mut redis = Redis::start();
-    let w = World::on(redis.url());
+    let mut redis = RedisServer::start_durable();
+    let w = World::on(redis.url().to_string());
     // Two sessions on the laptop: `busy` fires hooks all along, `quiet` (in a long tool call)
     // fires none. The sweep runs elsewhere, as a server's would.
     let agent = Sleeper::start();

@@ -7,7 +7,6 @@
 
 mod common;
 #[path = "../../coord-store/tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};

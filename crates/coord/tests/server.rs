@@ -5,7 +5,6 @@
 
 mod common;
 #[path = "../../coord-store/tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::io::{BufRead, BufReader};

@@ -6,6 +6,9 @@
 //! missing `redis-server` fails the test (install the `redis-server` package): a Redis test
 //! that skips would pass without testing anything.
 
+// Shared by several test crates, each of which uses a part of it.
+#![allow(dead_code)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -20,30 +23,53 @@ use coord_store::url::RedisUrl;
 /// How long a new server may take to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A `redis-server` of this test alone.
+/// A `redis-server` of this test alone, which can go down and come back (an outage), freeze
+/// (a server that takes connections and never answers) and forget its data.
 pub struct RedisServer {
-    child: Child,
+    child: Option<Child>,
     dir: tempfile::TempDir,
+    extra: Vec<String>,
 }
 
 impl RedisServer {
-    /// Starts a server listening on a unix socket only.
+    /// Starts a server listening on a unix socket only, keeping nothing on disk.
     pub fn start() -> Self {
         Self::start_with(&[])
     }
 
+    /// Starts a server that writes every change to an append-only file before it answers, so
+    /// that it comes back from [`stop`](Self::stop) with all it acknowledged.
+    pub fn start_durable() -> Self {
+        Self::start_with(&["--appendonly", "yes", "--appendfsync", "always"])
+    }
+
     /// Starts a server on a unix socket, with `extra` arguments (a TLS port, say).
     pub fn start_with(extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let socket = dir.path().join("redis.sock");
+        let mut server = Self {
+            child: None,
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            extra: extra.iter().map(|&a| a.to_owned()).collect(),
+        };
+        server.start_again();
+        server
+    }
+
+    /// Starts the server again after [`stop`](Self::stop), on the same socket, with the same
+    /// arguments and what it kept on disk; waits until it answers. Does nothing if it runs.
+    pub fn start_again(&mut self) {
+        if self.is_up() {
+            return;
+        }
+        let socket = self.socket();
+        let _ = std::fs::remove_file(&socket);
         let child = Command::new("redis-server")
             .arg("--port")
             .arg("0")
             .arg("--unixsocket")
             .arg(&socket)
             .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(dir.path())
-            .args(extra)
+            .arg(self.dir.path())
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -51,15 +77,15 @@ impl RedisServer {
             .unwrap_or_else(|e| {
                 panic!("cannot run redis-server ({e}): install it (apt-get install redis-server)")
             });
-        let mut server = Self { child, dir };
-        server.wait_for_pong();
-        server
+        self.child = Some(child);
+        self.wait_for_pong();
     }
 
     fn wait_for_pong(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("the server's status") {
+            let child = self.child.as_mut().expect("a started server");
+            if let Some(status) = child.try_wait().expect("the server's status") {
                 panic!("redis-server exited at start: {status}");
             }
             if ping(&self.socket()) {
@@ -68,6 +94,46 @@ impl RedisServer {
             thread::sleep(Duration::from_millis(5));
         }
         panic!("redis-server did not answer PING within {START_TIMEOUT:?}");
+    }
+
+    /// Stops the server at once (SIGKILL): clients see their connections reset and new ones
+    /// refused. A durable server keeps what it acknowledged for
+    /// [`start_again`](Self::start_again).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether it runs.
+    pub fn is_up(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// Stops the process (SIGSTOP): the kernel still takes connections, nothing answers.
+    pub fn freeze(&self) {
+        self.signal(rustix::process::Signal::STOP);
+    }
+
+    /// Resumes a frozen server (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal(rustix::process::Signal::CONT);
+    }
+
+    fn signal(&self, signal: rustix::process::Signal) {
+        let child = self.child.as_ref().expect("a running server");
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a PID");
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+
+    /// Forgets everything, as a server restarted without its data would.
+    pub fn flush(&self) {
+        redis::cmd("FLUSHALL")
+            .query::<()>(&mut self.raw())
+            .expect("FLUSHALL");
     }
 
     /// The server's unix socket.
@@ -95,8 +161,10 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if self.child.is_some() {
+            self.thaw();
+        }
+        self.stop();
     }
 }
 
