@@ -12,8 +12,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hosts::{Host, Mode, Proxy, Target, Upstream, serve_embedded};
-use support::RedisServer;
 use serde_json::Value;
+use support::RedisServer;
 
 /// What the hook path may cost an agent, whatever the store does.
 const HOOK_LIMIT: Duration = Duration::from_millis(300);

@@ -45,7 +45,12 @@ fn beats(w: &World, id: &str) -> Option<u64> {
 
 /// Freezes, kills and restarts, and empties the server, a round at a time, while the hooks
 /// fire; after each, a hook must land. Returns how many faults it made.
-fn outages(redis: &mut RedisServer, w: &World, agent: &Sleeper, wait_for_a_hook: &dyn Fn()) -> usize {
+fn outages(
+    redis: &mut RedisServer,
+    w: &World,
+    agent: &Sleeper,
+    wait_for_a_hook: &dyn Fn(),
+) -> usize {
     let outage = Duration::from_millis(u64::try_from(scaled(1_000, 5_000)).unwrap());
     let host = |args: &[&str]| w.on_host("laptop", args);
     let mut faults = 0;
