@@ -30,6 +30,15 @@ use crate::time::{Compact, Timestamp};
 /// an outage (of the host, the network or the store) as far as anyone can tell.
 pub const HOST_GAP: Duration = Duration::from_secs(5 * 60);
 
+/// The silence after which a store begins a host's gap-free time anew, for a namespace judged
+/// with `policy`: [`HOST_GAP`], or its `host_lost_after` where that is shorter. A fleet that
+/// hands work on after 30 s of silence must see an outage of a minute as a gap, or the first
+/// host heard after it would witness every other host lost.
+#[must_use]
+pub fn recording_gap(policy: &Policy) -> Duration {
+    HOST_GAP.min(policy.host_lost_after)
+}
+
 /// How long after saying it sleeps or shuts down a host may still be heard (its last
 /// heartbeats, the command itself) with its word still holding. Heard later than that, it is
 /// awake again, whether or not it said so.
@@ -150,10 +159,19 @@ pub struct HostVerdict {
 }
 
 /// Every host of a namespace as the store knows it, and the one the judge runs on.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hosts {
     heard: BTreeMap<String, HostHeard>,
     here: Option<String>,
+    /// The silence after which the store began a host's gap-free time anew
+    /// ([`recording_gap`]): a shorter silence of a witness may have gone unseen.
+    gap: Duration,
+}
+
+impl Default for Hosts {
+    fn default() -> Self {
+        Self::new(BTreeMap::new(), None)
+    }
 }
 
 impl Hosts {
@@ -161,7 +179,18 @@ impl Hosts {
     /// the fact of the observer running there; `None` for an observer of the fleet only).
     #[must_use]
     pub fn new(heard: BTreeMap<String, HostHeard>, here: Option<String>) -> Self {
-        Self { heard, here }
+        Self {
+            heard,
+            here,
+            gap: HOST_GAP,
+        }
+    }
+
+    /// The same hosts, as a store that began a host's gap-free time anew after a silence of
+    /// `gap` recorded them (the namespace's [`recording_gap`]).
+    #[must_use]
+    pub fn recorded_with_gap(self, gap: Duration) -> Self {
+        Self { gap, ..self }
     }
 
     /// One host alone, as a judge elsewhere sees it.
@@ -170,6 +199,7 @@ impl Hosts {
         Self {
             heard: heard.into_iter().map(|h| (name.to_owned(), h)).collect(),
             here: None,
+            gap: HOST_GAP,
         }
     }
 
@@ -237,7 +267,10 @@ impl Hosts {
         };
         // Heard is heard within the gap, or within the limit where that is shorter (a fleet
         // that hands work on after 30 s of silence).
-        let gap = HOST_GAP.min(limit);
+        let gap = self.gap.min(limit);
+        // A witness's record shows no silence longer than the store's gap: the host must have
+        // been silent longer than that too, whatever its own limit.
+        let limit_seen = limit.max(self.gap);
         if silent <= gap && asleep.is_none() {
             let reason = format!("heard {} ago", Compact(silent));
             return verdict(HostState::Heard, reason, Vec::new(), h.since);
@@ -251,10 +284,10 @@ impl Hosts {
             .filter(|(name, o)| {
                 name.as_str() != host
                     && now.since(o.last) <= gap
-                    && now.since(h.last.max(o.since)) > limit
+                    && now.since(h.last.max(o.since)) > limit_seen
             })
             .map(|(name, o)| {
-                let from = h.last.max(o.since).plus(limit);
+                let from = h.last.max(o.since).plus(limit_seen);
                 lost_since = Some(lost_since.map_or(from, |t| t.min(from)));
                 name.clone()
             })

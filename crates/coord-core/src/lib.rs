@@ -35,6 +35,7 @@ pub use classify::{Rule, State, Verdict, classify};
 pub use event::{Event, EventKind};
 pub use host::{
     HOST_GAP, HostHeard, HostState, HostVerdict, Hosts, NOTICE_SLACK, Notice, NoticeKind,
+    recording_gap,
 };
 pub use policy::{Policy, PolicyOverrides};
 pub use session::{ExitStatus, Phase, ProcessFact, Runtime, Session, Source};

@@ -86,10 +86,10 @@ impl Service {
     /// Every host of the namespace as the store heard it, judged from this host (which is
     /// heard now, by the fact of this code running here).
     pub fn hosts_heard(&self) -> Result<Hosts> {
-        Ok(Hosts::new(
-            self.store.hosts()?,
-            Some(self.host.name.clone()),
-        ))
+        Ok(
+            Hosts::new(self.store.hosts()?, Some(self.host.name.clone()))
+                .recorded_with_gap(self.store.host_gap()?),
+        )
     }
 
     /// One session, observed and classified, with its latest events.

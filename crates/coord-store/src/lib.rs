@@ -70,6 +70,10 @@ pub struct Config {
     /// and leaves its write-ahead log to the process, which copies it back with
     /// [`Store::checkpoint`] (see [`sqlite`]).
     pub lasting: bool,
+    /// The silence of a whole host after which its gap-free time begins anew
+    /// ([`HostHeard::since`]): the namespace's [`coord_core::recording_gap`], which every
+    /// writer of the namespace must share.
+    pub host_gap: Duration,
 }
 
 impl Config {
@@ -84,6 +88,16 @@ impl Config {
             connect_timeout: Duration::from_secs(2),
             clock: Clock::Host,
             lasting: false,
+            host_gap: coord_core::HOST_GAP,
+        }
+    }
+
+    /// The same for a namespace judged with `policy` (its [`coord_core::recording_gap`]).
+    #[must_use]
+    pub fn judged_by(self, policy: &coord_core::Policy) -> Self {
+        Self {
+            host_gap: coord_core::recording_gap(policy),
+            ..self
         }
     }
 
@@ -135,10 +149,14 @@ pub trait Store: Send {
     fn quiet_since(&self, before: Timestamp, limit: usize) -> Result<Vec<Session>>;
 
     /// When any session on `host` was last heard from, and since when the host has been heard
-    /// with no silence of all its sessions longer than [`coord_core::HOST_GAP`] (each change
-    /// that moves a session's `last_seen` past such a silence restarts it). `None`: nothing
-    /// heard there.
+    /// with no silence of all its sessions longer than [`Store::host_gap`] (each change that
+    /// moves a session's `last_seen` past such a silence restarts it). `None`: nothing heard
+    /// there.
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>>;
+
+    /// The silence after which the store begins a host's gap-free time anew
+    /// ([`Config::host_gap`] of whoever writes it: a `coord serve`'s own, through one).
+    fn host_gap(&self) -> Result<Duration>;
 
     /// Every host of the namespace the store has heard (or heard of), by name, as
     /// [`Store::host_heard`] tells each. Hosts are few: one row each, never one per session.

@@ -10,6 +10,7 @@
 //! path may use it), with the same bounded waits as the Redis backend, and the bearer token
 //! from `COORD_TOKEN` when the server asks for one.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -61,6 +62,8 @@ pub enum Call {
     HostHeard { host: String },
     /// [`Store::hosts`]
     Hosts,
+    /// [`Store::host_gap`], in milliseconds
+    HostGap,
     /// [`Store::note_host`]
     NoteHost {
         host: String,
@@ -145,6 +148,7 @@ impl Call {
             Call::QuietSince { before, limit } => json!(store.quiet_since(before, limit)?),
             Call::HostHeard { host } => json!(store.host_heard(&host)?),
             Call::Hosts => json!(store.hosts()?),
+            Call::HostGap => json!(store.host_gap()?.as_millis() as u64),
             Call::NoteHost {
                 host,
                 expected,
@@ -179,6 +183,8 @@ pub struct RemoteStore {
     namespace: String,
     agent: ureq::Agent,
     timeout: Duration,
+    /// The server's host gap, once asked.
+    host_gap: OnceCell<Duration>,
 }
 
 impl RemoteStore {
@@ -198,6 +204,7 @@ impl RemoteStore {
             namespace: config.namespace.clone(),
             agent,
             timeout,
+            host_gap: OnceCell::new(),
         }
     }
 
@@ -325,6 +332,15 @@ impl Store for RemoteStore {
 
     fn quiet_since(&self, before: Timestamp, limit: usize) -> Result<Vec<Session>> {
         self.call(&Call::QuietSince { before, limit })
+    }
+
+    /// The server's: it records the hosts (asked once per handle).
+    fn host_gap(&self) -> Result<Duration> {
+        if let Some(gap) = self.host_gap.get() {
+            return Ok(*gap);
+        }
+        let ms: u64 = self.call(&Call::HostGap)?;
+        Ok(*self.host_gap.get_or_init(|| Duration::from_millis(ms)))
     }
 
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {

@@ -32,8 +32,8 @@ impl Redis {
 }
 
 impl conformance::Backend for Redis {
-    fn open(&self, namespace: &str) -> Box<dyn Store> {
-        Box::new(open(&self.server, namespace))
+    fn open_with(&self, config: Config) -> Box<dyn Store> {
+        Box::new(RedisStore::open(&self.server.url(), &config).unwrap())
     }
 }
 

@@ -33,8 +33,7 @@ impl Sqlite {
 }
 
 impl conformance::Backend for Sqlite {
-    fn open(&self, namespace: &str) -> Box<dyn Store> {
-        let config = Config::new(namespace);
+    fn open_with(&self, config: Config) -> Box<dyn Store> {
         let config = if self.lasting {
             config.lasting()
         } else {

@@ -30,9 +30,13 @@ impl Remote {
 
 impl conformance::Backend for Remote {
     /// The suite's namespaces, prefixed: the server's own namespace holds its own session.
-    fn open(&self, namespace: &str) -> Box<dyn Store> {
+    fn open_with(&self, config: Config) -> Box<dyn Store> {
         let url = StoreUrl::parse(Some(&self.served.url()), |_| None).unwrap();
-        coord_store::open(&url, &Config::new(format!("suite-{namespace}"))).unwrap()
+        let config = Config {
+            namespace: format!("suite-{}", config.namespace),
+            ..config
+        };
+        coord_store::open(&url, &config).unwrap()
     }
 }
 

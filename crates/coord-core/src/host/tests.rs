@@ -132,3 +132,69 @@ fn a_notice_holds_until_the_host_is_heard_again() {
     );
     assert_eq!(marked.judge("a", &p, t(now)).state, HostState::Heard);
 }
+
+/// A fleet that hands work on after 30 s: a store outage of a minute ends, and host a is heard
+/// again before host b.
+fn after_a_minute_long_outage(gap: Duration) -> (Hosts, Policy) {
+    let p = Policy {
+        host_lost_after: Duration::from_secs(30),
+        ..Policy::default()
+    };
+    let (outage_began, ended) = (100 * MIN, 101 * MIN);
+    // Recorded with a 30 s gap, a's silence of a minute began its gap-free time anew; with
+    // the 5 min gap it did not.
+    let since = if gap < Duration::from_secs(60) {
+        ended
+    } else {
+        0
+    };
+    let hosts = fleet(
+        &[("a", ended, since, None), ("b", outage_began, 0, None)],
+        None,
+    )
+    .recorded_with_gap(gap);
+    (hosts, p)
+}
+
+#[test]
+fn an_outage_longer_than_a_short_limit_loses_nobody_whatever_gap_the_store_kept() {
+    for gap in [Duration::from_secs(30), HOST_GAP] {
+        let (hosts, p) = after_a_minute_long_outage(gap);
+        let v = hosts.judge("b", &p, t(101 * MIN + 1_000));
+        assert_eq!(
+            v.state,
+            HostState::Silent,
+            "recorded with a {gap:?} gap: {v:?}"
+        );
+    }
+}
+
+/// The same hosts with a heard at `now` too.
+fn a_heard(hosts: &Hosts, now: i64) -> Hosts {
+    let mut map: BTreeMap<String, HostHeard> =
+        hosts.iter().map(|(n, h)| (n.to_owned(), *h)).collect();
+    map.get_mut("a").unwrap().last = t(now);
+    Hosts {
+        heard: map,
+        ..hosts.clone()
+    }
+}
+
+#[test]
+fn a_short_limit_holds_as_recorded_and_a_coarser_record_waits_for_its_gap() {
+    // a heard without a gap since the outage ended, b never again.
+    let (hosts, p) = after_a_minute_long_outage(Duration::from_secs(30));
+    let v = a_heard(&hosts, 101 * MIN + 31_000).judge("b", &p, t(101 * MIN + 31_000));
+    assert_eq!((v.state, v.since), (HostState::Lost, t(101 * MIN + 30_000)));
+    // A store that kept the 5 min gap may have missed a silence of a up to that long: b is
+    // lost once silent longer than that.
+    let (hosts, p) = after_a_minute_long_outage(HOST_GAP);
+    let at = 104 * MIN;
+    assert_eq!(
+        a_heard(&hosts, at).judge("b", &p, t(at)).state,
+        HostState::Silent
+    );
+    let at = 106 * MIN;
+    let v = a_heard(&hosts, at).judge("b", &p, t(at));
+    assert_eq!((v.state, v.since), (HostState::Lost, t(105 * MIN)));
+}

@@ -28,9 +28,8 @@
 
 mod record;
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use ::redis::{Client, Connection, ConnectionLike, FromRedisValue, RedisError, Script};
@@ -45,21 +44,56 @@ use crate::{Config, Result, Store, StoreError, TaskEvent};
 /// How many stream entries [`Store::session_events`] reads per round trip.
 const SCAN_BATCH: usize = 1_000;
 
-/// One script: the constants the scripts share with the Rust side, `common.lua`, then the
-/// named file.
-macro_rules! script {
-    ($file:literal) => {
-        LazyLock::new(|| {
+/// The scripts coord runs, each one file after `common.lua`.
+#[derive(Clone, Copy)]
+enum Lua {
+    Register,
+    Heartbeat,
+    Unregister,
+    RecordExit,
+    Evict,
+    PutTask,
+    NoteHost,
+}
+
+/// The file of each [`Lua`], in its order.
+const LUA_FILES: [&str; 7] = [
+    include_str!("register.lua"),
+    include_str!("heartbeat.lua"),
+    include_str!("unregister.lua"),
+    include_str!("record_exit.lua"),
+    include_str!("evict.lua"),
+    include_str!("put_task.lua"),
+    include_str!("note_host.lua"),
+];
+
+/// The scripts of one store, each built as first run: the constants the scripts share with
+/// the Rust side (the store's host gap among them), `common.lua`, then the script's file.
+struct Scripts {
+    host_gap: Duration,
+    built: [OnceCell<Script>; LUA_FILES.len()],
+}
+
+impl Scripts {
+    fn new(host_gap: Duration) -> Self {
+        Self {
+            host_gap,
+            built: Default::default(),
+        }
+    }
+
+    fn get(&self, lua: Lua) -> &Script {
+        self.built[lua as usize].get_or_init(|| {
             Script::new(&format!(
                 "local HOST_GAP_MS = {}\nlocal SINCE_PREFIX = '{}'\nlocal NOTICE_PREFIX = '{}'\n{}{}",
-                coord_core::HOST_GAP.as_millis(),
+                self.host_gap.as_millis(),
                 SINCE_PREFIX.replace('\0', "\\0"),
                 NOTICE_PREFIX.replace('\0', "\\0"),
                 include_str!("common.lua"),
-                include_str!($file)
+                LUA_FILES[lua as usize]
             ))
         })
-    };
+    }
 }
 
 /// What the field of the `hosts` hash holding since when a host has been heard without a gap
@@ -90,14 +124,6 @@ fn host_from_fields(last: i64, since: Option<i64>, notice: Option<&str>) -> Resu
     })
 }
 
-static REGISTER: LazyLock<Script> = script!("register.lua");
-static HEARTBEAT: LazyLock<Script> = script!("heartbeat.lua");
-static UNREGISTER: LazyLock<Script> = script!("unregister.lua");
-static RECORD_EXIT: LazyLock<Script> = script!("record_exit.lua");
-static EVICT: LazyLock<Script> = script!("evict.lua");
-static PUT_TASK: LazyLock<Script> = script!("put_task.lua");
-static NOTE_HOST: LazyLock<Script> = script!("note_host.lua");
-
 /// The shared store.
 pub struct RedisStore {
     client: Client,
@@ -106,6 +132,7 @@ pub struct RedisStore {
     /// The server's URL with its password masked, for errors.
     url: String,
     timeout: Duration,
+    scripts: Scripts,
 }
 
 /// The keys of one namespace.
@@ -175,6 +202,7 @@ impl RedisStore {
             keys: Keys::new(&config.namespace),
             url: shown,
             timeout: config.connect_timeout,
+            scripts: Scripts::new(config.host_gap),
         })
     }
 
@@ -188,9 +216,9 @@ impl RedisStore {
     }
 
     /// Runs `script` on the session `id` with `args` after the id.
-    fn run<T: FromRedisValue>(&self, script: &Script, id: &str, args: &[&str]) -> Result<T> {
+    fn run<T: FromRedisValue>(&self, lua: Lua, id: &str, args: &[&str]) -> Result<T> {
         let k = &self.keys;
-        let mut call = script.prepare_invoke();
+        let mut call = self.scripts.get(lua).prepare_invoke();
         call.key(k.session(id))
             .key(&k.ids)
             .key(&k.last_seen)
@@ -205,8 +233,8 @@ impl RedisStore {
     }
 
     /// Runs a script that returns the record (or nil).
-    fn run_for_session(&self, script: &Script, id: &str, args: &[&str]) -> Result<Option<Session>> {
-        let fields: Option<Vec<String>> = self.run(script, id, args)?;
+    fn run_for_session(&self, lua: Lua, id: &str, args: &[&str]) -> Result<Option<Session>> {
+        let fields: Option<Vec<String>> = self.run(lua, id, args)?;
         fields.map_or(Ok(None), record::session_from_fields)
     }
 
@@ -286,7 +314,7 @@ impl Store for RedisStore {
             if registration.restart { "1" } else { "0" },
         ];
         args.extend(fresh.iter().map(String::as_str));
-        self.run_for_session(&REGISTER, &registration.id, &args)?
+        self.run_for_session(Lua::Register, &registration.id, &args)?
             .ok_or_else(|| StoreError::Corrupt("the registration stored no record".to_owned()))
     }
 
@@ -294,12 +322,12 @@ impl Store for RedisStore {
         let beat_args = record::beat_args(beat)?;
         let mut args = vec![beat.source.as_str()];
         args.extend(beat_args.iter().map(String::as_str));
-        self.run_for_session(&HEARTBEAT, id, &args)
+        self.run_for_session(Lua::Heartbeat, id, &args)
     }
 
     fn unregister(&self, id: &str, source: Source) -> Result<Option<Session>> {
         let ended = serde_json::to_string(&Phase::Ended)?;
-        self.run_for_session(&UNREGISTER, id, &[source.as_str(), &ended])
+        self.run_for_session(Lua::Unregister, id, &[source.as_str(), &ended])
     }
 
     fn record_exit(
@@ -316,7 +344,7 @@ impl Store for RedisStore {
             &serde_json::to_string(&status)?,
             &event,
         ];
-        self.run(&RECORD_EXIT, id, &args)
+        self.run(Lua::RecordExit, id, &args)
     }
 
     fn session(&self, id: &str) -> Result<Option<Session>> {
@@ -354,6 +382,10 @@ impl Store for RedisStore {
                 .query(con)
         })?;
         self.load(&ids)
+    }
+
+    fn host_gap(&self) -> Result<Duration> {
+        Ok(self.scripts.host_gap)
     }
 
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {
@@ -411,7 +443,7 @@ impl Store for RedisStore {
             serde_json::to_string(event)?,
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let stored: i64 = self.run(&NOTE_HOST, host, &args)?;
+        let stored: i64 = self.run(Lua::NoteHost, host, &args)?;
         Ok(stored == 1)
     }
 
@@ -419,7 +451,7 @@ impl Store for RedisStore {
         let event = serde_json::to_string(&EventKind::Evicted {
             reason: reason.to_owned(),
         })?;
-        self.run(&EVICT, id, &[&revision.to_string(), &event])
+        self.run(Lua::Evict, id, &[&revision.to_string(), &event])
     }
 
     fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
@@ -510,7 +542,7 @@ impl Store for RedisStore {
 
     fn put_task(&self, task: &Task, expected: Option<u64>, events: &[TaskEvent]) -> Result<bool> {
         let k = &self.keys;
-        let mut call = PUT_TASK.prepare_invoke();
+        let mut call = self.scripts.get(Lua::PutTask).prepare_invoke();
         call.key(k.task(&task.id))
             .key(&k.tasks)
             .key(&k.last_seen)

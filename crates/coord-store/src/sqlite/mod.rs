@@ -39,8 +39,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use coord_core::{
-    Beat, Event, EventKind, ExitStatus, HOST_GAP, HostHeard, Notice, Registration, Session, Source,
-    Task, Timestamp,
+    Beat, Event, EventKind, ExitStatus, HostHeard, Notice, Registration, Session, Source, Task,
+    Timestamp,
 };
 use rusqlite::config::DbConfig;
 use rusqlite::{
@@ -81,6 +81,7 @@ pub struct SqliteStore {
     path: PathBuf,
     busy_timeout: Duration,
     clock: Clock,
+    host_gap: Duration,
     /// Whether a group's transaction is open ([`Store::grouped`]).
     grouping: Cell<bool>,
     /// Why the open group must not land: a change of it failed after writing.
@@ -173,6 +174,7 @@ impl SqliteStore {
             path: path.to_owned(),
             busy_timeout: config.busy_timeout,
             clock: config.clock.clone(),
+            host_gap: config.host_gap,
             grouping: Cell::new(false),
             group_failure: RefCell::new(None),
             host_written: RefCell::new(None),
@@ -375,7 +377,8 @@ impl SqliteStore {
     }
 
     /// With `s` saved: its host was heard at its `last_seen`; if the host was silent longer
-    /// than [`HOST_GAP`] until then, it is heard without a gap from then on.
+    /// than the host gap ([`Config::host_gap`]) until then, it is heard without a gap from
+    /// then on.
     fn hear(&self, tx: &Connection, s: &Session) -> Result<()> {
         let at = s.last_seen.as_millis();
         if self
@@ -386,7 +389,7 @@ impl SqliteStore {
         {
             return Ok(());
         }
-        let gap = i64::try_from(HOST_GAP.as_millis()).unwrap_or(i64::MAX);
+        let gap = i64::try_from(self.host_gap.as_millis()).unwrap_or(i64::MAX);
         tx.prepare_cached(
             "INSERT INTO hosts (ns, host, last, since) VALUES (?1, ?2, ?3, ?3) \
              ON CONFLICT (ns, host) DO UPDATE SET \
@@ -708,6 +711,10 @@ impl Store for SqliteStore {
             }
         }
         Ok(kept)
+    }
+
+    fn host_gap(&self) -> Result<Duration> {
+        Ok(self.host_gap)
     }
 
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {

@@ -6,17 +6,23 @@
 
 use std::collections::BTreeMap;
 use std::thread;
+use std::time::Duration;
 
 use coord_core::{
     Beat, EventKind, ExitStatus, NewTask, Notice, NoticeKind, Phase, PolicyOverrides, ProcessFact,
     Registration, Runtime, Source, Task, TaskState, Timestamp,
 };
-use coord_store::{Store, TaskEvent};
+use coord_store::{Config, Store, TaskEvent};
 
 /// A private store that the suite may open as many handles on as it likes.
 pub trait Backend: Sync {
+    /// A new handle on the store, opened with `config` (its namespace, its host gap).
+    fn open_with(&self, config: Config) -> Box<dyn Store>;
+
     /// A new handle on the store, seeing `namespace`.
-    fn open(&self, namespace: &str) -> Box<dyn Store>;
+    fn open(&self, namespace: &str) -> Box<dyn Store> {
+        self.open_with(Config::new(namespace))
+    }
 }
 
 /// Generates one `#[test]` per conformance check for a backend built by `$make`.
@@ -39,6 +45,7 @@ macro_rules! conformance_suite {
             host_heard_is_the_latest_signal_of_any_session_on_the_host,
             hosts_lists_every_host_of_the_namespace_as_host_heard_tells_it,
             a_host_notice_changes_by_compare_and_set_with_its_event,
+            a_host_silent_longer_than_the_host_gap_is_heard_without_a_gap_from_then_on,
             concurrent_heartbeats_from_many_handles_lose_nothing,
             progress_details_are_kept,
             tidy_keeps_every_session_and_recent_event,
@@ -466,6 +473,37 @@ pub fn hosts_lists_every_host_of_the_namespace_as_host_heard_tells_it(b: &dyn Ba
     for (name, heard) in &hosts {
         assert_eq!(Some(*heard), store.host_heard(name).unwrap());
         assert_eq!(heard.notice, None);
+    }
+}
+
+pub fn a_host_silent_longer_than_the_host_gap_is_heard_without_a_gap_from_then_on(b: &dyn Backend) {
+    let store = b.open_with(Config {
+        host_gap: Duration::from_millis(300),
+        ..Config::new("default")
+    });
+    // A store written by another (a server) may keep its own gap: it says which.
+    let gap = store.host_gap().unwrap();
+    let first = store.register(&registration("s1")).unwrap();
+    let beat = || {
+        let now = store.now().unwrap();
+        store
+            .heartbeat("s1", &Beat::activity(Source::Hook, now))
+            .unwrap();
+        store.host_heard("host-a").unwrap().unwrap()
+    };
+    thread::sleep(Duration::from_millis(50));
+    let heard = beat();
+    assert_eq!(heard.since, first.last_seen, "50 ms is no gap");
+    thread::sleep(Duration::from_millis(400));
+    let heard = beat();
+    if gap < Duration::from_millis(400) {
+        assert_eq!(gap, Duration::from_millis(300));
+        assert_eq!(
+            heard.since, heard.last,
+            "a silence of 400 ms is a gap of 300 ms"
+        );
+    } else {
+        assert_eq!(heard.since, first.last_seen, "no gap of {gap:?}");
     }
 }
 

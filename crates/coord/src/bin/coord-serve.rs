@@ -100,7 +100,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
     let config = Config {
         busy_timeout: BUSY_TIMEOUT,
         connect_timeout: CONNECT_TIMEOUT,
-        ..Config::new(&args.namespace).lasting()
+        ..Config::new(&args.namespace).lasting().judged_by(&policy)
     };
     let one_writer = matches!(url, StoreUrl::Sqlite(_));
     let open = move |namespace: &str| {

@@ -61,11 +61,11 @@ fn main() -> ExitCode {
 
 fn top(args: &Args) -> anyhow::Result<()> {
     let url = StoreUrl::parse(args.url.as_deref(), |k| std::env::var(k).ok())?;
-    let store = coord_store::open(&url, &Config::new(&args.namespace))
-        .with_context(|| format!("cannot open the store {url}"))?;
     let policy =
         coord_service::hosts::namespace_limits(Policy::default(), |k| std::env::var(k).ok())
             .map_err(anyhow::Error::msg)?;
+    let store = coord_store::open(&url, &Config::new(&args.namespace).judged_by(&policy))
+        .with_context(|| format!("cannot open the store {url}"))?;
     let service = Service::new(store, HostInfo::current(), policy);
     let options = Options {
         interval: args.interval,

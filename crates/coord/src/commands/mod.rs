@@ -87,7 +87,7 @@ impl Context {
         }
         let policy = coord_service::hosts::namespace_limits(policy, |k| std::env::var(k).ok())
             .map_err(UsageError)?;
-        let store = coord_store::open(&url, &config)
+        let store = coord_store::open(&url, &config.judged_by(&policy))
             .with_context(|| format!("cannot open the store {url}"))?;
         Ok(Service::new(store, HostInfo::current(), policy))
     }
