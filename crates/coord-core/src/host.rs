@@ -166,6 +166,8 @@ pub struct Hosts {
     /// The silence after which the store began a host's gap-free time anew
     /// ([`recording_gap`]): a shorter silence of a witness may have gone unseen.
     gap: Duration,
+    /// Whether the observer's own host may witness: not for an observer beside the store.
+    here_witnesses: bool,
 }
 
 impl Default for Hosts {
@@ -183,6 +185,19 @@ impl Hosts {
             heard,
             here,
             gap: HOST_GAP,
+            here_witnesses: true,
+        }
+    }
+
+    /// The same hosts, judged by an observer that runs beside the store (`coord serve`): what
+    /// its own host is heard through crosses no network, so it witnesses nothing of the others
+    /// (every host cut off from the server is an outage of the server's network, not a fleet
+    /// lost).
+    #[must_use]
+    pub fn beside_the_store(self) -> Self {
+        Self {
+            here_witnesses: false,
+            ..self
         }
     }
 
@@ -200,6 +215,7 @@ impl Hosts {
             heard: heard.into_iter().map(|h| (name.to_owned(), h)).collect(),
             here: None,
             gap: HOST_GAP,
+            here_witnesses: true,
         }
     }
 
@@ -283,6 +299,7 @@ impl Hosts {
             .iter()
             .filter(|(name, o)| {
                 name.as_str() != host
+                    && (self.here_witnesses || self.here.as_deref() != Some(name.as_str()))
                     && now.since(o.last) <= gap
                     && now.since(h.last.max(o.since)) > limit_seen
             })

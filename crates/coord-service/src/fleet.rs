@@ -86,10 +86,13 @@ impl Service {
     /// Every host of the namespace as the store heard it, judged from this host (which is
     /// heard now, by the fact of this code running here).
     pub fn hosts_heard(&self) -> Result<Hosts> {
-        Ok(
-            Hosts::new(self.store.hosts()?, Some(self.host.name.clone()))
-                .recorded_with_gap(self.store.host_gap()?),
-        )
+        let hosts = Hosts::new(self.store.hosts()?, Some(self.host.name.clone()))
+            .recorded_with_gap(self.store.host_gap()?);
+        Ok(if self.beside_the_store {
+            hosts.beside_the_store()
+        } else {
+            hosts
+        })
     }
 
     /// One session, observed and classified, with its latest events.

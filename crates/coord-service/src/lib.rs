@@ -129,6 +129,8 @@ pub struct Service {
     store: Box<dyn Store>,
     host: HostInfo,
     policy: Policy,
+    /// It runs beside the store (`coord serve`): see [`Service::beside_the_store`].
+    beside_the_store: bool,
 }
 
 impl Service {
@@ -139,6 +141,18 @@ impl Service {
             store,
             host,
             policy,
+            beside_the_store: false,
+        }
+    }
+
+    /// The same service, for a process that runs beside the store (`coord serve`): the
+    /// signals of its own host ([`coord_core::Hosts::beside_the_store`]) witness no other
+    /// host lost.
+    #[must_use]
+    pub fn beside_the_store(self) -> Self {
+        Self {
+            beside_the_store: true,
+            ..self
         }
     }
 

@@ -198,3 +198,18 @@ fn a_short_limit_holds_as_recorded_and_a_coarser_record_waits_for_its_gap() {
     let v = a_heard(&hosts, at).judge("b", &p, t(at));
     assert_eq!((v.state, v.since), (HostState::Lost, t(105 * MIN)));
 }
+
+#[test]
+fn an_observer_beside_the_store_witnesses_nothing_from_its_own_host() {
+    let now = 300 * MIN;
+    let hosts = || {
+        fleet(
+            &[("a", 100 * MIN, 0, None), ("server", now, 0, None)],
+            Some("server"),
+        )
+    };
+    let p = Policy::default();
+    assert_eq!(hosts().judge("a", &p, t(now)).state, HostState::Lost);
+    let v = hosts().beside_the_store().judge("a", &p, t(now));
+    assert_eq!(v.state, HostState::Silent, "{v:?}");
+}

@@ -109,7 +109,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
             ..config.clone()
         };
         coord_store::open(&url, &config)
-            .map(|store| Service::new(store, HostInfo::current(), policy))
+            .map(|store| Service::new(store, HostInfo::current(), policy).beside_the_store())
     };
     let options = ServeOptions {
         listen: args.listen,
