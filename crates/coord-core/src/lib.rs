@@ -38,7 +38,7 @@ pub use host::{
     recording_gap,
 };
 pub use policy::{Policy, PolicyOverrides};
-pub use session::{ExitStatus, Phase, ProcessFact, Runtime, Session, Source};
+pub use session::{ExitStatus, Phase, ProcessFact, ROLE_LABEL, Runtime, Session, Source};
 pub use signal::{Beat, BeatKind, Registration};
 pub use task::{NewTask, Task, TaskError, TaskState};
 pub use time::{Compact, Timestamp};

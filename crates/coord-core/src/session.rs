@@ -204,6 +204,10 @@ impl Source {
     }
 }
 
+/// The label of a session that is coord itself (`coord serve`'s own, valued `serve`): it may
+/// lead and sweep, and is never handed a task.
+pub const ROLE_LABEL: &str = "coord.role";
+
 /// One session of the fleet, as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -264,6 +268,13 @@ pub struct Session {
 }
 
 impl Session {
+    /// Whether work may be handed to it: a session of its own (not a subagent) that is not coord
+    /// itself ([`ROLE_LABEL`]).
+    #[must_use]
+    pub fn takes_tasks(&self) -> bool {
+        self.parent.is_none() && !self.labels.contains_key(ROLE_LABEL)
+    }
+
     /// The last sign of progress, counting the log file and registration itself.
     #[must_use]
     pub fn progress_at(&self) -> Timestamp {

@@ -1,12 +1,13 @@
 //! The server's own duty: it is a session of the fleet (`coord-serve@<host>`, source `api`),
 //! renews itself and the leader lease every [`EVERY`], and while it leads it runs
 //! `check_health` and hands waiting work on, so failures are found without anyone calling.
+//! Its session carries [`ROLE_LABEL`], so no task is ever handed to it.
 //! When it stops it ends its session and lets the lease go.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use coord_core::{Beat, PolicyOverrides, Runtime, Source};
+use coord_core::{Beat, PolicyOverrides, ROLE_LABEL, Runtime, Source};
 use coord_service::leader::DEFAULT_LEADER_LEASE;
 use coord_service::tasks::DEFAULT_LEASE;
 use coord_service::{RegisterRequest, Service, ServiceError};
@@ -89,6 +90,7 @@ fn registration(id: &str) -> RegisterRequest {
         pid: Some(std::process::id()),
         runtime: Some(Runtime::Other),
         task: Some("coord serve".to_owned()),
+        labels: [(ROLE_LABEL.to_owned(), "serve".to_owned())].into(),
         policy: PolicyOverrides {
             ttl: Some(INSTANCE_TTL.as_millis() as u64),
             ..PolicyOverrides::default()

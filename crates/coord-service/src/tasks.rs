@@ -236,7 +236,7 @@ impl Service {
         let live: Vec<_> = fleet
             .entries
             .iter()
-            .filter(|e| e.verdict.state.takes_work() && e.session.parent.is_none())
+            .filter(|e| e.verdict.state.takes_work() && e.session.takes_tasks())
             .map(|e| &e.session)
             .collect();
         let mut assigned = BTreeMap::new();

@@ -460,3 +460,20 @@ fn a_host_that_shuts_down_hands_its_work_on_in_seconds() {
     let east_row = hosts.iter().find(|h| h.name == "east").unwrap();
     assert_eq!(east_row.verdict.state, coord_core::HostState::Down);
 }
+
+#[test]
+fn coord_itself_leads_but_is_never_handed_work() {
+    let fleet = Fleet::new();
+    let svc = fleet.on("a");
+    svc.register(RegisterRequest {
+        id: Some("coord-serve@a".to_owned()),
+        labels: [(coord_core::ROLE_LABEL.to_owned(), "serve".to_owned())].into(),
+        ..RegisterRequest::default()
+    })
+    .unwrap();
+    add(&svc, "t1");
+    assert!(svc.assign(LEASE).unwrap().is_empty());
+    join(&svc, "worker");
+    let assigned = svc.assign(LEASE).unwrap();
+    assert_eq!(assigned.get("t1").map(String::as_str), Some("worker"));
+}
