@@ -16,7 +16,8 @@ use coord_core::{
 use crate::host::Liveness;
 use crate::{Result, Service};
 
-/// A proof of life is written at most this often per session; more would only cost writes.
+/// A proof of life is written at most this often per session (or three times per ttl, for a
+/// session whose ttl is shorter); more would only cost writes.
 const RENEW_EVERY: Duration = Duration::from_secs(10);
 
 /// What an observation changed in the store.
@@ -61,8 +62,9 @@ impl Service {
                 if grown && self.read_api_error(session)? {
                     return Ok(Observed::Renewed);
                 }
+                let every = RENEW_EVERY.min(self.policy.with(&session.policy).ttl / 3);
                 let fresh = match session.process {
-                    ProcessFact::Alive { checked_at } => now.since(checked_at) < RENEW_EVERY,
+                    ProcessFact::Alive { checked_at } => now.since(checked_at) < every,
                     _ => false,
                 };
                 if fresh {

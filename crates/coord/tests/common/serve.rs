@@ -18,11 +18,17 @@ impl Served {
     /// Starts `coord serve --listen 127.0.0.1:0 <extra>` on `world`'s store and waits until it
     /// listens; its log goes to `serve.log` in the world's directory.
     pub fn start(world: World, extra: &[&str]) -> Self {
+        Self::start_with(world, extra, &[])
+    }
+
+    /// [`start`](Self::start), with `env` set for the server.
+    pub fn start_with(world: World, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let log = std::fs::File::create(world.dir.path().join("serve.log")).unwrap();
         let mut child = world
             .cmd()
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

@@ -18,10 +18,12 @@
 //! Nothing here ever sends a packet to an address other than loopback.
 //!
 //! Include it with `mod common; mod support; mod hosts;` at the root of a test crate (it uses
-//! `crate::common` and `crate::support`). A [`Host`] lives no longer than the thread that started it (its
-//! `unshare` has a parent-death signal), so that a test that dies leaves no namespace behind.
+//! `crate::common` and `crate::support`). A [`Host`] lives no longer than the thread that
+//! started it (its `unshare` has a parent-death signal), so that a test that dies leaves no
+//! namespace behind.
 
-#![allow(dead_code)]
+// Each test crate uses a part of it.
+#![allow(dead_code, unused_imports)]
 
 mod proxy;
 mod store;
@@ -199,6 +201,8 @@ pub struct Host {
     dir: tempfile::TempDir,
     proxy: Proxy,
     url: String,
+    /// Settings every command in it is given besides its own (`COORD_HOST_LOST_AFTER`, say).
+    env: Vec<(String, String)>,
     /// `unshare`, the parent of the namespace's init.
     unshare: Child,
     /// The namespace's init (PID 1 inside), as seen outside.
@@ -214,6 +218,11 @@ impl Host {
     /// Starts host `name` (a valid host name) whose proxy leads to `upstream`, and waits until
     /// its namespace runs with its host name set.
     pub fn start(name: &str, upstream: &Upstream) -> Self {
+        Self::start_with(name, upstream, &[])
+    }
+
+    /// [`start`](Self::start), with `env` set for every command run in it.
+    pub fn start_with(name: &str, upstream: &Upstream, env: &[(&str, &str)]) -> Self {
         assert!(
             !name.is_empty()
                 && name.len() <= 63
@@ -271,6 +280,10 @@ impl Host {
             dir,
             proxy,
             url,
+            env: env
+                .iter()
+                .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
             unshare,
             init,
             ns,
@@ -310,7 +323,8 @@ impl Host {
     }
 
     /// A command that runs `argv` inside the host (`coord` as `argv[0]` means the binary under
-    /// test), with only `PATH`, `HOME`, `COORD_HOST` and `COORD_URL` set and stdin empty.
+    /// test), with only `PATH`, `HOME`, `COORD_HOST`, `COORD_URL` and the host's own settings
+    /// set, and stdin empty.
     pub fn command(&self, argv: &[&str]) -> Command {
         assert!(!self.dead, "{} was killed", self.name);
         let (program, rest) = argv.split_first().expect("a program to run");
@@ -326,6 +340,7 @@ impl Host {
             .env("HOME", self.home())
             .env("COORD_HOST", &self.name)
             .env("COORD_URL", &self.url)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         c
     }
