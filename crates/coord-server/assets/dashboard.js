@@ -1,10 +1,12 @@
-// The coord dashboard: the fleet, the task queue and the event log, live over the WebSocket.
+// The coord dashboard: the fleet, its hosts, the task queue and the event log, live over the
+// WebSocket.
 //
-// The page decides nothing. States come from `session.list` (the service's `classify`), asked
-// again whenever `events.subscribe` pushes an event (debounced), and every few seconds for the
-// states that change with time alone (`?refresh=SECONDS`, 0 for events only). With a token,
-// the page offers it as the WebSocket subprotocol `coord-token.<hex>` (a browser cannot set a
-// header there); the token comes from `#token=…` or the form, and is kept for this tab only.
+// The page decides nothing. States come from `session.list` (the service's `classify`) and
+// `host.list` (the service's judge of hosts, as `coord hosts`), asked again whenever
+// `events.subscribe` pushes an event (debounced), and every few seconds for the states that
+// change with time alone (`?refresh=SECONDS`, 0 for events only). With a token, the page
+// offers it as the WebSocket subprotocol `coord-token.<hex>` (a browser cannot set a header
+// there); the token comes from `#token=…` or the form, and is kept for this tab only.
 'use strict';
 
 (() => {
@@ -14,6 +16,8 @@
   const URGENCY = { dead: 0, stale: 1, blocked: 2, limited: 3, unknown: 4, 'in-tool': 5,
     active: 6, background: 7, idle: 8, ended: 9 };
   const TASK_ORDER = ['claimed', 'pending', 'failed', 'done'];
+  // Host states, those that want a person's eye first.
+  const HOST_STATES = ['lost', 'down', 'silent', 'asleep', 'heard'];
   const EVENTS_KEPT = 300;
   const DEBOUNCE_MS = 30;
   // At most one re-list in this long, so an event storm costs the rate limit little.
@@ -27,6 +31,7 @@
   const $ = (id) => document.getElementById(id);
   const view = {
     sessions: [],
+    hosts: [],
     tasks: [],
     events: [],
     skew: 0,
@@ -189,6 +194,28 @@
     renderTotals();
   }
 
+  // ---- the hosts --------------------------------------------------------------------------
+
+  // One row per host, in the server's order (by name); a click shows only its sessions.
+  function renderHosts() {
+    $('host-rows').innerHTML = view.hosts.map((h) => {
+      const sessions = h.sessions || [];
+      const on = view.filter.host === h.name ? ' on' : '';
+      return `<tr class="r-${esc(h.state)}${on}" data-host="${esc(h.name)}" data-state="${esc(h.state)}" tabindex="0">`
+        + `<td class="h-name">${esc(h.name)}</td>`
+        + `<td class="h-state">${pill(h.state)}</td>`
+        + `<td class="h-reason" title="${esc(h.reason)}">${esc(h.reason)}</td>`
+        + `<td class="h-last">${agoSpan(h.last_heard_ms)}</td>`
+        + `<td class="h-since">${agoSpan(h.heard_since_ms)}</td>`
+        + `<td class="h-sessions" title="${esc(sessions.join(', '))}">${sessions.length}</td></tr>`;
+    }).join('');
+    $('hosts-empty').hidden = view.hosts.length > 0;
+    $('host-counts').innerHTML = HOST_STATES
+      .map((st) => [st, view.hosts.filter((h) => h.state === st).length])
+      .filter(([, n]) => n)
+      .map(([st, n]) => `<span class="count s-${st}">${n} ${st}</span>`).join('');
+  }
+
   // ---- the task queue ---------------------------------------------------------------------
 
   function taskRow(t) {
@@ -246,6 +273,7 @@
       case 'claimed': return `claimed ${e.task} (token ${e.token})`;
       case 'leader': return `took the lead (term ${e.term})`;
       case 'unclaimed': return `${e.task} → ${e.state}: ${e.why}`;
+      case 'host': return `${e.became}: ${e.why}`;
       default: return JSON.stringify(e);
     }
   }
@@ -418,7 +446,8 @@
     inFlight = true;
     lastAsk = performance.now();
     try {
-      const [fleet, queue] = await Promise.all([call('session.list', { all: true }), call('task.list', {})]);
+      const [fleet, queue, hosts] = await Promise.all([
+        call('session.list', { all: true }), call('task.list', {}), call('host.list', {})]);
       view.skew = fleet.now_ms - Date.now();
       view.namespace = fleet.namespace;
       $('namespace').textContent = fleet.namespace;
@@ -429,8 +458,10 @@
         view.lastStates.set(s.id, s.state);
       }
       view.sessions = fleet.sessions;
+      view.hosts = hosts.hosts;
       view.tasks = queue.tasks;
       renderFleet();
+      renderHosts();
       renderTasks();
       notice('');
     } catch (e) {
@@ -457,6 +488,7 @@
   function onFilter() {
     keepInUrl();
     renderFleet();
+    renderHosts();
   }
 
   $('state-filter').addEventListener('click', (ev) => {
@@ -493,6 +525,19 @@
   $('fleet-rows').addEventListener('keydown', (ev) => {
     const tr = ev.target.closest('tr[data-id]');
     if (tr && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); toggleRow(tr); }
+  });
+
+  function pickHost(tr) {
+    view.filter.host = view.filter.host === tr.dataset.host ? '' : tr.dataset.host;
+    onFilter();
+  }
+  $('host-rows').addEventListener('click', (ev) => {
+    const tr = ev.target.closest('tr[data-host]');
+    if (tr && !window.getSelection().toString()) pickHost(tr);
+  });
+  $('host-rows').addEventListener('keydown', (ev) => {
+    const tr = ev.target.closest('tr[data-host]');
+    if (tr && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); pickHost(tr); }
   });
 
   $('login').addEventListener('submit', (ev) => {

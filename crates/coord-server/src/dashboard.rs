@@ -1,12 +1,14 @@
 //! `GET /`: the dashboard, a page for people that shows the fleet live: every session with its
-//! state and why, the task queue and the event log, with filters by state, host and label.
+//! state and why, the hosts, the task queue and the event log, with filters by state, host and
+//! label.
 //!
 //! The page is three hand-written files embedded in the binary (no build step, no CDN, nothing
 //! fetched at run time). It holds no data, so it is served without the token; everything it
 //! shows comes over the WebSocket `/ws`, which does need it (see [`crate::auth`]). The page
-//! decides nothing: it asks `session.list` for the states (which only the service's `classify`
-//! decides) whenever `events.subscribe` pushes an event, and every few seconds for the states
-//! that change with time alone.
+//! decides nothing: it asks `session.list` and `host.list` for the states (which only the
+//! service decides: `classify` for sessions, `Hosts::judge` for hosts) whenever
+//! `events.subscribe` pushes an event, and every few seconds for the states that change with
+//! time alone.
 
 use axum::Router;
 use axum::http::{HeaderName, header};

@@ -1,7 +1,7 @@
 //! `coord serve`: the network face of coord. JSON-RPC 2.0 over HTTP (`POST /rpc`, single calls
 //! and batches) and over a WebSocket (`GET /ws`, with live events), the ClaudeBench `system.*`
-//! instance API and coord's own `session.*`, `task.*`, `events.*`, a health check,
-//! Prometheus metrics and a live dashboard for people (`GET /`).
+//! instance API and coord's own `session.*`, `task.*`, `host.list`, `events.*`, a health
+//! check, Prometheus metrics and a live dashboard for people (`GET /`).
 //!
 //! The server adds transport, not logic: every method calls [`coord_service::Service`]. It is
 //! the only place in coord with an async runtime (tokio, axum), built by [`Server::run`]

@@ -1,5 +1,6 @@
 //! The view's state and what each key does to it: which pane has the keys, the fleet's sort
-//! column and direction, the state filter, the selected row of each pane. Pure: it takes a key
+//! column and direction, the state filter, the selected row of each pane (sessions, tasks,
+//! hosts, events). Pure: it takes a key
 //! and a snapshot and says whether to quit, reload or just redraw, so every key is tested
 //! without a terminal.
 
@@ -7,19 +8,27 @@ use std::cmp::Ordering;
 
 use coord_core::{Event, State, Task};
 use coord_service::Entry;
+use coord_service::hosts::HostEntry;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::snapshot::Snapshot;
 
-/// The three panes, in the order Tab visits them.
+/// The panes, in the order Tab visits them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {
     /// The sessions and their states.
     Fleet,
     /// The task queue.
     Tasks,
+    /// The hosts and their states.
+    Hosts,
     /// The event log.
     Events,
+}
+
+impl Pane {
+    /// Every pane, in the order Tab visits them (the order they are drawn in).
+    pub const ALL: [Pane; 4] = [Pane::Fleet, Pane::Tasks, Pane::Hosts, Pane::Events];
 }
 
 /// The fleet's columns, in the order they are shown; each can sort the fleet.
@@ -160,6 +169,7 @@ pub struct App {
     pub color: bool,
     selected_session: Option<String>,
     selected_task: Option<String>,
+    selected_host: Option<String>,
     selected_event: Option<u64>,
 }
 
@@ -175,6 +185,7 @@ impl App {
             color,
             selected_session: None,
             selected_task: None,
+            selected_host: None,
             selected_event: None,
         }
     }
@@ -208,6 +219,12 @@ impl App {
         snapshot.tasks.iter().collect()
     }
 
+    /// The hosts listed, by name (as `coord hosts`).
+    #[must_use]
+    pub fn hosts<'s>(&self, snapshot: &'s Snapshot) -> Vec<&'s HostEntry> {
+        snapshot.hosts.iter().collect()
+    }
+
     /// The events listed, the latest first.
     #[must_use]
     pub fn events<'s>(&self, snapshot: &'s Snapshot) -> Vec<&'s Event> {
@@ -226,6 +243,12 @@ impl App {
         position(rows, self.selected_task.as_ref(), |t| &t.id)
     }
 
+    /// The position of the selected host among those listed.
+    #[must_use]
+    pub fn host_at(&self, rows: &[&HostEntry]) -> Option<usize> {
+        position(rows, self.selected_host.as_ref(), |h| &h.name)
+    }
+
     /// The position of the selected event among those listed.
     #[must_use]
     pub fn event_at(&self, rows: &[&Event]) -> Option<usize> {
@@ -241,7 +264,7 @@ impl App {
             KeyCode::Char('r') | KeyCode::F(5) => return Outcome::Reload,
             KeyCode::Char('l') if ctrl => return Outcome::Reload,
             KeyCode::Tab => self.pane = self.next_pane(1),
-            KeyCode::BackTab => self.pane = self.next_pane(2),
+            KeyCode::BackTab => self.pane = self.next_pane(Pane::ALL.len() - 1),
             KeyCode::Char('s') => self.sort_by(self.step_column(1)),
             KeyCode::Char('S') => self.sort_by(self.step_column(Column::ALL.len() - 1)),
             KeyCode::Char('i') => self.reversed = !self.reversed,
@@ -264,9 +287,8 @@ impl App {
     }
 
     fn next_pane(&self, step: usize) -> Pane {
-        const PANES: [Pane; 3] = [Pane::Fleet, Pane::Tasks, Pane::Events];
-        let at = PANES.iter().position(|p| *p == self.pane).unwrap_or(0);
-        PANES[(at + step) % PANES.len()]
+        let at = Pane::ALL.iter().position(|p| *p == self.pane).unwrap_or(0);
+        Pane::ALL[(at + step) % Pane::ALL.len()]
     }
 
     fn step_column(&self, step: usize) -> Column {
@@ -312,6 +334,11 @@ impl App {
                 let rows = self.tasks(snapshot);
                 let at = step(self.task_at(&rows), rows.len(), by);
                 self.selected_task = at.map(|i| rows[i].id.clone());
+            }
+            Pane::Hosts => {
+                let rows = self.hosts(snapshot);
+                let at = step(self.host_at(&rows), rows.len(), by);
+                self.selected_host = at.map(|i| rows[i].name.clone());
             }
             Pane::Events => {
                 let rows = self.events(snapshot);

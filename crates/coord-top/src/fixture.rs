@@ -3,9 +3,11 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use coord_core::{
-    Event, EventKind, Phase, PolicyOverrides, ProcessFact, Rule, Runtime, Session, State, Task,
-    TaskState, Timestamp, Verdict,
+    Event, EventKind, HostHeard, HostState, HostVerdict, Notice, NoticeKind, Phase,
+    PolicyOverrides, ProcessFact, Rule, Runtime, Session, State, Task, TaskState, Timestamp,
+    Verdict,
 };
+use coord_service::hosts::HostEntry;
 use coord_service::{Entry, Fleet};
 
 use crate::snapshot::Snapshot;
@@ -59,7 +61,44 @@ pub fn entry(id: &str, pid: u32, state: State, rule: Rule, reason: &str, ago_ms:
     }
 }
 
-/// A fleet of four sessions (one leads and holds `t-1`), two tasks and three events.
+/// Two hosts, by name: `far`, lost two hours ago (`vm` heard all along), and `vm`, heard, with
+/// the sessions of the fleet that have not ended.
+fn hosts() -> Vec<HostEntry> {
+    let lost_at = t(NOW - 60_000);
+    vec![
+        HostEntry {
+            name: "far".into(),
+            heard: HostHeard {
+                notice: Some(Notice {
+                    kind: NoticeKind::Lost,
+                    at: lost_at,
+                }),
+                ..HostHeard::new(t(NOW - 7_260_000), t(NOW - 9_000_000))
+            },
+            verdict: HostVerdict {
+                state: HostState::Lost,
+                reason: "silent 2h1m while 1 host heard".into(),
+                witnesses: vec!["vm".into()],
+                since: lost_at,
+            },
+            sessions: Vec::new(),
+        },
+        HostEntry {
+            name: "vm".into(),
+            heard: HostHeard::new(t(NOW - 1_000), t(NOW - 60_000)),
+            verdict: HostVerdict {
+                state: HostState::Heard,
+                reason: "heard 1s ago".into(),
+                witnesses: Vec::new(),
+                since: t(NOW - 60_000),
+            },
+            sessions: vec!["builder".into(), "crasher".into(), "reviewer".into()],
+        },
+    ]
+}
+
+/// A fleet of four sessions (one leads and holds `t-1`) on two hosts, two tasks and three
+/// events.
 pub fn snapshot() -> Snapshot {
     let mut builder = entry(
         "builder",
@@ -123,6 +162,7 @@ pub fn snapshot() -> Snapshot {
                 ),
             ],
         },
+        hosts: hosts(),
         tasks: vec![
             task(
                 "t-1",

@@ -1,8 +1,8 @@
 //! `coord top`: a live terminal view of a fleet. The sessions with their states (coloured as
-//! `coord ps` colours them) and reasons, the explanation of the selected one, the task queue
-//! and the event log, read again every second and at once on `r`; sortable by any column,
-//! filtered by state; `q`, Esc or Ctrl-C leave it and restore the terminal, as does a panic or
-//! SIGTERM.
+//! `coord ps` colours them) and reasons, the explanation of the selected row, the task queue,
+//! the hosts (as `coord hosts` lists them) and the event log, read again every second and at
+//! once on `r`; sortable by any column, filtered by state; `q`, Esc or Ctrl-C leave it and
+//! restore the terminal, as does a panic or SIGTERM.
 //!
 //! It is a library of its own, used only by the `coord-top` binary, so that `coord`, which
 //! every agent hook starts, links no terminal UI. Like every adapter it reads through
@@ -68,7 +68,7 @@ pub fn run(service: &Service, options: &Options) -> Result<(), TopError> {
     let mut snapshot = Snapshot::empty();
     let mut app = App::new(options.color);
     let mut due = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
+    'view: while !stop.load(Ordering::Relaxed) {
         if Instant::now() >= due {
             feed.refresh(&mut snapshot);
             due = Instant::now() + options.interval;
@@ -82,18 +82,19 @@ pub fn run(service: &Service, options: &Options) -> Result<(), TopError> {
             Input::Gone => break,
             Input::Ready => {}
         }
-        if !event::poll(Duration::ZERO)? {
-            continue;
-        }
-        match event::read()? {
-            Event::Key(key) if key.kind != KeyEventKind::Release => {
-                match app.on_key(key, &snapshot) {
-                    Outcome::Quit => break,
-                    Outcome::Reload => due = Instant::now(),
-                    Outcome::Redraw => {}
+        // Every event the terminal library holds: it reads all the bytes there are, so keys
+        // typed together (or held down) wait in it, not on the terminal.
+        while event::poll(Duration::ZERO)? {
+            match event::read()? {
+                Event::Key(key) if key.kind != KeyEventKind::Release => {
+                    match app.on_key(key, &snapshot) {
+                        Outcome::Quit => break 'view,
+                        Outcome::Reload => due = Instant::now(),
+                        Outcome::Redraw => {}
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
     }
     screen.leave()?;

@@ -1,7 +1,8 @@
 //! How the view looks: the colour of each state (the colours `coord ps` prints, from
-//! `crates/coord/src/render/mod.rs`, as terminal styles) and relative times.
+//! `crates/coord/src/render/mod.rs`, as terminal styles), of each host state (as `coord hosts`
+//! shades it) and relative times.
 
-use coord_core::State;
+use coord_core::{HostState, State};
 use ratatui::style::{Color, Modifier, Style};
 
 /// The style of a state's name: the colour `coord ps` gives it, or none without colour.
@@ -23,6 +24,19 @@ pub fn state(state: State, color: bool) -> Style {
         State::Dead => s.fg(Color::Red).add_modifier(Modifier::BOLD),
         State::Ended => s.add_modifier(Modifier::DIM),
     }
+}
+
+/// The style of a host state's name: the colour of what it means for the host's silent
+/// sessions, as `coord hosts` shades it (heard: active; silent, asleep: unknown; down, lost:
+/// dead).
+#[must_use]
+pub fn host(host: HostState, color: bool) -> Style {
+    let shade = match host {
+        HostState::Heard => State::Active,
+        HostState::Silent | HostState::Asleep => State::Unknown,
+        HostState::Down | HostState::Lost => State::Dead,
+    };
+    state(shade, color)
 }
 
 /// Column titles and the keys line.
@@ -86,5 +100,15 @@ mod tests {
         for s in State::ALL {
             assert_eq!(state(s, false), Style::new(), "{s}");
         }
+    }
+
+    #[test]
+    fn host_states_take_the_colour_of_what_they_mean_for_sessions() {
+        assert_eq!(host(HostState::Heard, true).fg, Some(Color::Green));
+        assert_eq!(host(HostState::Asleep, true).fg, Some(Color::DarkGray));
+        assert_eq!(host(HostState::Silent, true).fg, Some(Color::DarkGray));
+        assert_eq!(host(HostState::Lost, true), state(State::Dead, true));
+        assert_eq!(host(HostState::Down, true), state(State::Dead, true));
+        assert_eq!(host(HostState::Lost, false), Style::new());
     }
 }

@@ -1,11 +1,13 @@
 //! What the view shows, read from the service: the classified fleet (`Service::fleet`, the
-//! same call as `coord ps`), the task queue (`Service::tasks`, as `coord task list`) and the
-//! latest events (`Service::events`, as `coord events`). States come from the service's
-//! classify; nothing here judges a session.
+//! same call as `coord ps`), the hosts (`Service::host_table`, as `coord hosts`), the task
+//! queue (`Service::tasks`, as `coord task list`) and the latest events (`Service::events`, as
+//! `coord events`). States come from the service (`classify` for sessions, `Hosts::judge` for
+//! hosts); nothing here judges a session or a host.
 
 use std::collections::VecDeque;
 
 use coord_core::{Event, Task, Timestamp};
+use coord_service::hosts::HostEntry;
 use coord_service::{Fleet, Service};
 
 /// How many of the latest events the view keeps.
@@ -19,6 +21,8 @@ const PAGE: usize = 1000;
 pub struct Snapshot {
     /// The fleet with every session's verdict, and the store's time of the reading.
     pub fleet: Fleet,
+    /// Every host of the namespace with its state and its sessions, by name.
+    pub hosts: Vec<HostEntry>,
     /// The task queue, oldest first.
     pub tasks: Vec<Task>,
     /// The latest events, oldest first.
@@ -36,6 +40,7 @@ impl Snapshot {
                 now: Timestamp::from_millis(0),
                 entries: Vec::new(),
             },
+            hosts: Vec::new(),
             tasks: Vec::new(),
             events: VecDeque::new(),
             error: None,
@@ -62,15 +67,17 @@ impl<'a> Feed<'a> {
         Self { service, after: 0 }
     }
 
-    /// Reads the fleet, the tasks and the new events into `snapshot`. A failure is kept in
-    /// `snapshot.error` and leaves the last good reading in place: a store that is down for a
-    /// moment does not end the view.
+    /// Reads the fleet, the hosts, the tasks and the new events into `snapshot`. A failure is
+    /// kept in `snapshot.error` and leaves the last good reading in place: a store that is down
+    /// for a moment does not end the view.
     pub fn refresh(&mut self, snapshot: &mut Snapshot) {
         snapshot.error = self.read(snapshot).err().map(|e| e.to_string());
     }
 
     fn read(&mut self, snapshot: &mut Snapshot) -> coord_service::Result<()> {
         let fleet = self.service.fleet()?;
+        // After the fleet, whose observations of this host's sessions are signals of it.
+        let (_, hosts) = self.service.host_table()?;
         self.service.tidy()?;
         let tasks = self.service.tasks()?;
         loop {
@@ -82,6 +89,7 @@ impl<'a> Feed<'a> {
             snapshot.events.drain(..excess);
         }
         snapshot.fleet = fleet;
+        snapshot.hosts = hosts;
         snapshot.tasks = tasks;
         Ok(())
     }

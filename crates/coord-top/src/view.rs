@@ -1,9 +1,11 @@
 //! Drawing one frame: a summary line, the fleet (the columns of `coord ps`, the state in its
-//! colour), the explanation of the selected row, the task queue beside the event log, and the
-//! keys. It draws what the snapshot holds and the app state asks for; it decides nothing.
+//! colour), the explanation of the selected row, the task queue beside the hosts (the columns
+//! of `coord hosts`) and the event log, and the keys. It draws what the snapshot holds and the
+//! app state asks for; it decides nothing.
 
 use coord_core::{Event, State, Task, TaskState, Timestamp};
 use coord_service::Entry;
+use coord_service::hosts::HostEntry;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -35,9 +37,15 @@ pub fn draw(frame: &mut Frame, app: &App, snapshot: &Snapshot) {
             .block(Block::bordered().title(" Why ")),
         detail,
     );
-    let [tasks, events] =
+    let [tasks, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(lower);
+    // The hosts are few: as many rows as there are (with borders and titles), up to half.
+    let rows = u16::try_from(snapshot.hosts.len()).unwrap_or(u16::MAX);
+    let hosts_height = rows.saturating_add(3).min(right.height / 2);
+    let [hosts, events] =
+        Layout::vertical([Constraint::Length(hosts_height), Constraint::Fill(1)]).areas(right);
     draw_tasks(frame, tasks, app, snapshot);
+    draw_hosts(frame, hosts, app, snapshot);
     draw_events(frame, events, app, snapshot);
     frame.render_widget(Paragraph::new(keys_line(app, snapshot)), keys);
 }
@@ -157,6 +165,32 @@ fn task_cells(t: &Task, now: Timestamp) -> Vec<Line<'static>> {
     ]
 }
 
+fn draw_hosts(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
+    let rows = app.hosts(snapshot);
+    let now = snapshot.now();
+    let header = ["HOST", "STATE", "LAST HEARD", "SESSIONS", "REASON"].map(String::from);
+    let cells = rows
+        .iter()
+        .map(|h| {
+            let state = h.verdict.state;
+            vec![
+                Line::raw(h.name.clone()),
+                Line::styled(state.as_str(), palette::host(state, app.color)),
+                Line::raw(palette::ago(h.heard.last, now)),
+                Line::raw(h.sessions.len().to_string()),
+                Line::raw(h.verdict.reason.clone()),
+            ]
+        })
+        .collect();
+    let mut state = TableState::new().with_selected(app.host_at(&rows));
+    let title = format!(" Hosts ({}) ", rows.len());
+    frame.render_stateful_widget(
+        table(&header, cells, app).block(pane_block(app, Pane::Hosts, title)),
+        area,
+        &mut state,
+    );
+}
+
 fn draw_events(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     let rows = app.events(snapshot);
     let now = snapshot.now();
@@ -220,6 +254,11 @@ fn detail_lines(app: &App, snapshot: &Snapshot) -> Vec<Line<'static>> {
             let rows = app.tasks(snapshot);
             app.task_at(&rows)
                 .map_or_else(hint, |i| task_detail(rows[i], now))
+        }
+        Pane::Hosts => {
+            let rows = app.hosts(snapshot);
+            app.host_at(&rows)
+                .map_or_else(hint, |i| host_detail(rows[i], now, app.color))
         }
         Pane::Events => {
             let rows = app.events(snapshot);
@@ -286,6 +325,43 @@ fn task_detail(t: &Task, now: Timestamp) -> Vec<Line<'static>> {
             palette::ago(t.created_at, now)
         )),
         Line::raw(format!("progress {progress}")),
+    ]
+}
+
+/// A host's state and why (`coord hosts` in full): when it was last heard and since when
+/// without a gap, what it said, its sessions and the hosts that witness its silence.
+fn host_detail(h: &HostEntry, now: Timestamp, color: bool) -> Vec<Line<'static>> {
+    let v = &h.verdict;
+    let list = |names: &[String]| {
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
+    let said = h.heard.notice.map_or_else(
+        || "said nothing".to_owned(),
+        |n| format!("noted {} {}", n.kind.as_str(), palette::ago(n.at, now)),
+    );
+    vec![
+        Line::from(vec![
+            Span::styled(h.name.clone(), palette::heading(color)),
+            Span::raw(" is "),
+            Span::styled(v.state.as_str(), palette::host(v.state, color)),
+            Span::raw(format!(": {}", v.reason)),
+        ]),
+        Line::raw(format!(
+            "last heard {} · heard without a gap since {} · {} since {} · {said}",
+            palette::ago(h.heard.last, now),
+            palette::ago(h.heard.since, now),
+            v.state,
+            palette::ago(v.since, now),
+        )),
+        Line::raw(format!(
+            "sessions {} · witnesses {}",
+            list(&h.sessions),
+            list(&v.witnesses)
+        )),
     ]
 }
 

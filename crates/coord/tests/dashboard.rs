@@ -1,56 +1,27 @@
 //! The dashboard of `coord serve` in a real browser: headless Chromium, driven over its
-//! debugging protocol (CDP: a WebSocket, spoken with tungstenite; nothing fetched from the network),
-//! loads the page from the real server, and the test reads the DOM: the fleet's rows and
-//! states, the filters, the task queue, the event log. Then a watched session is killed and
-//! the page must show it dead within a second, without a reload, and its task released once
-//! the leader's sweep takes it back. A screenshot is saved as an artifact
-//! (`$CARGO_TARGET_TMPDIR/dashboard.png`).
+//! debugging protocol (see `dashboard/browser.rs`; nothing fetched from the network), loads the
+//! page from the real server, and the test reads the DOM: the fleet's rows and states, the
+//! hosts, the filters, the task queue, the event log. A host says it sleeps and the page shows
+//! it asleep on the event alone. Then a watched session is killed and the page must show it
+//! dead within a second, without a reload, and its task released once the leader's sweep takes
+//! it back. A screenshot is saved as an artifact (`$CARGO_TARGET_TMPDIR/dashboard.png`).
 //!
 //! Without Chromium the tests say so and pass, unless `CI` is set: there they fail.
 
+#[path = "dashboard/browser.rs"]
+mod browser;
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
+use browser::{Browser, Socket, chromium, next_json};
 use common::serve::Served;
 use common::{Sleeper, World};
 use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
-
-type Socket = tungstenite::WebSocket<MaybeTlsStream<std::net::TcpStream>>;
-
-/// The browser binary: `$CHROMIUM`, else the first of the usual names on `PATH`. `None` when
-/// there is none and this is not CI; under CI a missing browser fails the test.
-fn chromium() -> Option<PathBuf> {
-    let named = std::env::var_os("CHROMIUM").map(PathBuf::from);
-    let found = named.or_else(|| {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        [
-            "chromium",
-            "chromium-browser",
-            "google-chrome",
-            "google-chrome-stable",
-        ]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but Chromium is not installed (.ci/run installs the chromium package)"
-        );
-        eprintln!(
-            "SKIPPED: Chromium is not installed (apt-get install chromium); set CI to fail instead"
-        );
-    }
-    found
-}
 
 /// A running `coord serve` on a world's store, killed when dropped.
 struct Server {
@@ -82,208 +53,22 @@ impl Server {
     }
 }
 
-fn next_json(ws: &mut Socket) -> Value {
-    loop {
-        if let tungstenite::Message::Text(t) = ws.read().unwrap() {
-            return serde_json::from_str(t.as_str()).unwrap();
-        }
-    }
-}
-
-/// Headless Chromium with one page, driven over CDP; killed when dropped.
-struct Browser {
-    child: Child,
-    page: Socket,
-    next_id: u64,
-    /// What the page wrote to its console or threw, for the message of a failed wait.
-    console: Vec<String>,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    fn launch(binary: &Path) -> Self {
-        let profile = tempfile::tempdir().unwrap();
-        let mut child = Command::new(binary)
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-extensions",
-                "--disable-background-networking",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--hide-scrollbars",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-                "--window-size=1440,900",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let browser_url = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("Chromium did not open its DevTools port");
-        let port = browser_url
-            .trim_start_matches("ws://")
-            .split(['/', ':'])
-            .nth(1)
-            .unwrap()
-            .to_owned();
-        let targets = ureq::get(format!("http://127.0.0.1:{port}/json/list"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        let targets: Value = serde_json::from_str(&targets).unwrap();
-        let page_url = targets
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["type"] == "page")
-            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
-            .expect("Chromium has no page")
-            .to_owned();
-        let (mut page, _) = tungstenite::connect(page_url).unwrap();
-        if let MaybeTlsStream::Plain(s) = page.get_mut() {
-            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        }
-        let mut browser = Self {
-            child,
-            page,
-            next_id: 0,
-            console: Vec::new(),
-            _profile: profile,
-        };
-        browser.call("Runtime.enable", &json!({}));
-        browser.call("Page.enable", &json!({}));
-        browser.call(
-            "Page.addScriptToEvaluateOnNewDocument",
-            &json!({ "source": READERS }),
-        );
-        browser.call(
-            "Emulation.setDeviceMetricsOverride",
-            &json!({ "width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
-        );
-        browser
-    }
-
-    /// Sends one CDP command and returns its result; events read meanwhile are kept when they
-    /// are the page's console output or exceptions.
-    fn call(&mut self, method: &str, params: &Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let msg = json!({ "id": id, "method": method, "params": params });
-        self.page
-            .send(tungstenite::Message::Text(msg.to_string().into()))
-            .unwrap();
-        loop {
-            let m = next_json(&mut self.page);
-            if m["id"] == id {
-                assert!(m.get("error").is_none(), "{method}: {m}");
-                return m["result"].clone();
-            }
-            match m["method"].as_str() {
-                Some("Runtime.consoleAPICalled") => {
-                    self.console.push(m["params"]["args"].to_string());
-                }
-                Some("Runtime.exceptionThrown") => self
-                    .console
-                    .push(m["params"]["exceptionDetails"].to_string()),
-                _ => {}
-            }
-        }
-    }
-
-    fn open(&mut self, url: &str) {
-        self.call("Page.navigate", &json!({ "url": url }));
-    }
-
-    /// Evaluates `expr` in the page; its value (promises awaited), or what it threw.
-    fn try_eval(&mut self, expr: &str) -> Result<Value, String> {
-        let r = self.call(
-            "Runtime.evaluate",
-            &json!({ "expression": expr, "returnByValue": true, "awaitPromise": true }),
-        );
-        match r.get("exceptionDetails") {
-            Some(e) => Err(e["exception"]["description"].to_string()),
-            None => Ok(r["result"]["value"].clone()),
-        }
-    }
-
-    /// Evaluates `expr` in the page; its value. Panics if it throws.
-    fn eval(&mut self, expr: &str) -> Value {
-        self.try_eval(expr)
-            .unwrap_or_else(|e| panic!("{expr} threw {e}"))
-    }
-
-    /// Evaluates `expr` every 20 ms until it is truthy (not false, null, 0 or ""); how long
-    /// that took. An expression that throws (the page is still loading) is not yet true.
-    /// Panics after `within`, with the page's text and console.
-    fn until(&mut self, expr: &str, within: Duration) -> Duration {
-        let start = Instant::now();
-        loop {
-            let v = self.try_eval(expr);
-            let truthy = v.as_ref().is_ok_and(|v| {
-                !matches!(v, Value::Null | Value::Bool(false)) && *v != json!(0) && *v != json!("")
-            });
-            if truthy {
-                return start.elapsed();
-            }
-            if start.elapsed() >= within {
-                let page = self.try_eval("document.body.innerText");
-                panic!(
-                    "the page never showed `{expr}` (last {v:?}); console: {:?}\npage: {page:?}",
-                    self.console
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Saves a PNG of the page, down to the end of its content.
-    fn screenshot(&mut self, path: &Path) {
-        let height =
-            self.eval("Math.ceil(document.getElementById('main').getBoundingClientRect().bottom)");
-        let clip = json!({ "x": 0, "y": 0, "width": 1440, "height": height, "scale": 1 });
-        let shot = self.call(
-            "Page.captureScreenshot",
-            &json!({ "format": "png", "clip": clip }),
-        );
-        let png = base64(shot["data"].as_str().unwrap());
-        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-        std::fs::write(path, png).unwrap();
-        eprintln!("screenshot: {}", path.display());
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Small DOM readers every page gets: `rows()` (each visible row's id and state),
-/// `cell(id, column)` (a cell's text), `task(id)` (a task's line in the queue),
-/// `logged(kind, session)` (whether the event log shows such an event).
+/// `cell(id, column)` (a cell's text), `hosts()` (each host's row by name), `task(id)` (a
+/// task's line in the queue), `logged(kind, session)` (whether the event log shows such an
+/// event).
 const READERS: &str = r#"
     window.rows = () => Array.from(document.querySelectorAll('#fleet-rows tr[data-id]'),
         (tr) => [tr.dataset.id, tr.dataset.state]);
+    window.hosts = () => Object.fromEntries(Array.from(
+        document.querySelectorAll('#host-rows tr[data-host]'), (tr) => [tr.dataset.host, {
+            state: tr.dataset.state,
+            shown: tr.querySelector('.h-state').textContent,
+            last: tr.querySelector('.h-last').textContent,
+            since: tr.querySelector('.h-since').textContent,
+            sessions: Number(tr.querySelector('.h-sessions').textContent),
+            picked: tr.classList.contains('on'),
+        }]));
     window.cell = (id, c) =>
         document.querySelector(`tr[data-id="${id}"] td.${c}`)?.textContent ?? null;
     window.task = (id) => {
@@ -300,29 +85,6 @@ const READERS: &str = r#"
     window.logged = (kind, who) => Array.from(document.querySelectorAll(`#events li.k-${kind} .who`))
         .some((e) => e.textContent === who);
 "#;
-
-/// Decodes standard base64 (what CDP sends binary data as).
-fn base64(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => u32::from(c - b'A'),
-        b'a'..=b'z' => u32::from(c - b'a') + 26,
-        b'0'..=b'9' => u32::from(c - b'0') + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => panic!("not base64: {c}"),
-    };
-    let digits: Vec<u8> = text.bytes().filter(|&c| c != b'=').collect();
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0, |n, (i, &c)| n | value(c) << (18 - 6 * i));
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    out
-}
 
 /// Where the screenshots go: the target's scratch directory, kept after the test.
 fn artifact(name: &str) -> PathBuf {
@@ -549,8 +311,56 @@ fn shows_the_fleet(b: &mut Browser, w: &World, fleet: &Fleet) {
     );
 }
 
+/// The hosts: this machine and the far one, each in the state, with the sessions, that `coord
+/// hosts --json` gives; then the far one says it sleeps, and the page shows it asleep within
+/// a second, from the event alone. Returns this machine's name.
+fn shows_the_hosts(b: &mut Browser, w: &World) -> String {
+    let here = w.session("victim").unwrap()["host"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed: Value = serde_json::from_str(&w.ok(&["hosts", "--json"])).unwrap();
+    let listed: BTreeMap<String, (String, usize)> = listed["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let name = h["name"].as_str().unwrap().to_owned();
+            let state = h["state"].as_str().unwrap().to_owned();
+            (name, (state, h["sessions"].as_array().unwrap().len()))
+        })
+        .collect();
+    assert_eq!(listed.len(), 2, "this machine and the far one: {listed:?}");
+    assert_eq!(listed[&here], ("heard".to_owned(), 6), "{listed:?}");
+    assert_eq!(listed["far-away"], ("heard".to_owned(), 1), "{listed:?}");
+    b.until("Object.keys(hosts()).length === 2", PATIENCE);
+    let shown = b.eval("hosts()");
+    for (name, (state, sessions)) in &listed {
+        let row = &shown[name];
+        assert_eq!(row["state"], state.as_str(), "{name}: {row}");
+        assert_eq!(row["shown"], state.as_str(), "{name}: {row}");
+        assert_eq!(row["sessions"], *sessions, "{name}: {row}");
+        for age in ["last", "since"] {
+            let text = row[age].as_str().unwrap();
+            assert!(text.ends_with("s ago"), "{name} {age}: {row}");
+        }
+    }
+
+    w.on_host("far-away", &["host", "sleep"]);
+    let took = b.until("hosts()['far-away'].state === 'asleep'", PATIENCE);
+    eprintln!("asleep on the page {took:?} after it said so");
+    assert!(took < SECOND, "the host's word took {took:?} to show");
+    assert_eq!(b.eval("hosts()['far-away'].shown"), json!("asleep"));
+    assert_eq!(
+        b.eval(&format!("hosts()[{}].state", js(&here))),
+        json!("heard")
+    );
+    b.until("logged('host', 'far-away')", SECOND);
+    here
+}
+
 /// The filters: by state, host, label and text, kept in the address; ended sessions only on
-/// demand.
+/// demand; a click on a host shows only its sessions, and a second click all again.
 fn filters_narrow_the_rows(b: &mut Browser) {
     let only = |b: &mut Browser, action: &str| -> Vec<String> {
         b.eval(action);
@@ -577,6 +387,14 @@ fn filters_narrow_the_rows(b: &mut Browser) {
         ["remote"]
     );
     assert_eq!(only(b, &set("host-filter", "", "change")).len(), 6);
+    let pick = "document.querySelector('#host-rows tr[data-host=\"far-away\"]').click()";
+    assert_eq!(only(b, pick), ["remote"]);
+    assert_eq!(
+        b.eval("[document.getElementById('host-filter').value, hosts()['far-away'].picked]"),
+        json!(["far-away", true])
+    );
+    assert_eq!(only(b, pick).len(), 6);
+    assert_eq!(b.eval("hosts()['far-away'].picked"), json!(false));
     let mut infra = only(b, &set("label-filter", "team=infra", "change"));
     infra.sort();
     assert_eq!(infra, ["builder", "victim"]);
@@ -602,15 +420,21 @@ fn the_page_shows_the_fleet_live_and_a_death_within_a_second() {
 
     // The page, with no timed re-list (?refresh=0): whatever changes from now on must come
     // from the event push.
-    let mut b = Browser::launch(&binary);
+    let mut b = Browser::launch(&binary, READERS);
     b.open(&server.url("/?refresh=0"));
     shows_the_fleet(&mut b, w, &fleet);
     b.eval("window.sameDocument = true");
+    let here = shows_the_hosts(&mut b, w);
 
-    // A session ends: its row goes (ended sessions are hidden unless asked for).
+    // A session ends: its row goes (ended sessions are hidden unless asked for), and its
+    // host counts one session less.
     w.ok(&["unregister", "--id", "finished"]);
     b.until(
-        "rows().length === 6 && cell('finished', 'c-id') === null",
+        &format!(
+            "rows().length === 6 && cell('finished', 'c-id') === null \
+             && hosts()[{}].sessions === 5",
+            js(&here)
+        ),
         SECOND,
     );
     filters_narrow_the_rows(&mut b);
@@ -749,7 +573,7 @@ fn with_a_token_the_page_asks_for_it_and_the_socket_takes_it_as_a_subprotocol() 
         .served
         .world
         .registered("worker", &["--task", "index the docs"]);
-    let mut b = Browser::launch(&binary);
+    let mut b = Browser::launch(&binary, READERS);
 
     // Without the token the page asks for it; a wrong one is refused; the right one connects.
     b.open(&s.url("/"));

@@ -434,6 +434,42 @@ fn coord_methods_mirror_the_command_line() {
 }
 
 #[test]
+fn host_list_is_the_document_of_coord_hosts() {
+    let s = Server::start(World::new(), &[]);
+    let w = &s.served.world;
+    w.on_host(
+        "laptop",
+        &["register", "--id", "away", "--task", "on the laptop"],
+    );
+    w.on_host("laptop", &["host", "sleep"]);
+    let listed = s.ok("host.list", json!({}));
+    let printed: Value = serde_json::from_str(&w.ok(&["hosts", "--json"])).unwrap();
+    assert_eq!(listed["namespace"], "default");
+    assert!(listed["now_ms"].as_i64().unwrap() > 0, "{listed}");
+    // The same hosts in the same shape; times and reasons move between the two readings.
+    let hosts = |doc: &Value| -> Vec<Value> {
+        let hosts = doc["hosts"].as_array().unwrap().iter();
+        hosts
+            .map(|h| {
+                let fields: Vec<&String> = h.as_object().unwrap().keys().collect();
+                json!({ "name": h["name"], "state": h["state"], "sessions": h["sessions"],
+                        "said": h["notice"]["kind"], "fields": fields })
+            })
+            .collect()
+    };
+    let listed = hosts(&listed);
+    assert_eq!(listed, hosts(&printed));
+    let laptop = listed.iter().find(|h| h["name"] == "laptop").unwrap();
+    assert_eq!(laptop["state"], "asleep", "{laptop}");
+    assert_eq!(laptop["said"], "asleep", "{laptop}");
+    assert_eq!(laptop["sessions"], json!(["away"]), "{laptop}");
+    let here = listed.iter().find(|h| h["name"] != "laptop").unwrap();
+    assert_eq!(here["state"], "heard", "{here}");
+    let own = here["sessions"][0].as_str().unwrap();
+    assert!(own.starts_with("coord-serve@"), "the server's own: {here}");
+}
+
+#[test]
 fn batches_answer_requests_in_order_and_notifications_never() {
     let s = Server::start(World::new(), &[]);
     let batch = json!([

@@ -1,6 +1,7 @@
 //! `coord top` in a real terminal: the real binary inside a private tmux server, read back with
 //! `capture-pane`. Sessions in several states show with their colour and reason; a session
-//! killed while the view runs turns dead on screen; keys sort and explain; `q`, Ctrl-C and
+//! killed while the view runs turns dead on screen; the hosts show with their state, last
+//! signal and sessions, and a host that wakes turns heard; keys sort and explain; `q`, Ctrl-C and
 //! SIGTERM give the shell its terminal back as it was. The view reads any store: embedded,
 //! Redis (and outlives its going away), `coord serve`.
 
@@ -262,6 +263,69 @@ fn top_shows_the_states_follows_a_death_and_gives_the_terminal_back_on_q() {
     let before = std::fs::read_to_string(stty.with_extension("before")).unwrap();
     let after = std::fs::read_to_string(stty.with_extension("after")).unwrap();
     assert_eq!(before, after, "the terminal modes are restored");
+}
+
+#[test]
+fn top_shows_the_hosts_and_follows_a_host_that_wakes() {
+    let w = World::new();
+    let _here = w.registered("local", &["--task", "on this machine"]);
+    let here = w.session("local").unwrap()["host"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.on_host(
+        "laptop",
+        &["register", "--id", "away", "--task", "on the laptop"],
+    );
+    w.on_host("laptop", &["host", "sleep"]);
+    let t = Tmux::start(&w);
+    t.type_line("coord top; echo exit-$?");
+    let screen = t.until("the hosts", |s| {
+        s.contains("Hosts (2)") && s.contains("r reload")
+    });
+    assert!(
+        line(&screen, "Hosts (2)").contains("Tasks"),
+        "beside the tasks:\n{screen}"
+    );
+    let header = line(&screen, "LAST HEARD");
+    assert!(header.contains("SESSIONS"), "{header}");
+    // A host's row (the fleet's rows name the hosts too, beside their tasks).
+    let row = |name: &str, state: &str| -> String {
+        screen
+            .lines()
+            .find(|l| l.contains(name) && l.contains(state) && !l.contains(" on "))
+            .unwrap_or_else(|| panic!("no row of {name} {state}:\n{screen}"))
+            .to_owned()
+    };
+    let laptop = row("laptop", "asleep");
+    assert!(laptop.contains("(said so)"), "{laptop}");
+    let heard = laptop.split_once("asleep").unwrap().1.trim_start();
+    assert!(
+        heard.starts_with("now") || heard.split_whitespace().nth(1) == Some("ago"),
+        "its last signal: {laptop}"
+    );
+    assert!(laptop.contains("  1  "), "one session: {laptop}");
+    assert!(row(&here, "heard").contains("  1  "), "{screen}");
+
+    // The hosts pane takes the keys and explains the selected host (hosts go by name).
+    let to_laptop = if here.as_str() < "laptop" {
+        "End"
+    } else {
+        "Home"
+    };
+    t.send(&["Tab", "Tab", to_laptop]);
+    t.until("the laptop explained", |s| {
+        s.contains("laptop is asleep: asleep for") && s.contains("sessions away")
+    });
+
+    w.on_host("laptop", &["host", "wake"]);
+    t.until("the laptop heard again", |s| {
+        s.lines()
+            .any(|l| l.contains("laptop") && l.contains("heard") && !l.contains("asleep"))
+            && s.contains("laptop is heard")
+    });
+    t.send(&["q"]);
+    t.until("the shell", |s| s.contains("exit-0"));
 }
 
 /// Starts `coord top` in a shell, leaves it by `leave`, and checks that the shell comes back

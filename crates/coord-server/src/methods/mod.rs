@@ -5,6 +5,7 @@
 //! - [`system`]: the ClaudeBench `system.*` family, with its exact parameters and results.
 //! - [`session`]: coord's own `session.*`, mirroring `coord register|heartbeat|unregister|ps|show`.
 //! - [`task`]: `task.*`, mirroring `coord task`.
+//! - [`host`]: `host.list`, mirroring `coord hosts`.
 //! - [`events`]: `events.list` (and the parameters of `events.subscribe`, which the WebSocket
 //!   serves).
 //! - [`store`]: `store.*`, the store operations of a command line pointed at this server.
@@ -14,6 +15,7 @@
 //! with -32602 naming it.
 
 pub mod events;
+pub mod host;
 pub mod session;
 pub mod store;
 pub mod system;
@@ -126,7 +128,7 @@ impl Prepared {
 pub struct Context {
     /// The metrics that calls feed (heartbeats, evictions, reassignments).
     pub metrics: Metrics,
-    /// The namespace the server works on (shown in `session.list`).
+    /// The namespace the server works on (shown in `session.list` and `host.list`).
     pub namespace: String,
     /// A recent sequence number of the event log, no later than its end: where a search for
     /// the end starts.
@@ -195,6 +197,7 @@ methods! {
     TaskRelease => "task.release",
     TaskList => "task.list",
     TaskShow => "task.show",
+    HostList => "host.list",
     EventsList => "events.list",
     EventsSubscribe => "events.subscribe",
     Store => "store.*",
@@ -229,6 +232,7 @@ pub fn prepare(
         Method::TaskRelease => task::release(params),
         Method::TaskList => Ok(task::list()),
         Method::TaskShow => task::show(params),
+        Method::HostList => Ok(host::list(ctx)),
         Method::EventsList => events::list(params),
         Method::EventsSubscribe => {
             let mut e = RpcError::method_not_found(method.name());
@@ -340,7 +344,12 @@ mod tests {
 
     #[test]
     fn every_method_is_found_by_its_name() {
-        for name in ["system.register", "task.show", "events.subscribe"] {
+        for name in [
+            "system.register",
+            "task.show",
+            "host.list",
+            "events.subscribe",
+        ] {
             assert_eq!(Method::find(name).map(Method::name), Some(name));
         }
         assert_eq!(Method::find("system.nope"), None);

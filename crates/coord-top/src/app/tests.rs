@@ -104,6 +104,8 @@ fn arrows_select_within_the_focused_pane_and_tab_moves_the_focus() {
     app.on_key(key(KeyCode::End), &s);
     assert_eq!(app.task_at(&app.tasks(&s)), Some(1));
     app.on_key(key(KeyCode::Tab), &s);
+    assert_eq!(app.pane, Pane::Hosts);
+    app.on_key(key(KeyCode::Tab), &s);
     assert_eq!(app.pane, Pane::Events);
     app.on_key(key(KeyCode::Down), &s);
     let events = app.events(&s);
@@ -113,7 +115,10 @@ fn arrows_select_within_the_focused_pane_and_tab_moves_the_focus() {
         "latest first"
     );
     app.on_key(key(KeyCode::BackTab), &s);
+    assert_eq!(app.pane, Pane::Hosts);
+    app.on_key(key(KeyCode::BackTab), &s);
     assert_eq!(app.pane, Pane::Tasks);
+    app.on_key(key(KeyCode::Tab), &s);
     app.on_key(key(KeyCode::Tab), &s);
     app.on_key(key(KeyCode::Tab), &s);
     assert_eq!(app.pane, Pane::Fleet);
@@ -136,4 +141,38 @@ fn the_selection_follows_its_session_when_the_order_changes() {
     let rows = app.sessions(&s);
     assert_eq!(app.session_at(&rows), Some(2));
     assert_eq!(rows[2].session.id, "crasher");
+}
+
+#[test]
+fn the_hosts_are_listed_by_name_and_selected_in_their_pane() {
+    let s = fixture::snapshot();
+    let mut app = App::new(true);
+    let names =
+        |app: &App| -> Vec<String> { app.hosts(&s).iter().map(|h| h.name.clone()).collect() };
+    assert_eq!(names(&app), ["far", "vm"]);
+    app.on_key(key(KeyCode::Down), &s);
+    assert_eq!(
+        app.host_at(&app.hosts(&s)),
+        None,
+        "the fleet pane had the keys"
+    );
+    app.on_key(key(KeyCode::Tab), &s);
+    app.on_key(key(KeyCode::Tab), &s);
+    assert_eq!(app.pane, Pane::Hosts);
+    app.on_key(key(KeyCode::End), &s);
+    let hosts = app.hosts(&s);
+    assert_eq!(hosts[app.host_at(&hosts).unwrap()].name, "vm");
+    app.on_key(key(KeyCode::Up), &s);
+    app.on_key(key(KeyCode::Up), &s);
+    let hosts = app.hosts(&s);
+    assert_eq!(
+        hosts[app.host_at(&hosts).unwrap()].name,
+        "far",
+        "stops at the top"
+    );
+    assert_eq!(
+        app.session_at(&app.sessions(&s)),
+        Some(0),
+        "the fleet keeps its own selection"
+    );
 }

@@ -31,6 +31,17 @@ fn line_with<'a>(lines: &'a [String], text: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line holds {text:?}:\n{}", lines.join("\n")))
 }
 
+/// Where `word` starts on the first line holding `anchor`: its column and row.
+fn cell_of(lines: &[String], anchor: &str, word: &str) -> (u16, u16) {
+    let (y, row) = lines
+        .iter()
+        .enumerate()
+        .find(|(_, l)| l.contains(anchor))
+        .unwrap_or_else(|| panic!("no line holds {anchor:?}"));
+    let x = row.chars().count() - row[row.find(word).unwrap()..].chars().count();
+    (x as u16, y as u16)
+}
+
 fn press(app: &mut App, snapshot: &Snapshot, code: KeyCode) {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE), snapshot);
 }
@@ -117,6 +128,52 @@ fn the_sort_column_and_the_filter_are_shown() {
         .map(|id| lines.iter().position(|l| l.contains(id)).unwrap())
         .collect();
     assert!(order.is_sorted(), "ended, dead, idle, in-tool: {order:?}");
+}
+
+#[test]
+fn the_hosts_show_their_state_in_its_colour_their_last_signal_and_sessions() {
+    let s = fixture::snapshot();
+    let buffer = frame(&App::new(true), &s);
+    let lines = lines(&buffer);
+    line_with(&lines, "Hosts (2)");
+    let header = line_with(&lines, "LAST HEARD");
+    assert!(header.contains("SESSIONS"), "{header}");
+    let vm = line_with(&lines, "heard 1s ago");
+    for text in ["vm", "heard", "1s ago", "  3  "] {
+        assert!(vm.contains(text), "{text:?} missing from {vm:?}");
+    }
+    let far = line_with(&lines, "silent 2h1m while 1 host heard");
+    for text in ["far", "lost", "2h1m ago", "  0  "] {
+        assert!(far.contains(text), "{text:?} missing from {far:?}");
+    }
+
+    // The state in its colour, in one column: lost as dead, heard as active.
+    let (x, y) = cell_of(&lines, "silent 2h1m", "lost");
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+    let (_, y) = cell_of(&lines, "heard 1s ago", "vm");
+    assert_eq!(buffer[(x, y)].symbol(), "h");
+    assert_eq!(buffer[(x, y)].fg, Color::Green);
+}
+
+#[test]
+fn the_selected_host_is_explained_with_its_evidence() {
+    let s = fixture::snapshot();
+    let mut app = App::new(true);
+    press(&mut app, &s, KeyCode::Tab);
+    press(&mut app, &s, KeyCode::Tab);
+    press(&mut app, &s, KeyCode::Down);
+    let far = lines(&frame(&app, &s));
+    line_with(&far, "far is lost: silent 2h1m while 1 host heard");
+    line_with(
+        &far,
+        "last heard 2h1m ago · heard without a gap since 2h30m ago",
+    );
+    line_with(&far, "lost since 1m ago · noted lost 1m ago");
+    line_with(&far, "sessions none · witnesses vm");
+    press(&mut app, &s, KeyCode::Down);
+    let vm = lines(&frame(&app, &s));
+    line_with(&vm, "vm is heard: heard 1s ago");
+    line_with(&vm, "sessions builder, crasher, reviewer · witnesses none");
 }
 
 #[test]
