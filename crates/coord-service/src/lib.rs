@@ -32,6 +32,7 @@ pub mod host_watch;
 pub mod hosts;
 pub mod json;
 pub mod leader;
+pub mod logind;
 pub mod observe;
 pub mod process;
 pub mod sweep;

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context as _;
 use coord_core::{ExitStatus, Phase, ProcessFact, Source};
 use coord_service::hook_receiver::{self, HookReceiver};
+use coord_service::logind::Logind;
 use coord_service::process::Held;
 use coord_service::{RegisterRequest, Service, host};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -113,8 +114,38 @@ fn watch_host(ctx: &Context, service: &Service, args: &WatchArgs) -> anyhow::Res
             ),
         }
     }
+    // Without logind (no system bus, a container) the host's word is its own commands'.
+    match follow_logind(ctx) {
+        Ok(inhibits) => eprintln!(
+            "coord: following logind's sleep and shutdown{}",
+            if inhibits {
+                ", which wait for the word"
+            } else {
+                " (no delay inhibitor)"
+            }
+        ),
+        Err(e) => eprintln!("coord: not following logind: {e:#}"),
+    }
     service.watch_host(args.interval, &|| stop.load(Ordering::Relaxed))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the thread that turns logind's word into the host's, with a service of its own;
+/// returns whether logind granted the delay inhibitor.
+fn follow_logind(ctx: &Context) -> anyhow::Result<bool> {
+    let service = ctx.service()?;
+    let mut logind = Logind::connect().context("cannot reach logind on the system bus")?;
+    let inhibits = logind.inhibits();
+    std::thread::Builder::new()
+        .name("logind".to_owned())
+        .spawn(move || {
+            while let Some(said) = logind.next_word() {
+                if let Err(e) = logind.announce(&service, said) {
+                    eprintln!("coord: cannot record that this host said {said:?}: {e}");
+                }
+            }
+        })?;
+    Ok(inhibits)
 }
 
 /// Starts the HTTP hook receiver on `addr` with a service of its own; returns where it listens.
