@@ -31,12 +31,14 @@ use crate::time::{Compact, Timestamp};
 pub const HOST_GAP: Duration = Duration::from_secs(5 * 60);
 
 /// The silence after which a store begins a host's gap-free time anew, for a namespace judged
-/// with `policy`: [`HOST_GAP`], or its `host_lost_after` where that is shorter. A fleet that
-/// hands work on after 30 s of silence must see an outage of a minute as a gap, or the first
-/// host heard after it would witness every other host lost.
+/// with `policy`: [`HOST_GAP`], or half its `host_lost_after` where that is shorter. A fleet
+/// that hands work on after 30 s of silence must see an outage of a minute as a gap, or the
+/// first host heard after it would witness every other host lost; and a host frozen for less
+/// than the limit but longer than its sessions' ttl must show its gap, or the first of its
+/// sessions renewed after it would make the others look dead on a host still heard.
 #[must_use]
 pub fn recording_gap(policy: &Policy) -> Duration {
-    HOST_GAP.min(policy.host_lost_after)
+    HOST_GAP.min(policy.host_lost_after / 2)
 }
 
 /// How long after saying it sleeps or shuts down a host may still be heard (its last

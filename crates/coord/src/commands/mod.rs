@@ -36,7 +36,7 @@ const HOOK_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long the hook path waits to reach a store over the network (a down or black-holed
 /// Redis): the agent's tool call waits for the hook.
-const HOOK_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+const HOOK_CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// How long a command may wait for the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
