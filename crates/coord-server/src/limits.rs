@@ -2,7 +2,8 @@
 //! instance and a circuit breaker toward the store.
 //!
 //! The rate limit keys each call by the instance it names (`instanceId`, else `id`), else by
-//! the client's address, so one busy instance cannot spend another's allowance (ClaudeBench
+//! the caller it says it is (`client`: a remote store sends its host), else by the client's
+//! address, so one busy instance cannot spend another's allowance (ClaudeBench
 //! keeps one bucket for everyone). The breaker counts consecutive store failures (an error of
 //! the store, a handle that cannot be opened, a call past its time budget); after
 //! [`Breaker::THRESHOLD`] of them it opens and calls are refused at once for
@@ -66,13 +67,15 @@ struct Caller<'a> {
     instance_id: Option<&'a RawValue>,
     #[serde(default, borrow)]
     id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    client: Option<&'a RawValue>,
 }
 
 /// The caller a call is counted against.
 fn key(params: Option<&RawValue>, client: IpAddr) -> String {
     let caller = params.and_then(|p| serde_json::from_str::<Caller<'_>>(p.get()).ok());
     let named = caller.and_then(|c| {
-        [c.instance_id, c.id]
+        [c.instance_id, c.id, c.client]
             .into_iter()
             .flatten()
             .find_map(string_of)

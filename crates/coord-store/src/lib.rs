@@ -74,6 +74,9 @@ pub struct Config {
     /// ([`HostHeard::since`]): the namespace's [`coord_core::recording_gap`], which every
     /// writer of the namespace must share.
     pub host_gap: Duration,
+    /// Who calls, for a server that limits each caller's rate (`coord serve` counts a remote
+    /// store's calls against it, not against an address many hosts may share): the host.
+    pub client: Option<String>,
 }
 
 impl Config {
@@ -89,6 +92,7 @@ impl Config {
             clock: Clock::Host,
             lasting: false,
             host_gap: coord_core::HOST_GAP,
+            client: None,
         }
     }
 

@@ -108,6 +108,8 @@ impl Call {
         let Some(Value::String(namespace)) = params.remove("namespace") else {
             return Err(serde::de::Error::missing_field("namespace"));
         };
+        // Who calls counts for the rate limit only.
+        params.remove("client");
         params.insert("op".to_owned(), Value::String(op.to_owned()));
         let call = serde_json::from_value(Value::Object(params))?;
         Ok((namespace, call))
@@ -183,6 +185,8 @@ pub struct RemoteStore {
     namespace: String,
     agent: ureq::Agent,
     timeout: Duration,
+    /// Who calls ([`Config::client`]), sent with every call.
+    client: Option<String>,
     /// The server's host gap, once asked.
     host_gap: OnceCell<Duration>,
 }
@@ -204,13 +208,17 @@ impl RemoteStore {
             namespace: config.namespace.clone(),
             agent,
             timeout,
+            client: config.client.clone(),
             host_gap: OnceCell::new(),
         }
     }
 
     /// Sends `call` and reads its result as a `T`.
     fn call<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
-        let (method, params) = call.to_rpc(&self.namespace);
+        let (method, mut params) = call.to_rpc(&self.namespace);
+        if let (Some(client), Value::Object(map)) = (&self.client, &mut params) {
+            map.insert("client".to_owned(), Value::String(client.clone()));
+        }
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
         let mut request = self
             .agent

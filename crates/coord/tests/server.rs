@@ -902,6 +902,38 @@ fn the_rate_limit_counts_each_instance_apart() {
 }
 
 #[test]
+fn a_remote_store_is_limited_as_the_host_it_says_it_is_not_as_its_address() {
+    let s = Server::start(World::new(), &[]);
+    let nows = |client: &str| -> Value {
+        Value::Array(
+            (0..100)
+                .map(|i| json!({ "jsonrpc": "2.0", "method": "store.now", "params": { "namespace": "default", "client": client }, "id": i }))
+                .collect(),
+        )
+    };
+    let limited: usize = (0..12)
+        .map(|_| {
+            s.rpc(&nows("busy-host"))
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["error"]["code"] == -32000)
+                .count()
+        })
+        .sum();
+    assert!(limited >= 100, "{limited} calls limited");
+    // Another host behind the same address has its own allowance.
+    let calm = s.rpc(&nows("calm-host"));
+    assert!(
+        calm.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a.get("result").is_some()),
+        "{calm}"
+    );
+}
+
+#[test]
 fn with_a_token_every_request_must_carry_it() {
     let w = World::new();
     let refused = w

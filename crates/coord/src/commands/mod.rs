@@ -87,9 +87,11 @@ impl Context {
         }
         let policy = coord_service::hosts::namespace_limits(policy, |k| std::env::var(k).ok())
             .map_err(UsageError)?;
+        let host = HostInfo::current();
+        config.client = Some(host.name.clone());
         let store = coord_store::open(&url, &config.judged_by(&policy))
             .with_context(|| format!("cannot open the store {url}"))?;
-        Ok(Service::new(store, HostInfo::current(), policy))
+        Ok(Service::new(store, host, policy))
     }
 
     /// Opens the service for a command a person or a script runs, with the default policy.
