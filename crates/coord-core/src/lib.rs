@@ -40,5 +40,5 @@ pub use host::{
 pub use policy::{Policy, PolicyOverrides};
 pub use session::{ExitStatus, Phase, ProcessFact, ROLE_LABEL, Runtime, Session, Source};
 pub use signal::{Beat, BeatKind, Registration};
-pub use task::{NewTask, Task, TaskError, TaskState};
+pub use task::{LEADER_TASK, NewTask, RESERVED_PREFIX, Task, TaskError, TaskState};
 pub use time::{Compact, Timestamp};

@@ -18,13 +18,21 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::EventKind;
 use crate::time::Timestamp;
+
+/// The reserved task whose claim is the leader lease: its fencing token is the leader's term,
+/// and it changes hands by the same rules as any work (a lapsed or evicted holder loses it).
+pub const LEADER_TASK: &str = "coord:leader";
+
+/// What the ids of coord's own tasks start with: no claim of "the next task" takes one.
+pub const RESERVED_PREFIX: &str = "coord:";
 
 /// How many attempts a task gets by default before it is quarantined as failed.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// How many history entries a task keeps.
-const HISTORY_LEN: usize = 32;
+pub const HISTORY_LEN: usize = 32;
 
 /// Where a task stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,17 +190,24 @@ impl Task {
     /// Whether it can be claimed at `now`.
     #[must_use]
     pub fn claimable(&self, now: Timestamp) -> bool {
-        self.state == TaskState::Pending && self.not_before.is_none_or(|t| t <= now)
+        self.claimable_now(now).is_ok()
     }
 
-    /// Claims it for `session` with `token` (the store's next) for `lease`.
-    pub fn claim(
-        &mut self,
-        session: &str,
-        token: u64,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Result<(), TaskError> {
+    /// Whether it waits in the queue for whoever claims the next task: pending, and not one of
+    /// coord's own ([`RESERVED_PREFIX`]). Stores index the tasks that wait, oldest first.
+    #[must_use]
+    pub fn waits(&self) -> bool {
+        self.state == TaskState::Pending && !self.id.starts_with(RESERVED_PREFIX)
+    }
+
+    /// Whether a claim of the next task by a session carrying `labels` takes it at `now`.
+    #[must_use]
+    pub fn next_for(&self, labels: &BTreeMap<String, String>, now: Timestamp) -> bool {
+        self.waits() && self.claimable(now) && self.fits(labels)
+    }
+
+    /// Why it cannot be claimed at `now`, if it cannot: checked before a token is taken for it.
+    pub fn claimable_now(&self, now: Timestamp) -> Result<(), TaskError> {
         if self.state != TaskState::Pending {
             return Err(TaskError::NotPending {
                 task: self.id.clone(),
@@ -205,6 +220,31 @@ impl Task {
                 until,
             });
         }
+        Ok(())
+    }
+
+    /// The event a claim of it with `token` logs: the leader's new term for the leader task.
+    #[must_use]
+    pub fn claimed_event(&self, token: u64) -> EventKind {
+        if self.id == LEADER_TASK {
+            EventKind::Leader { term: token }
+        } else {
+            EventKind::Claimed {
+                task: self.id.clone(),
+                token,
+            }
+        }
+    }
+
+    /// Claims it for `session` with `token` (the store's next) for `lease`.
+    pub fn claim(
+        &mut self,
+        session: &str,
+        token: u64,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<(), TaskError> {
+        self.claimable_now(now)?;
         self.state = TaskState::Claimed {
             session: session.to_owned(),
             token,

@@ -1,25 +1,25 @@
 //! The work queue: adding, claiming and finishing tasks, and taking back the work of sessions
 //! that were lost.
 //!
-//! Every change reads the task, applies the core's rule ([`coord_core::task`]) with the store's
-//! clock and swaps it in by compare-and-set; a swap that loses to a concurrent change is tried
-//! again on the fresh task. A claim takes a new fencing token from the store's counter, so a
-//! token is never handed out twice and tokens only grow.
+//! A claim is one atomic step of the store ([`coord_store::Store::claim_task`]: the pick, the
+//! token, the core's rule and the event together), so no claim loses a race and no token is
+//! taken for nothing. Every other change reads the task, applies the core's rule
+//! ([`coord_core::task`]) with the store's clock and swaps it in by compare-and-set; a swap
+//! that loses to a concurrent change is tried again on the fresh task. Tokens come from the
+//! store's counter, so a token is never handed out twice and tokens only grow.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use coord_core::{EventKind, NewTask, Phase, ProcessFact, Task, TaskError, TaskState, Timestamp};
-use coord_store::TaskEvent;
+use coord_store::{ClaimOutcome, ClaimRequest, TaskEvent};
 
 use crate::{Result, Service, ServiceError};
 
 /// How long a claim holds without progress, by default.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30 * 60);
 
-/// The reserved task whose claim is the leader lease: its fencing token is the leader's term,
-/// and it changes hands by the same rules as any work (a lapsed or evicted holder loses it).
-pub const LEADER_TASK: &str = "coord:leader";
+pub use coord_core::LEADER_TASK;
 
 /// How often a change that lost a race is tried again.
 const RETRIES: usize = 16;
@@ -43,7 +43,7 @@ impl Service {
         if spec.id.is_empty() {
             spec.id = format!("t-{}", self.store.next_token()?);
         }
-        if spec.id.starts_with("coord:") {
+        if spec.id.starts_with(coord_core::RESERVED_PREFIX) {
             return Err(ServiceError::ReservedTask(spec.id));
         }
         let task = Task::new(&spec, self.store.now()?);
@@ -77,56 +77,21 @@ impl Service {
             .session(session)?
             .filter(|s| s.phase != Phase::Ended && !matches!(s.process, ProcessFact::Exited { .. }))
             .ok_or_else(|| ServiceError::NotRegistered(session.to_owned()))?;
-        for _ in 0..RETRIES {
-            let now = self.store.now()?;
-            let candidates = match task {
-                Some(id) => vec![self.task(id)?],
-                None => self
-                    .tasks()?
-                    .into_iter()
-                    .filter(|t| t.claimable(now) && t.fits(&holder.labels))
-                    .collect(),
-            };
-            if candidates.is_empty() {
-                return Err(ServiceError::NothingToClaim(session.to_owned()));
-            }
-            let mut lost_a_race = false;
-            for listed in candidates {
-                // After a lost race the list is old news (others are claiming down it too):
-                // look at each task again before spending a token and a write on it.
-                let mut t = if lost_a_race {
-                    match self.store.task(&listed.id)? {
-                        Some(fresh) if fresh.claimable(now) => fresh,
-                        _ => continue,
-                    }
-                } else {
-                    listed
-                };
-                let expected = t.revision;
-                let token = self.store.next_token()?;
-                t.claim(session, token, lease, now)?;
-                let kind = if t.id == LEADER_TASK {
-                    EventKind::Leader { term: token }
-                } else {
-                    EventKind::Claimed {
-                        task: t.id.clone(),
-                        token,
-                    }
-                };
-                let event = TaskEvent {
-                    session: session.to_owned(),
-                    incarnation: holder.incarnation,
-                    kind,
-                };
-                if self.store.put_task(&t, Some(expected), &[event])? {
-                    return Ok(t);
-                }
-                lost_a_race = true;
-            }
+        let claim = ClaimRequest {
+            session,
+            incarnation: holder.incarnation,
+            labels: &holder.labels,
+            task,
+            lease,
+        };
+        match self.store.claim_task(&claim)? {
+            ClaimOutcome::Claimed(t) => Ok(*t),
+            ClaimOutcome::NoSuchTask => Err(ServiceError::NoSuchTask(
+                task.unwrap_or_default().to_owned(),
+            )),
+            ClaimOutcome::Refused(e) => Err(e.into()),
+            ClaimOutcome::NothingWaits => Err(ServiceError::NothingToClaim(session.to_owned())),
         }
-        Err(ServiceError::Contended(
-            task.unwrap_or("the next task").to_owned(),
-        ))
     }
 
     /// Applies a holder's change under its claim (`token`); a stale token is refused and

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use coord_core::{
     Beat, Event, EventKind, ExitStatus, HostHeard, Notice, Registration, Session, Source, Task,
-    Timestamp,
+    TaskError, Timestamp,
 };
 
 pub use clock::Clock;
@@ -46,6 +46,51 @@ pub struct TaskEvent {
     pub incarnation: u64,
     /// What happened.
     pub kind: EventKind,
+}
+
+/// A claim a store makes in one atomic step ([`Store::claim_task`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimRequest<'a> {
+    /// The claiming session.
+    pub session: &'a str,
+    /// Its incarnation, for the event.
+    pub incarnation: u64,
+    /// Its labels: a task claimed as the next one must fit them.
+    pub labels: &'a BTreeMap<String, String>,
+    /// The task to claim; `None`: the oldest that waits and fits ([`Task::next_for`]).
+    pub task: Option<&'a str>,
+    /// How long the claim holds without progress.
+    pub lease: Duration,
+}
+
+/// What a claim came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// Claimed, with its new fencing token.
+    Claimed(Box<Task>),
+    /// The task named is not there.
+    NoSuchTask,
+    /// The task named cannot be claimed now (no token was taken).
+    Refused(TaskError),
+    /// No task waits that fits.
+    NothingWaits,
+}
+
+impl ClaimOutcome {
+    /// The refusal of a claim of `id` that the store's own step turned down, told by the core
+    /// from the task as it stands now (for a backend whose step answers only that it did).
+    fn refused(store: &dyn Store, id: &str) -> Result<Self> {
+        let now = store.now()?;
+        Ok(match store.task(id)? {
+            None => ClaimOutcome::NoSuchTask,
+            Some(t) => {
+                ClaimOutcome::Refused(t.claimable_now(now).err().unwrap_or(TaskError::NotPending {
+                    task: t.id.clone(),
+                    state: t.state.name(),
+                }))
+            }
+        })
+    }
 }
 
 /// The result of a store operation.
@@ -215,6 +260,12 @@ pub trait Store: Send {
 
     /// The namespace's next fencing token: a counter that only grows, never reused.
     fn next_token(&self) -> Result<u64>;
+
+    /// Claims a task in one atomic step: picks it (the one named, or the oldest that waits and
+    /// fits the session's labels, through an index of the waiting tasks, so finished ones cost
+    /// nothing), takes its fencing token, applies [`Task::claim`] and logs its event. No race
+    /// is lost and no token is taken for a task that is not claimed.
+    fn claim_task(&self, claim: &ClaimRequest) -> Result<ClaimOutcome>;
 
     /// Runs `work`, whose changes the store may group to make them cheaper: the embedded store
     /// runs them in one write transaction (one commit for a batch of heartbeats). No change

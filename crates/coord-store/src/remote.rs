@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::url::HttpUrl;
-use crate::{Config, Result, Store, StoreError, TaskEvent};
+use crate::{ClaimOutcome, ClaimRequest, Config, Result, Store, StoreError, TaskEvent};
 
 /// The prefix of the JSON-RPC methods that carry store operations.
 pub const METHOD_PREFIX: &str = "store.";
@@ -95,6 +95,25 @@ pub enum Call {
     },
     /// [`Store::next_token`]
     NextToken,
+    /// [`Store::claim_task`]
+    ClaimTask {
+        session: String,
+        incarnation: u64,
+        labels: BTreeMap<String, String>,
+        task: Option<String>,
+        lease_ms: u64,
+    },
+}
+
+/// What a claim came to, as it crosses the network (a refusal is told again by the client,
+/// from the task as it stands).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+enum ClaimAnswer {
+    Claimed { task: Box<Task> },
+    Missing,
+    Refused,
+    Nothing,
 }
 
 impl Call {
@@ -151,6 +170,27 @@ impl Call {
             Call::HostHeard { host } => json!(store.host_heard(&host)?),
             Call::Hosts => json!(store.hosts()?),
             Call::HostGap => json!(store.host_gap()?.as_millis() as u64),
+            Call::ClaimTask {
+                session,
+                incarnation,
+                labels,
+                task,
+                lease_ms,
+            } => {
+                let claim = ClaimRequest {
+                    session: &session,
+                    incarnation,
+                    labels: &labels,
+                    task: task.as_deref(),
+                    lease: Duration::from_millis(lease_ms),
+                };
+                json!(match store.claim_task(&claim)? {
+                    ClaimOutcome::Claimed(task) => ClaimAnswer::Claimed { task },
+                    ClaimOutcome::NoSuchTask => ClaimAnswer::Missing,
+                    ClaimOutcome::Refused(_) => ClaimAnswer::Refused,
+                    ClaimOutcome::NothingWaits => ClaimAnswer::Nothing,
+                })
+            }
             Call::NoteHost {
                 host,
                 expected,
@@ -413,6 +453,22 @@ impl Store for RemoteStore {
             expected,
             events: events.to_vec(),
         })
+    }
+
+    fn claim_task(&self, claim: &ClaimRequest) -> Result<ClaimOutcome> {
+        let answer: ClaimAnswer = self.call(&Call::ClaimTask {
+            session: claim.session.to_owned(),
+            incarnation: claim.incarnation,
+            labels: claim.labels.clone(),
+            task: claim.task.map(str::to_owned),
+            lease_ms: claim.lease.as_millis() as u64,
+        })?;
+        match answer {
+            ClaimAnswer::Claimed { task } => Ok(ClaimOutcome::Claimed(task)),
+            ClaimAnswer::Missing => Ok(ClaimOutcome::NoSuchTask),
+            ClaimAnswer::Refused => ClaimOutcome::refused(self, claim.task.unwrap_or_default()),
+            ClaimAnswer::Nothing => Ok(ClaimOutcome::NothingWaits),
+        }
     }
 
     fn next_token(&self) -> Result<u64> {

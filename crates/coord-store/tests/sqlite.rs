@@ -290,7 +290,9 @@ fn a_store_of_the_previous_schema_is_migrated_with_its_hosts_heard_all_along() {
     rusqlite::Connection::open(backend.path())
         .unwrap()
         .execute_batch(
-            "ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT 'h';
+            "DROP INDEX tasks_waiting;
+             ALTER TABLE tasks DROP COLUMN waits;
+             ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT 'h';
              ALTER TABLE sessions ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
              UPDATE sessions SET last_seen = (SELECT p.last_seen FROM pulses p
                  WHERE p.ns = sessions.ns AND p.id = sessions.id);
@@ -416,7 +418,9 @@ fn a_store_of_whole_records_is_read_and_beaten_after_its_migration() {
         conn.execute("UPDATE sessions SET record = ?1", [record])
             .unwrap();
         conn.execute_batch(
-            "ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT 'h';
+            "DROP INDEX tasks_waiting;
+             ALTER TABLE tasks DROP COLUMN waits;
+             ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT 'h';
              ALTER TABLE sessions ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
              UPDATE sessions SET last_seen = json_extract(record, '$.last_seen');
              DROP TABLE pulses;
@@ -561,4 +565,52 @@ fn a_lasting_handle_reads_a_task_in_a_group_as_the_store_holds_it() {
     }));
     assert!(panicked.is_err());
     assert_eq!(read_in_group(&lasting), third);
+}
+
+#[test]
+fn tasks_of_the_previous_schema_wait_in_the_queue_after_the_migration() {
+    use coord_core::{NewTask, Task};
+    use coord_store::{ClaimOutcome, ClaimRequest};
+    let backend = Sqlite::new();
+    let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let now = store.now().unwrap();
+    for id in ["old", "newer"] {
+        let spec = NewTask {
+            id: id.to_owned(),
+            title: "work".to_owned(),
+            ..NewTask::default()
+        };
+        assert!(store.put_task(&Task::new(&spec, now), None, &[]).unwrap());
+    }
+    drop(store);
+    // Back to version 5, which kept no index of the waiting tasks.
+    rusqlite::Connection::open(backend.path())
+        .unwrap()
+        .execute_batch(
+            "DROP INDEX tasks_waiting;
+             ALTER TABLE tasks DROP COLUMN waits;
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+    let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
+    let labels = std::collections::BTreeMap::new();
+    let claim = ClaimRequest {
+        session: "s",
+        incarnation: 1,
+        labels: &labels,
+        task: None,
+        lease: std::time::Duration::from_secs(60),
+    };
+    let mut claimed: Vec<String> = (0..2)
+        .map(|_| match store.claim_task(&claim).unwrap() {
+            ClaimOutcome::Claimed(t) => t.id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    claimed.sort();
+    assert_eq!(claimed, ["newer", "old"]);
+    assert_eq!(
+        store.claim_task(&claim).unwrap(),
+        ClaimOutcome::NothingWaits
+    );
 }

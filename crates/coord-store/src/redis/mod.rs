@@ -39,7 +39,7 @@ use coord_core::{
 };
 
 use crate::url::RedisUrl;
-use crate::{Config, Result, Store, StoreError, TaskEvent};
+use crate::{ClaimOutcome, ClaimRequest, Config, Result, Store, StoreError, TaskEvent};
 
 /// How many stream entries [`Store::session_events`] reads per round trip.
 const SCAN_BATCH: usize = 1_000;
@@ -54,10 +54,11 @@ enum Lua {
     Evict,
     PutTask,
     NoteHost,
+    ClaimTask,
 }
 
 /// The file of each [`Lua`], in its order.
-const LUA_FILES: [&str; 7] = [
+const LUA_FILES: [&str; 8] = [
     include_str!("register.lua"),
     include_str!("heartbeat.lua"),
     include_str!("unregister.lua"),
@@ -65,6 +66,7 @@ const LUA_FILES: [&str; 7] = [
     include_str!("evict.lua"),
     include_str!("put_task.lua"),
     include_str!("note_host.lua"),
+    include_str!("claim_task.lua"),
 ];
 
 /// The scripts of one store, each built as first run: the constants the scripts share with
@@ -115,6 +117,16 @@ fn notice_field(host: &str) -> String {
     format!("{NOTICE_PREFIX}{host}")
 }
 
+/// A task as stored: its record, and its progress (a field of its own, the client's JSON as
+/// sent; older records hold it inside).
+fn task_from_fields(record: &str, progress: Option<&str>) -> Result<Task> {
+    let mut task: Task = serde_json::from_str(record)?;
+    if let Some(p) = progress {
+        task.progress = Some(serde_json::from_str(p)?);
+    }
+    Ok(task)
+}
+
 /// A host's fields as stored: its last signal, since when heard without a gap, its notice.
 fn host_from_fields(last: i64, since: Option<i64>, notice: Option<&str>) -> Result<HostHeard> {
     Ok(HostHeard {
@@ -145,6 +157,10 @@ struct Keys {
     seq: String,
     events: String,
     tasks: String,
+    /// The tasks that wait in the queue, by age (a sorted set; see `claim_task.lua`).
+    waiting: String,
+    /// Set once `waiting` was built from every task of the namespace.
+    waiting_built: String,
     tokens: String,
 }
 
@@ -170,6 +186,8 @@ impl Keys {
             seq: key("seq"),
             events: key("events"),
             tasks: key("tasks"),
+            waiting: key("waiting"),
+            waiting_built: key("waiting:built"),
             tokens: key("tokens"),
             prefix,
         }
@@ -180,7 +198,11 @@ impl Keys {
     }
 
     fn task(&self, id: &str) -> String {
-        format!("{}task:{id}", self.prefix)
+        format!("{}{}", self.task_prefix(), id)
+    }
+
+    fn task_prefix(&self) -> String {
+        format!("{}task:", self.prefix)
     }
 }
 
@@ -508,13 +530,16 @@ impl Store for RedisStore {
     }
 
     fn task(&self, id: &str) -> Result<Option<Task>> {
-        let text: Option<String> = self.with(|con| {
-            ::redis::cmd("HGET")
+        let (record, progress): (Option<String>, Option<String>) = self.with(|con| {
+            ::redis::cmd("HMGET")
                 .arg(self.keys.task(id))
                 .arg("record")
+                .arg("progress")
                 .query(con)
         })?;
-        Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+        record
+            .map(|r| task_from_fields(&r, progress.as_deref()))
+            .transpose()
     }
 
     fn tasks(&self) -> Result<Vec<Task>> {
@@ -530,13 +555,15 @@ impl Store for RedisStore {
         }
         let mut pipe = ::redis::pipe();
         for id in &ids {
-            pipe.cmd("HGET").arg(self.keys.task(id)).arg("record");
+            pipe.cmd("HMGET")
+                .arg(self.keys.task(id))
+                .arg("record")
+                .arg("progress");
         }
-        let records: Vec<Option<String>> = self.with(|con| pipe.query(con))?;
+        let records: Vec<(Option<String>, Option<String>)> = self.with(|con| pipe.query(con))?;
         records
             .into_iter()
-            .flatten()
-            .map(|t| Ok(serde_json::from_str(&t)?))
+            .filter_map(|(r, p)| Some(task_from_fields(&r?, p.as_deref())))
             .collect()
     }
 
@@ -549,11 +576,23 @@ impl Store for RedisStore {
             .key(&k.hosts)
             .key(&k.seq)
             .key(&k.events)
+            .key(&k.waiting)
             .arg(&task.id)
             .arg(expected.map(|r| r.to_string()).unwrap_or_default())
             .arg(task.revision.to_string())
             .arg(task.created_at.as_millis())
-            .arg(serde_json::to_string(task)?);
+            .arg(serde_json::to_string(&Task {
+                progress: None,
+                ..task.clone()
+            })?)
+            .arg(if task.waits() { "1" } else { "0" })
+            .arg(
+                task.progress
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?
+                    .unwrap_or_default(),
+            );
         for e in events {
             call.arg(&e.session)
                 .arg(e.incarnation.to_string())
@@ -561,6 +600,43 @@ impl Store for RedisStore {
         }
         let stored: i64 = self.with(|con| call.invoke(con))?;
         Ok(stored == 1)
+    }
+
+    fn claim_task(&self, claim: &ClaimRequest) -> Result<ClaimOutcome> {
+        let k = &self.keys;
+        let mut call = self.scripts.get(Lua::ClaimTask).prepare_invoke();
+        call.key(k.task(claim.task.unwrap_or("")))
+            .key(&k.tasks)
+            .key(&k.last_seen)
+            .key(&k.hosts)
+            .key(&k.seq)
+            .key(&k.events)
+            .key(&k.waiting)
+            .key(&k.tokens)
+            .key(&k.waiting_built)
+            .arg(claim.session)
+            .arg(claim.incarnation.to_string())
+            .arg(serde_json::to_string(claim.labels)?)
+            .arg(claim.task.unwrap_or(""))
+            .arg(claim.lease.as_millis().to_string())
+            .arg(k.task_prefix())
+            .arg(coord_core::LEADER_TASK)
+            .arg(coord_core::task::HISTORY_LEN.to_string())
+            .arg(&k.tasks);
+        let answer: Vec<Option<String>> = self.with(|con| call.invoke(con))?;
+        match answer.first().cloned().flatten().as_deref() {
+            Some("claimed") => {
+                let record = answer.get(1).cloned().flatten().unwrap_or_default();
+                let progress = answer.get(2).cloned().flatten();
+                Ok(ClaimOutcome::Claimed(Box::new(task_from_fields(
+                    &record,
+                    progress.as_deref(),
+                )?)))
+            }
+            Some("missing") => Ok(ClaimOutcome::NoSuchTask),
+            Some("refused") => ClaimOutcome::refused(self, claim.task.unwrap_or_default()),
+            _ => Ok(ClaimOutcome::NothingWaits),
+        }
     }
 
     fn next_token(&self) -> Result<u64> {

@@ -2,15 +2,19 @@
 -- and logs its events. The rules of a task change run in Rust (coord_core::task); this script
 -- only swaps, so every backend applies them the same way.
 --
--- KEYS[1] the task (a hash: `revision`, `record`), KEYS[2] the task ids by age (a sorted set),
--- KEYS[5] and KEYS[6] the event counter and stream (see common.lua; KEYS[3] and KEYS[4] are
--- not used). ARGV[1] the task id, ARGV[2] the expected revision (empty: the task must not exist
--- yet), ARGV[3] the new revision, ARGV[4] when the task was added (ms), ARGV[5] the record
--- (JSON), then for each event: the session, its incarnation, the event (JSON).
+-- KEYS[1] the task (a hash: `revision`, `record`, and `progress`, a holder's details as the
+-- client sent them), KEYS[2] the task ids by age (a sorted set), KEYS[5] and KEYS[6] the event
+-- counter and stream (see common.lua; KEYS[3] and KEYS[4] are not used), KEYS[7] the waiting
+-- index (claim_task.lua). ARGV[1] the task id, ARGV[2] the expected revision (empty: the task
+-- must not exist yet), ARGV[3] the new revision, ARGV[4] when the task was added (ms), ARGV[5]
+-- the record (JSON, its progress null), ARGV[6] `1` if it waits in the queue, ARGV[7] its
+-- progress (JSON; empty for none), then for each event: the session, its incarnation, the
+-- event (JSON).
 --
 -- Returns 1 when stored, 0 (changing nothing) when the task changed or appeared meanwhile.
-local task_key, age_key = KEYS[1], KEYS[2]
+local task_key, age_key, waiting_key = KEYS[1], KEYS[2], KEYS[7]
 local id, expected, revision, created, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local waits, progress = ARGV[6], ARGV[7]
 
 local stored = redis.call('HGET', task_key, 'revision')
 if expected == '' then
@@ -22,9 +26,19 @@ elseif stored ~= expected then
 end
 
 local now = now_ms()
-for i = 6, #ARGV, 3 do
+for i = 8, #ARGV, 3 do
   log(ARGV[i], tonumber(ARGV[i + 1]), now, ARGV[i + 2])
 end
 redis.call('HSET', task_key, 'revision', revision, 'record', task)
+if progress == '' then
+  redis.call('HDEL', task_key, 'progress')
+else
+  redis.call('HSET', task_key, 'progress', progress)
+end
 redis.call('ZADD', age_key, created, id)
+if waits == '1' then
+  redis.call('ZADD', waiting_key, created, id)
+else
+  redis.call('ZREM', waiting_key, id)
+end
 return 1

@@ -26,6 +26,7 @@
 //!   store. Brief handles see its shared lock on the `-lasting` file beside the store and
 //!   leave the log to it. It leaves the log truncated when it closes.
 
+mod claim;
 mod rows;
 mod schema;
 
@@ -47,7 +48,7 @@ use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use crate::{Clock, Config, Result, Store, StoreError, TaskEvent};
+use crate::{ClaimOutcome, ClaimRequest, Clock, Config, Result, Store, StoreError, TaskEvent};
 
 /// The write-ahead log's size past which a writer truncates it (measured with
 /// `bench/hook-cost`: smaller checkpoints too often, larger makes every open replay more).
@@ -858,17 +859,7 @@ impl Store for SqliteStore {
                 }
                 return Ok(false);
             }
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO tasks (ns, id, created, revision, record) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                self.ns,
-                task.id,
-                task.created_at.as_millis(),
-                task.revision,
-                rows::task_json(task)?
-            ])?;
+            self.write_task_row(tx, task)?;
             for e in events {
                 self.log(
                     tx,
@@ -884,14 +875,11 @@ impl Store for SqliteStore {
     }
 
     fn next_token(&self) -> Result<u64> {
-        self.write(|tx, _| {
-            Ok(tx
-                .prepare_cached(
-                    "INSERT INTO tokens (ns, last) VALUES (?1, 1) \
-                     ON CONFLICT (ns) DO UPDATE SET last = last + 1 RETURNING last",
-                )?
-                .query_row(params![self.ns], |r| r.get(0))?)
-        })
+        self.write(|tx, _| self.take_token(tx))
+    }
+
+    fn claim_task(&self, claim: &ClaimRequest) -> Result<ClaimOutcome> {
+        self.claim(claim)
     }
 
     fn grouped(&self, work: &mut dyn FnMut()) -> Result<()> {

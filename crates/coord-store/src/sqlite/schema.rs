@@ -80,6 +80,13 @@ const MIGRATIONS: &[&str] = &[
     // 5: what is said of a host (it sleeps, it shuts down, the sweep found it lost), JSON of
     //    coord_core::Notice, kept with the host until replaced.
     "ALTER TABLE hosts ADD COLUMN notice TEXT;",
+    // 6: whether a task waits in the queue (coord_core::Task::waits), and a partial index of
+    //    the waiting tasks by age: a claim of the next task reads those, oldest first, however
+    //    many finished tasks the namespace keeps.
+    "ALTER TABLE tasks ADD COLUMN waits INTEGER NOT NULL DEFAULT 0;
+    UPDATE tasks SET waits = 1
+        WHERE json_extract(record, '$.state') = 'pending' AND id NOT LIKE 'coord:%';
+    CREATE INDEX tasks_waiting ON tasks (ns, created, id) WHERE waits;",
 ];
 
 /// The schema version this build writes.

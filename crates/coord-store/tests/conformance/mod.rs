@@ -14,6 +14,9 @@ use coord_core::{
 };
 use coord_store::{Config, Store, TaskEvent};
 
+mod claims;
+pub use claims::*;
+
 /// A private store that the suite may open as many handles on as it likes.
 pub trait Backend: Sync {
     /// A new handle on the store, opened with `config` (its namespace, its host gap).
@@ -55,6 +58,10 @@ macro_rules! conformance_suite {
             fencing_tokens_only_grow_and_are_never_handed_out_twice,
             tasks_of_namespaces_never_mix,
             a_group_of_changes_lands_every_change_with_its_events,
+            a_claim_takes_the_oldest_waiting_task_that_fits_with_one_token,
+            a_released_task_waits_again_with_its_holders_progress_intact,
+            claimers_racing_on_many_handles_claim_every_task_once_and_burn_no_token,
+            a_waiting_task_is_found_among_many_finished_ones,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
