@@ -414,9 +414,12 @@ fn filters_narrow_the_rows(b: &mut Browser) {
 #[test]
 fn the_page_shows_the_fleet_live_and_a_death_within_a_second() {
     let Some(binary) = chromium() else { return };
-    let server = Server::start(World::new(), &["--grace", "3s", "--lock-delay", "1s"]);
+    // The fleet and its queue first: a server already leading would hand the new tasks to the
+    // least loaded session before the test's own claims.
+    let world = World::new();
+    let mut fleet = Fleet::start(&world);
+    let server = Server::start(world, &["--grace", "3s", "--lock-delay", "1s"]);
     let w = &server.served.world;
-    let mut fleet = Fleet::start(w);
 
     // The page, with no timed re-list (?refresh=0): whatever changes from now on must come
     // from the event push.
