@@ -27,12 +27,15 @@ use support::RedisServer;
 /// What the hook path may cost an agent, whatever the fault.
 const HOOK_LIMIT: Duration = Duration::from_millis(300);
 /// The namespace's `host_lost_after`, short so that a test takes seconds.
-const LOST_AFTER: Duration = Duration::from_secs(3);
+const LOST_AFTER: Duration = Duration::from_secs(5);
 /// How often the watchers look at their hosts and the sweeper sweeps.
 const ROUND: Duration = Duration::from_millis(300);
 /// The agents' ttl: as with the defaults (30 min against a 5 min gap), longer than the silence
 /// after which the store begins a host's gap-free time anew (half of `LOST_AFTER`).
-const TTL: &str = "2s";
+const TTL: &str = "3s";
+/// How long a host is frozen: past its agents' ttl and the store's gap, and with the host's
+/// last renewal before it (up to a third of a ttl and a round), short of `LOST_AFTER`.
+const FREEZE: Duration = Duration::from_millis(3_100);
 
 /// The store every host shares.
 enum Backing {
@@ -414,15 +417,38 @@ fn a_host_frozen_for_less_than_the_limit_loses_nothing(on_redis: bool) {
         let before = fleet.holders();
         fleet.hosts[victim].freeze();
         let frozen = Instant::now();
-        // Longer than the agents' ttl and the store's gap; with the host's last renewal before
-        // it (up to a third of a ttl), shorter than the limit.
-        while frozen.elapsed() < LOST_AFTER * 7 / 10 {
-            fleet.sweep();
-            thread::sleep(ROUND);
+        // Sweeps meanwhile, none that would run past the thaw.
+        loop {
+            let left = FREEZE.saturating_sub(frozen.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            if left > ROUND * 3 {
+                fleet.sweep();
+            }
+            thread::sleep(left.min(ROUND));
         }
         fleet.hosts[victim].thaw();
+        let held = frozen.elapsed();
+        assert!(
+            held < FREEZE + ROUND,
+            "the test froze the host for {held:?}"
+        );
+        let thawed = Instant::now();
         tally.slowest_hook = tally.slowest_hook.max(fleet.run_for(ROUND * 4));
-        tally.false_deaths(run, &fleet.false_deaths(None));
+        let dead = fleet.false_deaths(None);
+        // What the failure needs to be understood: the log, the watcher's words, the server's.
+        if !dead.is_empty() {
+            eprintln!("frozen for {held:?}, thawed at {thawed:?}");
+            eprintln!("{}", fleet.observer().ok(&["events"]));
+            let log = std::fs::read_to_string(fleet.hosts[victim].dir().join("spawned.log"));
+            eprintln!("victim's log: {log:?}");
+            if let Backing::Served(s) = &fleet.backing {
+                let log = std::fs::read_to_string(s.world.dir.path().join("serve.log"));
+                eprintln!("serve log: {log:?}");
+            }
+        }
+        tally.false_deaths(run, &dead);
         let after = fleet.holders();
         tally.expect(run, after == before, || format!("tasks moved: {after:?}"));
         tally.runs += 1;
