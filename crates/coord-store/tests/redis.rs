@@ -528,3 +528,54 @@ fn tls_client() {
     let s = store.register(&registration("s1")).unwrap();
     assert_eq!(store.session("s1").unwrap(), Some(s));
 }
+
+#[test]
+fn a_namespace_written_before_the_waiting_index_is_claimed_from_all_its_tasks() {
+    use coord_core::{NewTask, Task};
+    use coord_store::{ClaimOutcome, ClaimRequest};
+    let server = RedisServer::start();
+    let store = open(&server, "old");
+    let now = store.now().unwrap();
+    let mut con = server.raw();
+    // Two pending tasks as an earlier coord stored them: a record and a place by age, no index.
+    for (i, id) in ["first", "second"].into_iter().enumerate() {
+        let spec = NewTask {
+            id: id.to_owned(),
+            title: "work".to_owned(),
+            ..NewTask::default()
+        };
+        let t = Task::new(&spec, now);
+        redis::cmd("HSET")
+            .arg(format!("coord:{{old}}:task:{id}"))
+            .arg("revision")
+            .arg(1)
+            .arg("record")
+            .arg(serde_json::to_string(&t).unwrap())
+            .query::<()>(&mut con)
+            .unwrap();
+        redis::cmd("ZADD")
+            .arg("coord:{old}:tasks")
+            .arg(now.as_millis() + i as i64)
+            .arg(id)
+            .query::<()>(&mut con)
+            .unwrap();
+    }
+    let labels = BTreeMap::new();
+    let claim = ClaimRequest {
+        session: "s1",
+        incarnation: 1,
+        labels: &labels,
+        task: None,
+        lease: Duration::from_secs(60),
+    };
+    for expected in ["first", "second"] {
+        match store.claim_task(&claim).unwrap() {
+            ClaimOutcome::Claimed(t) => assert_eq!(t.id, expected),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        store.claim_task(&claim).unwrap(),
+        ClaimOutcome::NothingWaits
+    );
+}

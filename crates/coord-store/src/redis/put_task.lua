@@ -12,7 +12,7 @@
 -- event (JSON).
 --
 -- Returns 1 when stored, 0 (changing nothing) when the task changed or appeared meanwhile.
-local task_key, age_key, waiting_key = KEYS[1], KEYS[2], KEYS[7]
+local task_key, age_key, waiting_key, built_key = KEYS[1], KEYS[2], KEYS[7], KEYS[8]
 local id, expected, revision, created, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local waits, progress = ARGV[6], ARGV[7]
 
@@ -34,6 +34,10 @@ if progress == '' then
   redis.call('HDEL', task_key, 'progress')
 else
   redis.call('HSET', task_key, 'progress', progress)
+end
+-- The first task of a namespace: its waiting index is whole from the start.
+if redis.call('ZCARD', age_key) == 0 then
+  redis.call('SET', built_key, '1')
 end
 redis.call('ZADD', age_key, created, id)
 if waits == '1' then

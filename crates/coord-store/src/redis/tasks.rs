@@ -72,6 +72,7 @@ impl RedisStore {
             .key(&k.seq)
             .key(&k.events)
             .key(&k.waiting)
+            .key(&k.waiting_built)
             .arg(&task.id)
             .arg(expected.map(|r| r.to_string()).unwrap_or_default())
             .arg(task.revision.to_string())
