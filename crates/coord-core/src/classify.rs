@@ -8,7 +8,7 @@
 //! | 1     | `ended`   | the session ended cleanly |
 //! | 2     | `dead`    | its process is known to have exited |
 //! | 3     | `dead`    | silent past `ttl`, its host lost: silent past `host_lost_after` while another host was heard all along (a host that said it shuts down: at once) |
-//! | 4     | `dead`    | every source silent past `ttl`, while its host was heard from after that |
+//! | 4     | `dead`    | every source silent past `ttl` (plus the longest pause of its host), while its host was heard from after that |
 //! | 4     | `unknown` | every source silent past `ttl`, and its host silent (or asleep) too |
 //! | 4     | `blocked` | waiting for a person's answer (never stale: a person is slow, not hung) |
 //! | 5     | `limited` | alive but unable to work: an API error, a rate or usage limit |
@@ -266,7 +266,8 @@ fn settled(session: &Session, now: Timestamp) -> Option<Verdict> {
 /// Otherwise (rule 4) a session waiting for a person is never dead by silence (a person is
 /// slow, not dead), and silence is evidence only while the host is heard: it counts from the
 /// session's last signal or from when its host was heard again after a silence of its own,
-/// whichever is later.
+/// whichever is later, plus the longest pause of the host since (a host frozen for less than
+/// the store's gap looks heard all along).
 fn silent(session: &Session, hosts: &Hosts, p: &Policy, now: Timestamp) -> Option<Verdict> {
     let deadline = match &session.phase {
         Phase::InTool { since, .. } => session
@@ -300,13 +301,25 @@ fn silent(session: &Session, hosts: &Hosts, p: &Policy, now: Timestamp) -> Optio
     let unknown = |why: String| verdict(State::Unknown, Rule::HostSilent, why, deadline);
     Some(match hosts.heard(&session.host, now) {
         Some(h) if h.last > deadline => {
+            // The session could only be heard while its host ran: from when the host was heard
+            // again after a silence of its own, and less any pause the host's record hides.
+            // Only the host heard past that is evidence.
             let back = h.since.plus(p.ttl);
-            if now <= back {
-                return Some(unknown(format!(
-                    "no signal for {}; its host was heard again {} ago, after a silence",
-                    Compact(silent),
-                    Compact(now.since(h.since))
-                )));
+            let by = deadline.max(back).plus(h.pause);
+            if h.last <= by {
+                return Some(unknown(if back > deadline {
+                    format!(
+                        "no signal for {}; its host was heard again {} ago, after a silence",
+                        Compact(silent),
+                        Compact(now.since(h.since))
+                    )
+                } else {
+                    format!(
+                        "no signal for {}; its host itself went silent for up to {} at a time",
+                        Compact(silent),
+                        Compact(h.pause)
+                    )
+                }));
             }
             verdict(
                 State::Dead,
@@ -316,7 +329,7 @@ fn silent(session: &Session, hosts: &Hosts, p: &Policy, now: Timestamp) -> Optio
                     Compact(silent),
                     Compact(p.ttl)
                 ),
-                deadline.max(back),
+                by,
             )
         }
         _ if host.state == HostState::Asleep => unknown(format!(

@@ -55,6 +55,16 @@ pub struct HostHeard {
     /// such a silence (the host asleep or cut off, the store down), its sessions had no way
     /// to be heard, so their silence counts from here.
     pub since: Timestamp,
+    /// The longest silence of the host since `since`, each one no longer than the store's
+    /// gap: a host frozen for that long looked heard all along, so a session's silence there
+    /// is evidence of its death only beyond it.
+    #[serde(
+        default,
+        rename = "pause_ms",
+        with = "crate::time::ms",
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub pause: Duration,
     /// What the host (or the sweep, of it) said last, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<Notice>,
@@ -67,8 +77,15 @@ impl HostHeard {
         Self {
             last,
             since,
+            pause: Duration::ZERO,
             notice: None,
         }
+    }
+
+    /// The same, with `pause` as the longest silence since `since`.
+    #[must_use]
+    pub const fn paused(self, pause: Duration) -> Self {
+        Self { pause, ..self }
     }
 
     /// Its notice, while it holds: the host has not been heard since, beyond [`NOTICE_SLACK`].
@@ -238,8 +255,8 @@ impl Hosts {
     pub fn heard(&self, host: &str, now: Timestamp) -> Option<HostHeard> {
         let stored = self.heard.get(host).copied();
         if self.here.as_deref() == Some(host) {
-            let since = stored.map_or(now, |h| h.since);
-            Some(HostHeard::new(now, since))
+            let (since, pause) = stored.map_or((now, Duration::ZERO), |h| (h.since, h.pause));
+            Some(HostHeard::new(now, since).paused(pause))
         } else {
             stored
         }

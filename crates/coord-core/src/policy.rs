@@ -30,6 +30,9 @@ pub struct Policy {
     pub host_lost_after: Duration,
     /// A host that said it sleeps is lost only once silent this long.
     pub host_asleep_max: Duration,
+    /// A task done or failed this long ago is removed by the sweep, with its history.
+    /// Namespace-wide only.
+    pub task_keep: Duration,
 }
 
 impl Default for Policy {
@@ -43,6 +46,7 @@ impl Default for Policy {
             lock_delay: Duration::from_secs(5),
             host_lost_after: Duration::from_secs(2 * 60 * 60),
             host_asleep_max: Duration::from_secs(24 * 60 * 60),
+            task_keep: Duration::from_secs(7 * 24 * 60 * 60),
         }
     }
 }
@@ -68,6 +72,7 @@ impl Policy {
                 .host_lost_after
                 .map_or(self.host_lost_after, Duration::from_millis),
             host_asleep_max: self.host_asleep_max,
+            task_keep: self.task_keep,
         }
     }
 }

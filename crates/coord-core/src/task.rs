@@ -193,6 +193,17 @@ impl Task {
         self.claimable_now(now).is_ok()
     }
 
+    /// When it finished (done or failed): the time the sweep counts its retirement from.
+    /// Stores index finished tasks by it, and every other task as open.
+    #[must_use]
+    pub fn finished_at(&self) -> Option<Timestamp> {
+        matches!(
+            self.state,
+            TaskState::Done { .. } | TaskState::Failed { .. }
+        )
+        .then_some(self.updated_at)
+    }
+
     /// Whether it waits in the queue for whoever claims the next task: pending, and not one of
     /// coord's own ([`RESERVED_PREFIX`]). Stores index the tasks that wait, oldest first.
     #[must_use]

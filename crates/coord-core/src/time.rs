@@ -54,6 +54,29 @@ pub fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A [`Duration`] in JSON as whole milliseconds (`#[serde(with = "coord_core::time::ms")]`).
+pub mod ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `d` as its milliseconds.
+    ///
+    /// # Errors
+    /// Those of the serializer.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Reads milliseconds as a duration.
+    ///
+    /// # Errors
+    /// Anything but a whole number of milliseconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
 /// A duration written the way people read it in a table: `0s`, `12s`, `4m10s`, `3h5m`, `2d4h`.
 ///
 /// Whole seconds, two units at most, so a column stays narrow and the figure meaningful.

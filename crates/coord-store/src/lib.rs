@@ -252,6 +252,17 @@ pub trait Store: Send {
     /// Every task of the namespace, oldest first.
     fn tasks(&self) -> Result<Vec<Task>>;
 
+    /// The tasks not finished (waiting, claimed, coord's own), oldest first, through an index:
+    /// finished ones cost nothing.
+    fn open_tasks(&self) -> Result<Vec<Task>>;
+
+    /// The `limit` tasks finished last ([`Task::finished_at`]), the latest first.
+    fn finished_tasks(&self, limit: usize) -> Result<Vec<Task>>;
+
+    /// Removes up to `limit` tasks finished before `before`, the oldest first, with their
+    /// history; never one that is open. Returns how many went.
+    fn retire_tasks(&self, before: Timestamp, limit: usize) -> Result<usize>;
+
     /// Stores `task` only if the stored one's revision is still `expected` (`None`: only if
     /// there is none yet), and logs `events` with it, atomically. False, changing nothing, if
     /// the task changed (or appeared) since the caller read it: tasks change by compare-and-set,

@@ -87,6 +87,12 @@ pub enum Call {
     Task { id: String },
     /// [`Store::tasks`]
     Tasks,
+    /// [`Store::open_tasks`]
+    OpenTasks,
+    /// [`Store::finished_tasks`]
+    FinishedTasks { limit: usize },
+    /// [`Store::retire_tasks`]
+    RetireTasks { before: Timestamp, limit: usize },
     /// [`Store::put_task`]
     PutTask {
         task: Task,
@@ -207,6 +213,9 @@ impl Call {
             Call::Tidy => json!(store.tidy()?),
             Call::Task { id } => json!(store.task(&id)?),
             Call::Tasks => json!(store.tasks()?),
+            Call::OpenTasks => json!(store.open_tasks()?),
+            Call::FinishedTasks { limit } => json!(store.finished_tasks(limit)?),
+            Call::RetireTasks { before, limit } => json!(store.retire_tasks(before, limit)?),
             Call::PutTask {
                 task,
                 expected,
@@ -445,6 +454,18 @@ impl Store for RemoteStore {
 
     fn tasks(&self) -> Result<Vec<Task>> {
         self.call(&Call::Tasks)
+    }
+
+    fn open_tasks(&self) -> Result<Vec<Task>> {
+        self.call(&Call::OpenTasks)
+    }
+
+    fn finished_tasks(&self, limit: usize) -> Result<Vec<Task>> {
+        self.call(&Call::FinishedTasks { limit })
+    }
+
+    fn retire_tasks(&self, before: Timestamp, limit: usize) -> Result<usize> {
+        self.call(&Call::RetireTasks { before, limit })
     }
 
     fn put_task(&self, task: &Task, expected: Option<u64>, events: &[TaskEvent]) -> Result<bool> {

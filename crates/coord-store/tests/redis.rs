@@ -530,21 +530,26 @@ fn tls_client() {
 }
 
 #[test]
-fn a_namespace_written_before_the_waiting_index_is_claimed_from_all_its_tasks() {
+fn a_namespace_written_before_the_task_indexes_is_claimed_listed_and_retired_from_all_its_tasks() {
     use coord_core::{NewTask, Task};
     use coord_store::{ClaimOutcome, ClaimRequest};
     let server = RedisServer::start();
     let store = open(&server, "old");
     let now = store.now().unwrap();
     let mut con = server.raw();
-    // Two pending tasks as an earlier coord stored them: a record and a place by age, no index.
-    for (i, id) in ["first", "second"].into_iter().enumerate() {
+    // Two pending tasks and a finished one as an earlier coord stored them: a record and a
+    // place by age, no index.
+    for (i, id) in ["first", "second", "finished"].into_iter().enumerate() {
         let spec = NewTask {
             id: id.to_owned(),
             title: "work".to_owned(),
             ..NewTask::default()
         };
-        let t = Task::new(&spec, now);
+        let mut t = Task::new(&spec, now);
+        if id == "finished" {
+            t.claim("s0", 1, Duration::from_secs(60), now).unwrap();
+            t.complete(1, now).unwrap();
+        }
         redis::cmd("HSET")
             .arg(format!("coord:{{old}}:task:{id}"))
             .arg("revision")
@@ -578,4 +583,18 @@ fn a_namespace_written_before_the_waiting_index_is_claimed_from_all_its_tasks() 
         store.claim_task(&claim).unwrap(),
         ClaimOutcome::NothingWaits
     );
+    // Its open and finished tasks are indexed once, at the first read.
+    let open: Vec<String> = store
+        .open_tasks()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(open, ["first", "second"]);
+    let finished = store.finished_tasks(10).unwrap();
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0].id, "finished");
+    let far = now.plus(Duration::from_secs(3600));
+    assert_eq!(store.retire_tasks(far, 10).unwrap(), 1);
+    assert_eq!(store.tasks().unwrap().len(), 2);
 }

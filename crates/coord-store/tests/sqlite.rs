@@ -290,7 +290,10 @@ fn a_store_of_the_previous_schema_is_migrated_with_its_hosts_heard_all_along() {
     rusqlite::Connection::open(backend.path())
         .unwrap()
         .execute_batch(
-            "DROP INDEX tasks_waiting;
+            "DROP INDEX tasks_open;
+             DROP INDEX tasks_finished;
+             ALTER TABLE tasks DROP COLUMN finished;
+             DROP INDEX tasks_waiting;
              ALTER TABLE tasks DROP COLUMN waits;
              ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT 'h';
              ALTER TABLE sessions ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
@@ -418,7 +421,10 @@ fn a_store_of_whole_records_is_read_and_beaten_after_its_migration() {
         conn.execute("UPDATE sessions SET record = ?1", [record])
             .unwrap();
         conn.execute_batch(
-            "DROP INDEX tasks_waiting;
+            "DROP INDEX tasks_open;
+             DROP INDEX tasks_finished;
+             ALTER TABLE tasks DROP COLUMN finished;
+             DROP INDEX tasks_waiting;
              ALTER TABLE tasks DROP COLUMN waits;
              ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT 'h';
              ALTER TABLE sessions ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
@@ -426,6 +432,7 @@ fn a_store_of_whole_records_is_read_and_beaten_after_its_migration() {
              DROP TABLE pulses;
              CREATE INDEX sessions_by_last_seen ON sessions (ns, last_seen);
              ALTER TABLE hosts DROP COLUMN notice;
+             ALTER TABLE hosts DROP COLUMN pause;
              PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -574,21 +581,31 @@ fn tasks_of_the_previous_schema_wait_in_the_queue_after_the_migration() {
     let backend = Sqlite::new();
     let store = SqliteStore::open(&backend.path(), &Config::new("default")).unwrap();
     let now = store.now().unwrap();
-    for id in ["old", "newer"] {
+    for id in ["old", "newer", "finished"] {
         let spec = NewTask {
             id: id.to_owned(),
             title: "work".to_owned(),
             ..NewTask::default()
         };
-        assert!(store.put_task(&Task::new(&spec, now), None, &[]).unwrap());
+        let mut t = Task::new(&spec, now);
+        if id == "finished" {
+            t.claim("s", 1, std::time::Duration::from_secs(60), now)
+                .unwrap();
+            t.complete(1, now).unwrap();
+        }
+        assert!(store.put_task(&t, None, &[]).unwrap());
     }
     drop(store);
-    // Back to version 5, which kept no index of the waiting tasks.
+    // Back to version 5, which kept no index of the waiting, open or finished tasks.
     rusqlite::Connection::open(backend.path())
         .unwrap()
         .execute_batch(
-            "DROP INDEX tasks_waiting;
+            "DROP INDEX tasks_open;
+             DROP INDEX tasks_finished;
+             ALTER TABLE tasks DROP COLUMN finished;
+             DROP INDEX tasks_waiting;
              ALTER TABLE tasks DROP COLUMN waits;
+             ALTER TABLE hosts DROP COLUMN pause;
              PRAGMA user_version = 5;",
         )
         .unwrap();
@@ -613,4 +630,14 @@ fn tasks_of_the_previous_schema_wait_in_the_queue_after_the_migration() {
         store.claim_task(&claim).unwrap(),
         ClaimOutcome::NothingWaits
     );
+    let open: Vec<String> = store
+        .open_tasks()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(open, ["newer", "old"]);
+    let finished = store.finished_tasks(10).unwrap();
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0].id, "finished");
 }

@@ -337,11 +337,17 @@ fn a_holder_whose_host_fell_silent_keeps_its_work_until_the_host_is_heard_again(
         );
         assert_eq!(task(w, "t1")["state"], "claimed");
         // Something else on the laptop is heard again, but not `lap`: now its lapsed claim goes
-        // back (the laptop's own command already takes it back in passing), and it is dead.
+        // back (the laptop's own command already takes it back in passing). `lap` is not dead
+        // yet: its host's silence may have been a freeze, so the laptop must be heard for a
+        // ttl beyond that pause first.
         on(
             "laptop",
             &["register", "--id", "lap-2", "--pid", &laptop.pid()],
         );
+        let sweep = on("server", &["sweep", "--grace", "0s", "--lock-delay", "0s"]);
+        assert!(!sweep.contains("evicted"), "{sweep}");
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        on("laptop", &["heartbeat", "--id", "lap-2"]);
         let sweep = on("server", &["sweep", "--grace", "0s", "--lock-delay", "0s"]);
         assert!(sweep.contains("evicted   lap:"), "{sweep}");
         let t = task(w, "t1");

@@ -218,6 +218,31 @@ fn after_its_host_was_silent_a_session_has_a_full_ttl_to_be_heard_again() {
 }
 
 #[test]
+fn a_pause_of_its_host_shorter_than_the_gap_does_not_count_as_the_sessions_silence() {
+    // A 30 s ttl, silent since 100 min; its host frozen for 2 min (too short for the store to
+    // begin its gap-free time anew) and heard again at 102.5 min by another of its sessions.
+    let mut s = session(100 * MIN);
+    s.policy.ttl = Some(30_000);
+    let frozen = Duration::from_secs(120);
+    let host = |last| Some(HostHeard::new(t(last), t(0)).paused(frozen));
+    let at = |ms| classify(&s, &Hosts::only("h", host(ms)), &Policy::default(), t(ms));
+    let thawed = at(100 * MIN + 150_000);
+    assert_eq!(
+        (thawed.state, thawed.rule),
+        (State::Unknown, Rule::HostSilent)
+    );
+    assert!(
+        thawed.reason.contains("went silent for up to 2m"),
+        "{}",
+        thawed.reason
+    );
+    // Silent for a ttl beyond the pause, with its host heard: dead.
+    let dead = at(100 * MIN + 151_000);
+    assert_eq!((dead.state, dead.rule), (State::Dead, Rule::SilentPastTtl));
+    assert_eq!(dead.since, t(100 * MIN + 150_000));
+}
+
+#[test]
 fn per_session_overrides_apply() {
     let mut s = session(100 * MIN);
     s.policy.ttl = Some(30_000);
@@ -284,14 +309,17 @@ prop_compose! {
     fn any_policy()(a in any_duration(), s in any_duration(), tt in any_duration(),
                     ttl in any_duration(), g in any_duration()) -> Policy {
         Policy { active_window: a, stale_after: s, tool_timeout: tt, ttl, evict_grace: g, lock_delay: g,
-                 host_lost_after: tt.max(s), host_asleep_max: tt.max(s) * 4 }
+                 host_lost_after: tt.max(s), host_asleep_max: tt.max(s) * 4, task_keep: g }
     }
 }
 
 prop_compose! {
     /// A host heard at some time, without a gap since some earlier time, or never.
-    fn any_host()(times in proptest::option::of((any_time(), any_time()))) -> Option<HostHeard> {
-        times.map(|(a, b)| HostHeard::new(a.max(b), a.min(b)))
+    fn any_host()(times in proptest::option::of((any_time(), any_time(), 0u64..(10 * MIN as u64))))
+                  -> Option<HostHeard> {
+        times.map(|(a, b, pause)| {
+            HostHeard::new(a.max(b), a.min(b)).paused(Duration::from_millis(pause))
+        })
     }
 }
 
@@ -336,10 +364,11 @@ proptest! {
         let v = classify(&s, &Hosts::only("h", host), &p, now);
         if v.state == State::Dead {
             let exited = matches!(s.process, ProcessFact::Exited { .. });
-            // Silent past the TTL, and for a whole TTL of its host being heard.
+            // Silent past the TTL, and for a whole TTL of its host being heard beyond its
+            // longest pause.
             let silent_while_host_heard = now.since(s.last_seen) > p.ttl
                 && host.is_some_and(|h| {
-                    h.last > s.last_seen.plus(p.ttl) && now.since(h.since) > p.ttl
+                    h.last > s.last_seen.max(h.since).plus(p.ttl).plus(h.pause)
                 });
             prop_assert!(exited || silent_while_host_heard, "{v:?}");
         }
@@ -501,14 +530,16 @@ prop_compose! {
     /// The session's host `h` and up to three others, each heard at some time (or never),
     /// without a gap since some earlier time, with a notice or none.
     fn any_fleet()(hosts in proptest::collection::vec(
-        (proptest::option::of((any_time(), any_time())), any_notice()), 1..5)) -> Hosts {
+        (proptest::option::of((any_time(), any_time(), 0u64..(10 * MIN as u64))), any_notice()),
+        1..5)) -> Hosts {
         let heard = hosts
             .into_iter()
             .enumerate()
             .filter_map(|(i, (times, notice))| {
-                let (a, b) = times?;
+                let (a, b, pause) = times?;
                 let name = if i == 0 { "h".to_owned() } else { format!("o{i}") };
-                Some((name, HostHeard { last: a.max(b), since: a.min(b), notice }))
+                let pause = Duration::from_millis(pause);
+                Some((name, HostHeard { last: a.max(b), since: a.min(b), pause, notice }))
             })
             .collect();
         Hosts::new(heard, None)
@@ -541,7 +572,7 @@ proptest! {
             let h = fleet.stored("h");
             let notice = h.and_then(HostHeard::standing_notice).map(|n| n.kind);
             let heard_itself = h.is_some_and(|h| {
-                h.last > s.last_seen.plus(p.ttl) && now.since(h.since) > p.ttl
+                h.last > s.last_seen.max(h.since).plus(p.ttl).plus(h.pause)
             });
             let limit = if notice == Some(crate::host::NoticeKind::Asleep) {
                 p.host_asleep_max

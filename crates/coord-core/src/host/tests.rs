@@ -15,9 +15,8 @@ fn fleet(hosts: &[(&str, i64, i64, Option<Notice>)], here: Option<&str>) -> Host
             (
                 name.to_owned(),
                 HostHeard {
-                    last: t(last),
-                    since: t(since),
                     notice,
+                    ..HostHeard::new(t(last), t(since))
                 },
             )
         })

@@ -10,9 +10,9 @@
 --
 -- Every script is given the same keys, all under the namespace's hash tag:
 -- KEYS[1] the session, KEYS[2] the ids (a sorted set, all scores 0: ordered by id),
--- KEYS[3] last_seen per id (a sorted set), KEYS[4] host -> last heard, and SINCE_PREFIX .. host
--- -> since when heard without a silence longer than HOST_GAP_MS (a hash; both constants are set
--- by the Rust side in front of this file),
+-- KEYS[3] last_seen per id (a sorted set), KEYS[4] host -> last heard, SINCE_PREFIX .. host
+-- -> since when heard without a silence longer than HOST_GAP_MS and PAUSE_PREFIX .. host -> its
+-- longest silence since (a hash; the constants are set by the Rust side in front of this file),
 -- KEYS[5] the event counter, KEYS[6] the event stream.
 local session_key, ids_key, seen_key, hosts_key, seq_key, events_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -58,17 +58,25 @@ local function log(id, incarnation, at, kind)
 end
 
 -- Indexes the session as last seen at `last_seen` on `host` (the JSON text of the host name).
--- A host heard again after a silence longer than HOST_GAP_MS is heard without a gap from now.
+-- A host heard again after a silence longer than HOST_GAP_MS is heard without a gap from now;
+-- a shorter silence is its longest pause since then if none was longer.
 local function index(id, host, last_seen)
   redis.call('ZADD', ids_key, 0, id)
   redis.call('ZADD', seen_key, int(last_seen), id)
   local name = cjson.decode(host)
-  local heard = redis.call('HGET', hosts_key, name)
-  if not heard or last_seen - tonumber(heard) > HOST_GAP_MS then
-    redis.call('HSET', hosts_key, SINCE_PREFIX .. name, int(last_seen))
-  end
-  if not heard or last_seen > tonumber(heard) then
-    redis.call('HSET', hosts_key, name, int(last_seen))
+  local pause_field = PAUSE_PREFIX .. name
+  local stored = redis.call('HMGET', hosts_key, name, pause_field)
+  local heard = tonumber(stored[1])
+  if not heard or last_seen - heard > HOST_GAP_MS then
+    redis.call('HSET', hosts_key, name, int(last_seen), SINCE_PREFIX .. name, int(last_seen),
+      pause_field, 0)
+  elseif last_seen > heard then
+    local silence = last_seen - heard
+    if silence > (tonumber(stored[2]) or 0) then
+      redis.call('HSET', hosts_key, name, int(last_seen), pause_field, int(silence))
+    else
+      redis.call('HSET', hosts_key, name, int(last_seen))
+    end
   end
 end
 

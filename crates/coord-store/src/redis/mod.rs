@@ -13,12 +13,14 @@
 //! - `ids`: every id, a sorted set with all scores 0, so read in id order;
 //! - `last_seen`: id by last signal, a sorted set read by [`Store::quiet_since`];
 //! - `hosts`: host name to the last time any session on it was heard, `since\0<host>` to
-//!   since when it has been heard without a gap, and `notice\0<host>` to what is said of it
-//!   (JSON of [`coord_core::Notice`]), a hash;
+//!   since when it has been heard without a gap, `pause\0<host>` to its longest silence since,
+//!   and `notice\0<host>` to what is said of it (JSON of [`coord_core::Notice`]), a hash;
 //! - `seq`: the event counter; `events`: the event log, a stream trimmed to about 100 000
 //!   entries on every append (`MAXLEN ~`);
 //! - `task:<id>`: a task, a hash of its `revision` and its `record` (JSON); `tasks`: task ids by
-//!   the time they were added, a sorted set; `tokens`: the fencing-token counter.
+//!   the time they were added, a sorted set; `waiting`, `open` and `finished`: the indexes of
+//!   the tasks that wait, of those not finished (both by age) and of the finished ones (by
+//!   when they finished), sorted sets; `tokens`: the fencing-token counter.
 //!
 //! No key expires: sessions leave by eviction only, so a session is never lost before the sweep
 //! has judged it. Needs Redis 6.2 or later (exclusive stream ranges).
@@ -29,7 +31,7 @@
 mod record;
 mod tasks;
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -56,10 +58,12 @@ enum Lua {
     PutTask,
     NoteHost,
     ClaimTask,
+    IndexTasks,
+    RetireTasks,
 }
 
 /// The file of each [`Lua`], in its order.
-const LUA_FILES: [&str; 8] = [
+const LUA_FILES: [&str; 10] = [
     include_str!("register.lua"),
     include_str!("heartbeat.lua"),
     include_str!("unregister.lua"),
@@ -68,6 +72,8 @@ const LUA_FILES: [&str; 8] = [
     include_str!("put_task.lua"),
     include_str!("note_host.lua"),
     include_str!("claim_task.lua"),
+    include_str!("index_tasks.lua"),
+    include_str!("retire_tasks.lua"),
 ];
 
 /// The scripts of one store, each built as first run: the constants the scripts share with
@@ -88,9 +94,11 @@ impl Scripts {
     fn get(&self, lua: Lua) -> &Script {
         self.built[lua as usize].get_or_init(|| {
             Script::new(&format!(
-                "local HOST_GAP_MS = {}\nlocal SINCE_PREFIX = '{}'\nlocal NOTICE_PREFIX = '{}'\n{}{}",
+                "local HOST_GAP_MS = {}\nlocal SINCE_PREFIX = '{}'\nlocal PAUSE_PREFIX = '{}'\n\
+                 local NOTICE_PREFIX = '{}'\n{}{}",
                 self.host_gap.as_millis(),
                 SINCE_PREFIX.replace('\0', "\\0"),
+                PAUSE_PREFIX.replace('\0', "\\0"),
                 NOTICE_PREFIX.replace('\0', "\\0"),
                 include_str!("common.lua"),
                 LUA_FILES[lua as usize]
@@ -104,6 +112,10 @@ impl Scripts {
 /// a host name holds no NUL.
 const SINCE_PREFIX: &str = "since\0";
 
+/// What the field of the `hosts` hash holding a host's longest silence since it has been heard
+/// without a gap (ms) starts with, the host's name after it.
+const PAUSE_PREFIX: &str = "pause\0";
+
 /// What the field of the `hosts` hash holding what is said of a host starts with (JSON of
 /// [`coord_core::Notice`]), the host's name after it.
 const NOTICE_PREFIX: &str = "notice\0";
@@ -113,16 +125,28 @@ fn since_field(host: &str) -> String {
     format!("{SINCE_PREFIX}{host}")
 }
 
+/// The field of the `hosts` hash that holds `host`'s longest pause.
+fn pause_field(host: &str) -> String {
+    format!("{PAUSE_PREFIX}{host}")
+}
+
 /// The field of the `hosts` hash that holds what is said of `host`.
 fn notice_field(host: &str) -> String {
     format!("{NOTICE_PREFIX}{host}")
 }
 
-/// A host's fields as stored: its last signal, since when heard without a gap, its notice.
-fn host_from_fields(last: i64, since: Option<i64>, notice: Option<&str>) -> Result<HostHeard> {
+/// A host's fields as stored: its last signal, since when heard without a gap, its longest
+/// pause since (ms), its notice.
+fn host_from_fields(
+    last: i64,
+    since: Option<i64>,
+    pause: Option<u64>,
+    notice: Option<&str>,
+) -> Result<HostHeard> {
     Ok(HostHeard {
         last: Timestamp::from_millis(last),
         since: Timestamp::from_millis(since.unwrap_or(0)),
+        pause: Duration::from_millis(pause.unwrap_or(0)),
         notice: notice.map(serde_json::from_str).transpose()?,
     })
 }
@@ -136,6 +160,8 @@ pub struct RedisStore {
     url: String,
     timeout: Duration,
     scripts: Scripts,
+    /// Whether the open and finished indexes are known whole (see `index_tasks.lua`).
+    indexed: Cell<bool>,
 }
 
 /// The keys of one namespace.
@@ -152,6 +178,12 @@ struct Keys {
     waiting: String,
     /// Set once `waiting` was built from every task of the namespace.
     waiting_built: String,
+    /// The tasks not finished, by age (a sorted set; see `put_task.lua`).
+    open: String,
+    /// The finished tasks, by when they finished (a sorted set).
+    finished: String,
+    /// Set once `open` and `finished` were built from every task of the namespace.
+    indexed: String,
     tokens: String,
 }
 
@@ -179,6 +211,9 @@ impl Keys {
             tasks: key("tasks"),
             waiting: key("waiting"),
             waiting_built: key("waiting:built"),
+            open: key("open"),
+            finished: key("finished"),
+            indexed: key("open:built"),
             tokens: key("tokens"),
             prefix,
         }
@@ -216,6 +251,7 @@ impl RedisStore {
             url: shown,
             timeout: config.connect_timeout,
             scripts: Scripts::new(config.host_gap),
+            indexed: Cell::new(false),
         })
     }
 
@@ -402,16 +438,17 @@ impl Store for RedisStore {
     }
 
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {
-        let (last, since, notice): (Option<i64>, Option<i64>, Option<String>) =
+        let (last, since, pause, notice): (Option<i64>, Option<i64>, Option<u64>, Option<String>) =
             self.with(|con| {
                 ::redis::cmd("HMGET")
                     .arg(&self.keys.hosts)
                     .arg(host)
                     .arg(since_field(host))
+                    .arg(pause_field(host))
                     .arg(notice_field(host))
                     .query(con)
             })?;
-        last.map(|last| host_from_fields(last, since, notice.as_deref()))
+        last.map(|last| host_from_fields(last, since, pause, notice.as_deref()))
             .transpose()
     }
 
@@ -427,8 +464,9 @@ impl Store for RedisStore {
                 StoreError::Corrupt(format!("host {name}: last heard is not a number: {last}"))
             })?;
             let since = fields.get(&since_field(name)).and_then(|s| s.parse().ok());
+            let pause = fields.get(&pause_field(name)).and_then(|s| s.parse().ok());
             let notice = fields.get(&notice_field(name)).map(String::as_str);
-            hosts.insert(name.clone(), host_from_fields(last, since, notice)?);
+            hosts.insert(name.clone(), host_from_fields(last, since, pause, notice)?);
         }
         Ok(hosts)
     }
@@ -526,6 +564,18 @@ impl Store for RedisStore {
 
     fn tasks(&self) -> Result<Vec<Task>> {
         self.read_tasks()
+    }
+
+    fn open_tasks(&self) -> Result<Vec<Task>> {
+        self.open_tasks_indexed()
+    }
+
+    fn finished_tasks(&self, limit: usize) -> Result<Vec<Task>> {
+        self.finished_tasks_indexed(limit)
+    }
+
+    fn retire_tasks(&self, before: Timestamp, limit: usize) -> Result<usize> {
+        self.retire(before, limit)
     }
 
     fn put_task(&self, task: &Task, expected: Option<u64>, events: &[TaskEvent]) -> Result<bool> {

@@ -1,9 +1,11 @@
 //! The fleet backend's task queue: a task is a hash (`revision`, `record`: its JSON with no
 //! progress, `progress`: a holder's details as the client sent them), listed by age in
 //! `…:tasks`; the ones that wait are in `…:waiting` too, which `claim_task.lua` reads to claim
-//! the oldest that fits in one step.
+//! the oldest that fits in one step, and every task is in `…:open` (by age) or `…:finished`
+//! (by when it finished), which the sweep, the listing and retirement read.
 
-use coord_core::Task;
+use coord_core::{Task, Timestamp};
+use redis::ScriptInvocation;
 
 use super::{Lua, RedisStore};
 use crate::{ClaimOutcome, ClaimRequest, Result, TaskEvent};
@@ -40,11 +42,16 @@ impl RedisStore {
                 .arg(-1)
                 .query(con)
         })?;
+        self.read_tasks_named(&ids)
+    }
+
+    /// The tasks of `ids` that still exist, in that order, in one round trip.
+    fn read_tasks_named(&self, ids: &[String]) -> Result<Vec<Task>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = ::redis::pipe();
-        for id in &ids {
+        for id in ids {
             pipe.cmd("HMGET")
                 .arg(self.keys.task(id))
                 .arg("record")
@@ -57,15 +64,11 @@ impl RedisStore {
             .collect()
     }
 
-    pub(super) fn swap_task(
-        &self,
-        task: &Task,
-        expected: Option<u64>,
-        events: &[TaskEvent],
-    ) -> Result<bool> {
+    /// A call of a task script with `put_task.lua`'s keys, for task `id` (any, if none).
+    fn task_call(&self, lua: Lua, id: &str) -> ScriptInvocation<'_> {
         let k = &self.keys;
-        let mut call = self.scripts.get(Lua::PutTask).prepare_invoke();
-        call.key(k.task(&task.id))
+        let mut call = self.scripts.get(lua).prepare_invoke();
+        call.key(k.task(id))
             .key(&k.tasks)
             .key(&k.last_seen)
             .key(&k.hosts)
@@ -73,7 +76,68 @@ impl RedisStore {
             .key(&k.events)
             .key(&k.waiting)
             .key(&k.waiting_built)
-            .arg(&task.id)
+            .key(&k.open)
+            .key(&k.finished)
+            .key(&k.indexed);
+        call
+    }
+
+    /// Builds the open and finished indexes once, for a namespace written before them.
+    fn ensure_indexed(&self) -> Result<()> {
+        if !self.indexed.get() {
+            let mut call = self.task_call(Lua::IndexTasks, "");
+            call.arg(self.keys.task_prefix());
+            let _: i64 = self.with(|con| call.invoke(con))?;
+            self.indexed.set(true);
+        }
+        Ok(())
+    }
+
+    pub(super) fn open_tasks_indexed(&self) -> Result<Vec<Task>> {
+        self.ensure_indexed()?;
+        let ids: Vec<String> = self.with(|con| {
+            ::redis::cmd("ZRANGE")
+                .arg(&self.keys.open)
+                .arg(0)
+                .arg(-1)
+                .query(con)
+        })?;
+        self.read_tasks_named(&ids)
+    }
+
+    pub(super) fn finished_tasks_indexed(&self, limit: usize) -> Result<Vec<Task>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.ensure_indexed()?;
+        let ids: Vec<String> = self.with(|con| {
+            ::redis::cmd("ZREVRANGE")
+                .arg(&self.keys.finished)
+                .arg(0)
+                .arg(limit - 1)
+                .query(con)
+        })?;
+        self.read_tasks_named(&ids)
+    }
+
+    pub(super) fn retire(&self, before: Timestamp, limit: usize) -> Result<usize> {
+        self.ensure_indexed()?;
+        let mut call = self.task_call(Lua::RetireTasks, "");
+        call.arg(self.keys.task_prefix())
+            .arg(before.as_millis())
+            .arg(limit);
+        let removed: usize = self.with(|con| call.invoke(con))?;
+        Ok(removed)
+    }
+
+    pub(super) fn swap_task(
+        &self,
+        task: &Task,
+        expected: Option<u64>,
+        events: &[TaskEvent],
+    ) -> Result<bool> {
+        let mut call = self.task_call(Lua::PutTask, &task.id);
+        call.arg(&task.id)
             .arg(expected.map(|r| r.to_string()).unwrap_or_default())
             .arg(task.revision.to_string())
             .arg(task.created_at.as_millis())
@@ -87,6 +151,11 @@ impl RedisStore {
                     .as_ref()
                     .map(serde_json::to_string)
                     .transpose()?
+                    .unwrap_or_default(),
+            )
+            .arg(
+                task.finished_at()
+                    .map(|t| t.as_millis().to_string())
                     .unwrap_or_default(),
             );
         for e in events {

@@ -5,7 +5,7 @@
 //! fencing token taken from the counter, the core's [`Task::claim`] applied, its event logged.
 //! Finished tasks are not in the index, so they cost a claim nothing.
 
-use coord_core::Task;
+use coord_core::{Task, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, rows};
@@ -15,8 +15,8 @@ impl SqliteStore {
     /// Writes `task`'s row (replacing any), with whether it waits.
     pub(super) fn write_task_row(&self, tx: &Connection, task: &Task) -> Result<()> {
         tx.prepare_cached(
-            "INSERT OR REPLACE INTO tasks (ns, id, created, revision, record, waits) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR REPLACE INTO tasks (ns, id, created, revision, record, waits, finished) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![
             self.ns,
@@ -24,7 +24,8 @@ impl SqliteStore {
             task.created_at.as_millis(),
             task.revision,
             rows::task_json(task)?,
-            task.waits()
+            task.waits(),
+            task.finished_at().map(Timestamp::as_millis)
         ])?;
         Ok(())
     }

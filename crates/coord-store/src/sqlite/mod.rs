@@ -379,7 +379,7 @@ impl SqliteStore {
 
     /// With `s` saved: its host was heard at its `last_seen`; if the host was silent longer
     /// than the host gap ([`Config::host_gap`]) until then, it is heard without a gap from
-    /// then on.
+    /// then on, and otherwise that silence is its longest pause if none was longer.
     fn hear(&self, tx: &Connection, s: &Session) -> Result<()> {
         let at = s.last_seen.as_millis();
         if self
@@ -394,7 +394,9 @@ impl SqliteStore {
         tx.prepare_cached(
             "INSERT INTO hosts (ns, host, last, since) VALUES (?1, ?2, ?3, ?3) \
              ON CONFLICT (ns, host) DO UPDATE SET \
-             since = CASE WHEN ?3 - last > ?4 THEN ?3 ELSE since END, last = MAX(last, ?3)",
+             since = CASE WHEN ?3 - last > ?4 THEN ?3 ELSE since END, \
+             pause = CASE WHEN ?3 - last > ?4 THEN 0 ELSE MAX(pause, ?3 - last) END, \
+             last = MAX(last, ?3)",
         )?
         .execute(params![self.ns, s.host, at, gap])?;
         self.host_written.replace(Some((s.host.clone(), at)));
@@ -720,31 +722,26 @@ impl Store for SqliteStore {
 
     fn host_heard(&self, host: &str) -> Result<Option<HostHeard>> {
         self.conn
-            .prepare_cached("SELECT last, since, notice FROM hosts WHERE ns = ?1 AND host = ?2")?
-            .query_row(params![self.ns, host], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?))
-            })
+            .prepare_cached(
+                "SELECT last, since, pause, notice FROM hosts WHERE ns = ?1 AND host = ?2",
+            )?
+            .query_row(params![self.ns, host], |r| rows::HostRow::read(r, 0))
             .optional()?
-            .map(|(last, since, notice)| rows::host_heard(last, since, notice.as_deref()))
+            .map(rows::HostRow::parse)
             .transpose()
     }
 
     fn hosts(&self) -> Result<BTreeMap<String, HostHeard>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT host, last, since, notice FROM hosts WHERE ns = ?1")?;
+            .prepare_cached("SELECT host, last, since, pause, notice FROM hosts WHERE ns = ?1")?;
         let rows = stmt.query_map(params![self.ns], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
+            Ok((r.get::<_, String>(0)?, rows::HostRow::read(r, 1)?))
         })?;
         let mut hosts = BTreeMap::new();
         for row in rows {
-            let (host, last, since, notice) = row?;
-            hosts.insert(host, rows::host_heard(last, since, notice.as_deref())?);
+            let (host, heard) = row?;
+            hosts.insert(host, heard.parse()?);
         }
         Ok(hosts)
     }
@@ -844,6 +841,45 @@ impl Store for SqliteStore {
             params![self.ns],
             rows::task_from_row,
         )
+    }
+
+    fn open_tasks(&self) -> Result<Vec<Task>> {
+        self.select(
+            "SELECT record FROM tasks WHERE ns = ?1 AND finished IS NULL ORDER BY created, id",
+            params![self.ns],
+            rows::task_from_row,
+        )
+    }
+
+    fn finished_tasks(&self, limit: usize) -> Result<Vec<Task>> {
+        self.select(
+            "SELECT record FROM tasks WHERE ns = ?1 AND finished IS NOT NULL \
+             ORDER BY finished DESC, id DESC LIMIT ?2",
+            params![self.ns, i64::try_from(limit).unwrap_or(i64::MAX)],
+            rows::task_from_row,
+        )
+    }
+
+    fn retire_tasks(&self, before: Timestamp, limit: usize) -> Result<usize> {
+        let removed = self.write(|tx, _| {
+            Ok(tx
+                .prepare_cached(
+                    "DELETE FROM tasks WHERE ns = ?1 AND id IN (SELECT id FROM tasks \
+                     WHERE ns = ?1 AND finished IS NOT NULL AND finished < ?2 \
+                     ORDER BY finished, id LIMIT ?3)",
+                )?
+                .execute(params![
+                    self.ns,
+                    before.as_millis(),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ])?)
+        })?;
+        if removed > 0
+            && let Some(lasting) = &self.lasting
+        {
+            lasting.recent.borrow_mut().tasks.clear();
+        }
+        Ok(removed)
     }
 
     fn put_task(&self, task: &Task, expected: Option<u64>, events: &[TaskEvent]) -> Result<bool> {

@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use coord_core::{Event, EventKind, HostHeard, Notice, Session, Source, Task, Timestamp};
 use rusqlite::Row;
@@ -188,11 +189,32 @@ pub fn event_from_row(row: &Row<'_>) -> Result<Event> {
     })
 }
 
-/// A host's row: its last signal, since when heard without a gap, and its notice (JSON).
-pub fn host_heard(last: i64, since: i64, notice: Option<&str>) -> Result<HostHeard> {
-    Ok(HostHeard {
-        last: Timestamp::from_millis(last),
-        since: Timestamp::from_millis(since),
-        notice: notice.map(serde_json::from_str::<Notice>).transpose()?,
-    })
+/// A host's row as read: its last signal, since when heard without a gap, its longest pause
+/// since (ms) and its notice (JSON).
+pub struct HostRow(i64, i64, i64, Option<String>);
+
+impl HostRow {
+    /// The four columns from `first` on.
+    pub fn read(r: &Row<'_>, first: usize) -> rusqlite::Result<Self> {
+        Ok(Self(
+            r.get(first)?,
+            r.get(first + 1)?,
+            r.get(first + 2)?,
+            r.get(first + 3)?,
+        ))
+    }
+
+    /// What the row says of the host.
+    pub fn parse(self) -> Result<HostHeard> {
+        let Self(last, since, pause, notice) = self;
+        Ok(HostHeard {
+            last: Timestamp::from_millis(last),
+            since: Timestamp::from_millis(since),
+            pause: Duration::from_millis(u64::try_from(pause).unwrap_or(0)),
+            notice: notice
+                .as_deref()
+                .map(serde_json::from_str::<Notice>)
+                .transpose()?,
+        })
+    }
 }

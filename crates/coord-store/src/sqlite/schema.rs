@@ -87,6 +87,18 @@ const MIGRATIONS: &[&str] = &[
     UPDATE tasks SET waits = 1
         WHERE json_extract(record, '$.state') = 'pending' AND id NOT LIKE 'coord:%';
     CREATE INDEX tasks_waiting ON tasks (ns, created, id) WHERE waits;",
+    // 7: each host's longest silence (ms) since it has been heard without a gap: a host
+    //    frozen for less than the gap looked heard all along, and a session's silence counts
+    //    only beyond it.
+    "ALTER TABLE hosts ADD COLUMN pause INTEGER NOT NULL DEFAULT 0;",
+    // 8: when a task finished (coord_core::Task::finished_at; NULL while it is open), with a
+    //    partial index of the open tasks by age and one of the finished ones by that time: the
+    //    sweep, `coord task list` and retirement read those, however many tasks are kept.
+    "ALTER TABLE tasks ADD COLUMN finished INTEGER;
+    UPDATE tasks SET finished = json_extract(record, '$.updated_at')
+        WHERE json_extract(record, '$.state') IN ('done', 'failed');
+    CREATE INDEX tasks_open ON tasks (ns, created, id) WHERE finished IS NULL;
+    CREATE INDEX tasks_finished ON tasks (ns, finished, id) WHERE finished IS NOT NULL;",
 ];
 
 /// The schema version this build writes.

@@ -1,6 +1,7 @@
 //! The conformance checks of the atomic claim ([`Store::claim_task`]): the oldest waiting task
 //! that fits, one token per claim and none for a refusal, every task claimed once by claimers
-//! racing on many handles, and a waiting task found among many finished ones.
+//! racing on many handles, and a waiting task and a lapsed claim found among many finished
+//! ones.
 
 use std::collections::BTreeMap;
 use std::thread;
@@ -222,6 +223,12 @@ pub fn a_waiting_task_is_found_among_many_finished_ones(b: &dyn Backend) {
         })
         .unwrap();
     result.unwrap();
+    add(&*store, "lapsed", &[]);
+    let lapsed = ClaimRequest {
+        lease: Duration::from_millis(1),
+        ..claim("s0", &none, Some("lapsed"))
+    };
+    claimed(store.claim_task(&lapsed).unwrap());
     add(&*store, "wanted", &[]);
     assert_eq!(
         claimed(store.claim_task(&claim("s1", &none, None)).unwrap()).id,
@@ -231,4 +238,15 @@ pub fn a_waiting_task_is_found_among_many_finished_ones(b: &dyn Backend) {
         store.claim_task(&claim("s1", &none, None)).unwrap(),
         ClaimOutcome::NothingWaits
     );
+    // The open tasks (the sweep finds lapsed claims among them), and the last finished.
+    let open: Vec<Task> = store.open_tasks().unwrap();
+    assert_eq!(
+        open.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        ["lapsed", "wanted"]
+    );
+    let now = store.now().unwrap();
+    assert!(open[0].lease_lapsed(now), "{:?}", open[0].state);
+    let last = store.finished_tasks(3).unwrap();
+    assert_eq!(last.len(), 3);
+    assert!(last.iter().all(|t| t.finished_at().is_some()), "{last:?}");
 }

@@ -15,7 +15,9 @@ use coord_core::{
 use coord_store::{Config, Store, TaskEvent};
 
 mod claims;
+mod retention;
 pub use claims::*;
+pub use retention::*;
 
 /// A private store that the suite may open as many handles on as it likes.
 pub trait Backend: Sync {
@@ -62,6 +64,7 @@ macro_rules! conformance_suite {
             a_released_task_waits_again_with_its_holders_progress_intact,
             claimers_racing_on_many_handles_claim_every_task_once_and_burn_no_token,
             a_waiting_task_is_found_among_many_finished_ones,
+            finished_tasks_retire_oldest_first_and_nothing_open_ever_does,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -501,6 +504,17 @@ pub fn a_host_silent_longer_than_the_host_gap_is_heard_without_a_gap_from_then_o
     thread::sleep(Duration::from_millis(50));
     let heard = beat();
     assert_eq!(heard.since, first.last_seen, "50 ms is no gap");
+    let paused = heard.last.since(first.last_seen);
+    assert!(paused >= Duration::from_millis(50), "{paused:?}");
+    assert_eq!(
+        heard.pause, paused,
+        "the silence is the host's longest pause"
+    );
+    let again = beat();
+    assert_eq!(
+        again.pause, paused,
+        "a shorter silence leaves the longest one"
+    );
     thread::sleep(Duration::from_millis(400));
     let heard = beat();
     if gap < Duration::from_millis(400) {
@@ -509,8 +523,10 @@ pub fn a_host_silent_longer_than_the_host_gap_is_heard_without_a_gap_from_then_o
             heard.since, heard.last,
             "a silence of 400 ms is a gap of 300 ms"
         );
+        assert_eq!(heard.pause, Duration::ZERO, "no pause since the gap");
     } else {
         assert_eq!(heard.since, first.last_seen, "no gap of {gap:?}");
+        assert_eq!(heard.pause, heard.last.since(again.last));
     }
 }
 

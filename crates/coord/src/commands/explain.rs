@@ -82,6 +82,14 @@ fn explain(report: &Report, policy: &coord_core::Policy) -> String {
     if let Some(h) = heard {
         let _ = writeln!(out, "  {:<12} {}", "last signal", at(h.last));
         let _ = writeln!(out, "  {:<12} {}", "heard since", at(h.since));
+        if !h.pause.is_zero() {
+            let _ = writeln!(
+                out,
+                "  {:<12} {} (its longest silence since)",
+                "pause",
+                Compact(h.pause)
+            );
+        }
         if let Some(n) = h.notice {
             let _ = writeln!(out, "  {:<12} {} {}", "noted", n.kind.as_str(), at(n.at));
         }
