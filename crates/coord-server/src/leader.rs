@@ -31,6 +31,7 @@ struct Round {
     evicted: usize,
     released: usize,
     reassigned: usize,
+    retired: usize,
 }
 
 /// Renews, leads and sweeps every [`EVERY`], for ever.
@@ -43,12 +44,14 @@ pub async fn run(app: Arc<App>, id: String) {
         match app.gate.call(app.long_budget, move |s| round(s, &me)).await {
             Ok(r) => {
                 app.metrics.leader(r.leads);
-                app.metrics.swept(r.evicted, r.released, r.reassigned);
-                if r.evicted + r.released + r.reassigned > 0 {
+                app.metrics
+                    .swept(r.evicted, r.released, r.reassigned, r.retired);
+                if r.evicted + r.released + r.reassigned + r.retired > 0 {
                     tracing::info!(
                         evicted = r.evicted,
                         released = r.released,
                         reassigned = r.reassigned,
+                        retired = r.retired,
                         "swept the fleet"
                     );
                 }
@@ -72,11 +75,13 @@ fn round(s: &Service, id: &str) -> Result<Round, ServiceError> {
         evicted: 0,
         released: 0,
         reassigned: 0,
+        retired: 0,
     };
     if r.leads {
         let report = s.check_health(SWEEP_LIMIT)?;
         r.evicted = report.evicted.len();
         r.released = report.released.len();
+        r.retired = report.retired;
         r.reassigned = s.assign(DEFAULT_LEASE)?.len();
         s.tidy()?;
     }

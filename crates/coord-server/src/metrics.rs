@@ -49,6 +49,7 @@ struct Inner {
     evictions: Counter,
     released: Counter,
     reassigned: Counter,
+    retired: Counter,
     latency: LatencyFamily,
     errors: Family<CodeLabel, Counter>,
     rate_limited: Counter,
@@ -72,6 +73,7 @@ impl Metrics {
         let evictions = Counter::default();
         let released = Counter::default();
         let reassigned = Counter::default();
+        let retired = Counter::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
         let errors = Family::<CodeLabel, Counter>::default();
         let rate_limited = Counter::default();
@@ -103,6 +105,11 @@ impl Metrics {
             "tasks_reassigned",
             "Tasks handed to live sessions",
             reassigned.clone(),
+        );
+        registry.register(
+            "tasks_retired",
+            "Finished tasks removed, past the time the namespace keeps them",
+            retired.clone(),
         );
         registry.register(
             "rpc_request_duration_seconds",
@@ -148,6 +155,7 @@ impl Metrics {
             evictions,
             released,
             reassigned,
+            retired,
             latency,
             errors,
             rate_limited,
@@ -175,10 +183,11 @@ impl Metrics {
     }
 
     /// Counts what a sweep and an assignment did.
-    pub fn swept(&self, evicted: usize, released: usize, reassigned: usize) {
+    pub fn swept(&self, evicted: usize, released: usize, reassigned: usize, retired: usize) {
         self.0.evictions.inc_by(evicted as u64);
         self.0.released.inc_by(released as u64);
         self.0.reassigned.inc_by(reassigned as u64);
+        self.0.retired.inc_by(retired as u64);
     }
 
     /// Times one call of `method`, and counts its error code if it failed.

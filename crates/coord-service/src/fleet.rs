@@ -1,7 +1,8 @@
 //! The fleet as people and scripts see it: every session with its verdict.
 
 use coord_core::{
-    Event, HostHeard, HostVerdict, Hosts, Session, TaskState, Timestamp, Verdict, classify,
+    Event, HostHeard, HostVerdict, Hosts, LEADER_TASK, Session, Task, TaskState, Timestamp,
+    Verdict, classify,
 };
 
 use crate::{PASSING_SWEEP_LIMIT, Result, Service};
@@ -50,14 +51,10 @@ impl Service {
         self.discover()?;
         self.sweep(PASSING_SWEEP_LIMIT)?;
         let mut fleet = self.judge_all()?;
-        let tasks = self.tasks()?;
+        let claims = self.claims()?;
         let leader = self.leadership()?.leader.map(|(s, _)| s);
         for e in &mut fleet.entries {
-            e.claims = tasks
-                .iter()
-                .filter(|t| matches!(&t.state, TaskState::Claimed { session, .. } if *session == e.session.id))
-                .map(|t| t.id.clone())
-                .collect();
+            e.claims = held_by(&claims, &e.session.id);
             e.leads = leader.as_deref() == Some(e.session.id.as_str());
         }
         Ok(fleet)
@@ -109,14 +106,7 @@ impl Service {
             hosts.judge(&session.host, &self.policy.with(&session.policy), now),
         );
         let events = self.store.session_events(id, REPORT_EVENTS)?;
-        let claims = self
-            .tasks()?
-            .into_iter()
-            .filter(
-                |t| matches!(&t.state, TaskState::Claimed { session: s, .. } if *s == session.id),
-            )
-            .map(|t| t.id)
-            .collect();
+        let claims = held_by(&self.claims()?, &session.id);
         let leads = self.leadership()?.is(&session.id);
         Ok(Some(Report {
             entry: Entry {
@@ -130,4 +120,16 @@ impl Service {
             now,
         }))
     }
+}
+
+/// The ids of the tasks among `claims` that `session` holds, the leader lease left out.
+fn held_by(claims: &[Task], session: &str) -> Vec<String> {
+    claims
+        .iter()
+        .filter(|t| {
+            t.id != LEADER_TASK
+                && matches!(&t.state, TaskState::Claimed { session: s, .. } if s == session)
+        })
+        .map(|t| t.id.clone())
+        .collect()
 }

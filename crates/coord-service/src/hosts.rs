@@ -23,9 +23,10 @@ pub enum Said {
     Shutdown,
 }
 
-/// The namespace's host limits where the environment sets them: `COORD_HOST_LOST_AFTER`
-/// ([`Policy::host_lost_after`]) and `COORD_HOST_ASLEEP_MAX` ([`Policy::host_asleep_max`]),
-/// each a duration (`90m`, `2h`); what every command, the server and the live view judge by.
+/// The namespace's limits where the environment sets them: `COORD_HOST_LOST_AFTER`
+/// ([`Policy::host_lost_after`]), `COORD_HOST_ASLEEP_MAX` ([`Policy::host_asleep_max`]) and
+/// `COORD_TASK_KEEP` ([`Policy::task_keep`]), each a duration (`90m`, `2h`, `30d`); what every
+/// command, the server and the live view judge and sweep by.
 pub fn namespace_limits(
     base: Policy,
     env: impl Fn(&str) -> Option<String>,
@@ -38,6 +39,7 @@ pub fn namespace_limits(
     Ok(Policy {
         host_lost_after: read("COORD_HOST_LOST_AFTER", base.host_lost_after)?,
         host_asleep_max: read("COORD_HOST_ASLEEP_MAX", base.host_asleep_max)?,
+        task_keep: read("COORD_TASK_KEEP", base.task_keep)?,
         ..base
     })
 }

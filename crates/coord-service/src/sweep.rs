@@ -7,8 +7,9 @@
 //! judged, so a session that signalled meanwhile is never evicted. The tasks an evicted
 //! session held go back to the queue (after the lock-delay), and so do claims whose lease
 //! lapsed or whose holder is gone. A host found lost, or heard again after it was, is noted
-//! first (an event each). [`Service::check_health`] then hands the leader lease on if its
-//! holder was lost.
+//! first (an event each). Tasks finished longer ago than the namespace keeps them
+//! ([`coord_core::Policy::task_keep`]) go last, as many as sessions may be examined.
+//! [`Service::check_health`] then hands the leader lease on if its holder was lost.
 
 use coord_core::classify;
 
@@ -27,6 +28,8 @@ pub struct SweepReport {
     pub evicted: Vec<(String, String)>,
     /// Tasks it took back (from evicted holders, lapsed claims, vanished holders), with why.
     pub released: Vec<(String, String)>,
+    /// How many finished tasks it removed, past the time the namespace keeps them.
+    pub retired: usize,
     /// Hosts it noted, with what each became (`lost`, `rejoined`, `awake`).
     pub hosts: Vec<(String, String)>,
     /// The session that leads after the sweep, if any.
@@ -61,6 +64,7 @@ impl Service {
         report
             .released
             .extend(self.reclaim_stale_claims(now, self.policy.lock_delay)?);
+        report.retired = self.retire_finished(now, limit)?;
         Ok(report)
     }
 

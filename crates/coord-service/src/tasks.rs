@@ -24,6 +24,9 @@ pub use coord_core::LEADER_TASK;
 /// How often a change that lost a race is tried again.
 const RETRIES: usize = 16;
 
+/// How many finished tasks a listing shows beside the open ones (all of them with `all`).
+pub const FINISHED_SHOWN: usize = 20;
+
 /// A change a holder makes under its claim.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TaskOp {
@@ -61,11 +64,36 @@ impl Service {
             .ok_or_else(|| ServiceError::NoSuchTask(id.to_owned()))
     }
 
-    /// Every task, oldest first (not the reserved leader task).
-    pub fn tasks(&self) -> Result<Vec<Task>> {
-        let mut tasks = self.store.tasks()?;
+    /// The tasks a listing shows, oldest first (not the reserved leader task): the open ones
+    /// (waiting or claimed) and the last [`FINISHED_SHOWN`] finished, or with `all` every task
+    /// kept.
+    pub fn tasks(&self, all: bool) -> Result<Vec<Task>> {
+        let mut tasks = if all {
+            self.store.tasks()?
+        } else {
+            let mut tasks = self.store.open_tasks()?;
+            tasks.extend(self.store.finished_tasks(FINISHED_SHOWN)?);
+            tasks.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            tasks
+        };
         tasks.retain(|t| t.id != LEADER_TASK);
         Ok(tasks)
+    }
+
+    /// The tasks claimed, read through the store's index of open tasks (the leader lease
+    /// among them).
+    pub(crate) fn claims(&self) -> Result<Vec<Task>> {
+        let mut tasks = self.store.open_tasks()?;
+        tasks.retain(|t| matches!(t.state, TaskState::Claimed { .. }));
+        Ok(tasks)
+    }
+
+    /// Removes the tasks finished longer ago than the namespace keeps them
+    /// ([`coord_core::Policy::task_keep`]), at most `limit` of them. Returns how many went.
+    pub(crate) fn retire_finished(&self, now: Timestamp, limit: usize) -> Result<usize> {
+        Ok(self
+            .store
+            .retire_tasks(now.minus(self.policy.task_keep), limit)?)
     }
 
     /// Claims `task` (or the oldest pending task whose labels the session carries) for
@@ -128,7 +156,7 @@ impl Service {
         session: &str,
         details: &serde_json::Value,
     ) -> Result<()> {
-        for t in self.store.tasks()? {
+        for t in self.claims()? {
             if let TaskState::Claimed {
                 session: holder,
                 token,
@@ -157,8 +185,7 @@ impl Service {
         lock_delay: Duration,
     ) -> Result<Vec<String>> {
         let held: Vec<Task> = self
-            .store
-            .tasks()?
+            .claims()?
             .into_iter()
             .filter(|t| matches!(&t.state, TaskState::Claimed { session: s, .. } if s == session))
             .collect();
@@ -190,7 +217,8 @@ impl Service {
     /// Returns what went where.
     pub fn assign(&self, lease: Duration) -> Result<BTreeMap<String, String>> {
         let now = self.store.now()?;
-        let tasks = self.tasks()?;
+        let mut tasks = self.store.open_tasks()?;
+        tasks.retain(|t| t.id != LEADER_TASK);
         let mut load: BTreeMap<String, usize> = BTreeMap::new();
         for t in &tasks {
             if let TaskState::Claimed { session, .. } = &t.state {
@@ -228,7 +256,7 @@ impl Service {
         lock_delay: Duration,
     ) -> Result<Vec<(String, String)>> {
         let mut taken = Vec::new();
-        for t in self.store.tasks()? {
+        for t in self.claims()? {
             let TaskState::Claimed {
                 session,
                 lease_until,

@@ -79,7 +79,7 @@ impl<'a> Feed<'a> {
         // After the fleet, whose observations of this host's sessions are signals of it.
         let (_, hosts) = self.service.host_table()?;
         self.service.tidy()?;
-        let tasks = self.service.tasks()?;
+        let tasks = self.service.tasks(false)?;
         loop {
             let page = self.service.events(self.after, PAGE)?;
             let Some(last) = page.last() else { break };

@@ -415,6 +415,10 @@ pub struct SweepArgs {
     /// Work taken back is not handed out again for this long [default: 5s].
     #[arg(long, value_parser = parse_duration)]
     pub lock_delay: Option<Duration>,
+    /// Remove tasks done or failed longer ago than this, with their history [default: 7d, or
+    /// COORD_TASK_KEEP].
+    #[arg(long, value_parser = parse_duration)]
+    pub keep: Option<Duration>,
     /// Hand the tasks waiting in the queue to live sessions whose labels fit, the least loaded
     /// first.
     #[arg(long)]
@@ -614,8 +618,11 @@ pub enum TaskAction {
         #[arg(long)]
         token: u64,
     },
-    /// List the queue: pending, claimed (holder and token), done, failed.
+    /// List the queue: pending and claimed tasks (holder and token), then the last finished.
     List {
+        /// Every task kept, finished ones included (they are kept for --keep of the sweep).
+        #[arg(long)]
+        all: bool,
         /// Print one JSON document.
         #[arg(long)]
         json: bool,
@@ -645,6 +652,10 @@ pub struct ServeArgs {
     /// Work taken back is not handed out again for this long [default: 5s].
     #[arg(long, value_parser = parse_duration)]
     pub lock_delay: Option<Duration>,
+    /// Remove tasks done or failed longer ago than this, with their history [default: 7d, or
+    /// COORD_TASK_KEEP].
+    #[arg(long, value_parser = parse_duration)]
+    pub keep: Option<Duration>,
 }
 
 /// `coord top`.

@@ -1269,3 +1269,36 @@ fn thousands_of_malformed_bodies_get_errors_and_the_server_lives() {
         ],
     );
 }
+
+#[test]
+fn finished_tasks_past_keep_are_retired_by_the_sweep_and_counted() {
+    let s = Server::start(World::new(), &["--keep", "10ms"]);
+    s.ok("session.register", json!({ "id": "w" }));
+    for id in ["first", "second"] {
+        s.ok("task.add", json!({ "id": id, "title": "work" }));
+    }
+    let claimed = s.ok("task.claim", json!({ "session": "w" }));
+    let token = claimed["token"].as_u64().unwrap();
+    s.ok(
+        "task.complete",
+        json!({ "task": claimed["id"], "token": token }),
+    );
+    let listed = |params: Value| -> Vec<String> {
+        s.ok("task.list", params)["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(listed(json!({ "all": true })), ["first", "second"]);
+    std::thread::sleep(Duration::from_millis(50));
+    s.ok("system.check_health", json!({}));
+    assert_eq!(listed(json!({})), ["second"]);
+    assert_eq!(listed(json!({ "all": true })), ["second"]);
+    let (_, metrics) = s.get("/metrics");
+    assert!(
+        metrics.lines().any(|l| l == "coord_tasks_retired_total 1"),
+        "{metrics}"
+    );
+}

@@ -374,3 +374,91 @@ fn progress_sent_with_a_heartbeat_is_kept_on_the_tasks_the_session_holds() {
         assert_eq!(task(w, "t1")["progress"]["file"], "src/lib.rs");
     });
 }
+
+#[test]
+fn finished_tasks_are_kept_for_keep_then_retired_and_an_open_one_never_is() {
+    on_both(|w| {
+        let _agent = w.registered("a", &[]);
+        for id in ["done", "failed", "claimed", "waiting"] {
+            w.ok(&["task", "add", "--id", id, "work"]);
+        }
+        let finish = |verb: &str, extra: &[&str]| {
+            let (id, token) = claim(w, "a", &[]);
+            let mut args = vec!["task", verb, id.as_str(), "--token"];
+            let token = token.to_string();
+            args.push(&token);
+            args.extend_from_slice(extra);
+            w.ok(&args);
+        };
+        finish("complete", &[]);
+        finish("fail", &["--reason", "gave up"]);
+        claim(w, "a", &[]);
+        // Kept for a week by default: a sweep removes nothing.
+        let sweep = w.ok(&["sweep"]);
+        assert!(!sweep.contains("retired"), "{sweep}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let sweep = w.ok(&["sweep", "--keep", "10ms"]);
+        assert!(sweep.contains("retired   2 finished tasks"), "{sweep}");
+        let listed = |args: &[&str]| -> Vec<String> {
+            w.ok(args)
+                .lines()
+                .skip(1)
+                .map(|l| l.split_whitespace().next().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(listed(&["task", "list", "--all"]), ["claimed", "waiting"]);
+        assert!(w.run(&["task", "show", "done"]).status.code() != Some(0));
+        // The environment sets the namespace's own: a finished task kept a day stays.
+        let (id, token) = claim(w, "a", &[]);
+        w.ok(&["task", "complete", &id, "--token", &token.to_string()]);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let kept = w
+            .cmd()
+            .env("COORD_TASK_KEEP", "1d")
+            .args(["sweep", "--json"])
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&kept.stdout).unwrap();
+        assert_eq!(doc["retired"], 0, "{doc}");
+        let gone = w
+            .cmd()
+            .env("COORD_TASK_KEEP", "10ms")
+            .args(["sweep", "--json"])
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&gone.stdout).unwrap();
+        assert_eq!(doc["retired"], 1, "{doc}");
+        assert_eq!(listed(&["task", "list", "--all"]), ["claimed"]);
+    });
+}
+
+#[test]
+fn the_list_shows_the_open_tasks_and_the_last_finished_and_all_shows_every_one() {
+    on_both(|w| {
+        let _agent = w.registered("a", &[]);
+        let finished = 22;
+        for i in 0..finished {
+            let id = format!("f{i:02}");
+            w.ok(&["task", "add", "--id", &id, "work"]);
+            let (_, token) = claim(w, "a", &[]);
+            w.ok(&["task", "complete", &id, "--token", &token.to_string()]);
+        }
+        w.ok(&["task", "add", "--id", "open", "work"]);
+        let out = w.cmd().args(["task", "list"]).output().unwrap();
+        let table = String::from_utf8(out.stdout.clone()).unwrap();
+        let ids: Vec<&str> = table
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().next().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 21, "{table}");
+        assert!(!ids.contains(&"f00") && !ids.contains(&"f01"), "{table}");
+        assert_eq!((ids[0], ids[20]), ("f02", "open"), "oldest first");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--all lists every one kept"),
+            "{out:?}"
+        );
+        let all = w.ok(&["task", "list", "--all"]);
+        assert_eq!(all.lines().count(), 1 + finished + 1, "{all}");
+    });
+}

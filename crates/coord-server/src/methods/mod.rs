@@ -230,7 +230,7 @@ pub fn prepare(
         Method::TaskComplete => task::complete(params),
         Method::TaskFail => task::fail(params),
         Method::TaskRelease => task::release(params),
-        Method::TaskList => Ok(task::list()),
+        Method::TaskList => task::list(params),
         Method::TaskShow => task::show(params),
         Method::HostList => Ok(host::list(ctx)),
         Method::EventsList => events::list(params),

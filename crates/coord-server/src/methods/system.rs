@@ -136,7 +136,7 @@ pub fn unregister(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError
         }
         let why = format!("its holder {id} unregistered");
         let taken = s.reclaim_from(&id, &why, s.policy().lock_delay)?;
-        metrics.swept(0, taken.len(), 0);
+        metrics.swept(0, taken.len(), 0, 0);
         Ok(Answer::later(
             move || json!({ "unregistered": true, "tasksReassigned": taken.len() }),
         ))
@@ -164,6 +164,7 @@ pub fn check_health(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcErr
             report.evicted.len(),
             report.released.len(),
             reassigned.len(),
+            report.retired,
         );
         let fleet = s.fleet()?;
         let ids = |keep: fn(State) -> bool| -> Vec<&str> {
@@ -206,7 +207,7 @@ pub fn get_state(ctx: &Context) -> Prepared {
             .filter(|e| e.verdict.state != State::Ended)
             .map(|e| instance(e, leader))
             .collect();
-        let tasks: Vec<Value> = s.tasks()?.iter().map(task_summary).collect();
+        let tasks: Vec<Value> = s.tasks(false)?.iter().map(task_summary).collect();
         Ok(json!({
             "instances": instances,
             "tasks": tasks,

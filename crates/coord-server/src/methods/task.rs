@@ -110,12 +110,20 @@ pub fn release(params: Named<'_>) -> Result<Prepared, RpcError> {
     Ok(update(p.task, p.token, TaskOp::Release))
 }
 
-/// `task.list {}` → `{tasks}`, oldest first.
-pub fn list() -> Prepared {
-    Prepared::new("id", |s| {
-        let tasks: Vec<Value> = s.tasks()?.iter().map(shapes::task).collect();
+#[derive(Deserialize)]
+struct ListParams {
+    #[serde(default)]
+    all: bool,
+}
+
+/// `task.list {all?}` → `{tasks}`, oldest first: the open tasks and the last finished ones,
+/// or with `all` every task kept.
+pub fn list(params: Named<'_>) -> Result<Prepared, RpcError> {
+    let p: ListParams = parse(params)?;
+    Ok(Prepared::new("id", move |s| {
+        let tasks: Vec<Value> = s.tasks(p.all)?.iter().map(shapes::task).collect();
         Ok(json!({ "tasks": tasks }))
-    })
+    }))
 }
 
 #[derive(Deserialize)]

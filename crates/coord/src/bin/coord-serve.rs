@@ -48,6 +48,10 @@ struct Args {
     /// Work taken back is not handed out again for this long [default: 5s].
     #[arg(long, value_parser = parse_duration)]
     lock_delay: Option<Duration>,
+    /// Remove tasks done or failed longer ago than this, with their history [default: 7d, or
+    /// the namespace's own from the environment].
+    #[arg(long, value_parser = parse_duration)]
+    keep: Option<Duration>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -95,6 +99,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
     let policy = Policy {
         evict_grace: args.grace.unwrap_or(defaults.evict_grace),
         lock_delay: args.lock_delay.unwrap_or(defaults.lock_delay),
+        task_keep: args.keep.unwrap_or(defaults.task_keep),
         ..defaults
     };
     let config = Config {

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use coord_core::agent_event::HookPayload;
-use coord_core::{Beat, Phase, Policy, Source, Timestamp};
+use coord_core::{Beat, Phase, Source, Timestamp};
 use coord_service::leader::DEFAULT_LEADER_LEASE;
 use coord_service::{RegisterRequest, host};
 
@@ -41,7 +41,7 @@ pub fn hook(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<()> {
         Input::Event(e) => *e,
         Input::Nothing => HookPayload::default(),
     };
-    let service = ctx.service_with(Patience::Hook, Policy::default())?;
+    let service = ctx.service_with(Patience::Hook, |p| p)?;
     let observed_at = service.now()?;
     let id = match args.id.clone().or(event.session_id) {
         Some(id) => id,

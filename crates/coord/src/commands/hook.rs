@@ -9,8 +9,8 @@ use std::ffi::OsString;
 use std::process::{Command, ExitCode, Stdio};
 
 use clap::Parser;
+use coord_core::Runtime;
 use coord_core::agent_event::{self, NotifyPayload};
-use coord_core::{Policy, Runtime};
 use coord_service::{HookContext, host};
 
 use super::{Context, Patience};
@@ -70,7 +70,7 @@ fn run(ctx: &Context, args: &HookArgs) -> anyhow::Result<()> {
     }
     // Times come from the store's clock (the Redis server's for a fleet), so that every host
     // orders one session's signals on one clock.
-    let service = ctx.service_with(Patience::Hook, Policy::default())?;
+    let service = ctx.service_with(Patience::Hook, |p| p)?;
     let observed_at = service.now()?;
     service.record_hook(
         &args.event,
@@ -102,7 +102,7 @@ fn notify(ctx: &Context, args: &HookArgs) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
-    let service = ctx.service_with(Patience::Hook, Policy::default())?;
+    let service = ctx.service_with(Patience::Hook, |p| p)?;
     let hook = HookContext {
         session_id,
         observed_at: service.now()?,

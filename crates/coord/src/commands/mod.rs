@@ -77,16 +77,23 @@ impl Context {
     }
 
     /// Opens the service, waiting for the store as long as `patience` allows and judging with
-    /// `policy`.
-    pub fn service_with(&self, patience: Patience, policy: Policy) -> anyhow::Result<Service> {
+    /// the namespace's limits (the defaults, and the environment's), adjusted by `adjust` (a
+    /// command's own flags).
+    pub fn service_with(
+        &self,
+        patience: Patience,
+        adjust: impl FnOnce(Policy) -> Policy,
+    ) -> anyhow::Result<Service> {
         let url = self.store_url()?;
         let mut config = Config::new(&self.namespace);
         if patience == Patience::Hook {
             config.busy_timeout = HOOK_BUSY_TIMEOUT;
             config.connect_timeout = HOOK_CONNECT_TIMEOUT;
         }
-        let policy = coord_service::hosts::namespace_limits(policy, |k| std::env::var(k).ok())
-            .map_err(UsageError)?;
+        let policy =
+            coord_service::hosts::namespace_limits(Policy::default(), |k| std::env::var(k).ok())
+                .map_err(UsageError)?;
+        let policy = adjust(policy);
         let host = HostInfo::current();
         config.client = Some(host.name.clone());
         let store = coord_store::open(&url, &config.judged_by(&policy))
@@ -96,7 +103,7 @@ impl Context {
 
     /// Opens the service for a command a person or a script runs, with the default policy.
     pub fn service(&self) -> anyhow::Result<Service> {
-        self.service_with(Patience::Command, Policy::default())
+        self.service_with(Patience::Command, |p| p)
     }
 
     /// The store URL given on the command line or in `COORD_URL`, if any.

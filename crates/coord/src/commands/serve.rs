@@ -38,6 +38,9 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         cmd.arg("--lock-delay")
             .arg(format!("{}ms", delay.as_millis()));
     }
+    if let Some(keep) = args.keep {
+        cmd.arg("--keep").arg(format!("{}ms", keep.as_millis()));
+    }
     let err = cmd.exec();
     bail!("cannot start {}: {err}", server.display())
 }

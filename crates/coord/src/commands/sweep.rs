@@ -1,6 +1,6 @@
 //! `coord sweep`: run `check_health` now: evict the sessions dead (or ended) past the grace
-//! period, take back the tasks they held and the claims that lapsed, and with `--assign` hand
-//! the waiting tasks to live sessions.
+//! period, take back the tasks they held and the claims that lapsed, remove the tasks finished
+//! longer ago than `--keep`, and with `--assign` hand the waiting tasks to live sessions.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -13,13 +13,12 @@ use crate::cli::SweepArgs;
 
 /// Runs `coord sweep`.
 pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
-    let defaults = Policy::default();
-    let policy = Policy {
-        evict_grace: args.grace.unwrap_or(defaults.evict_grace),
-        lock_delay: args.lock_delay.unwrap_or(defaults.lock_delay),
-        ..defaults
-    };
-    let service = ctx.service_with(Patience::Command, policy)?;
+    let service = ctx.service_with(Patience::Command, |limits| Policy {
+        evict_grace: args.grace.unwrap_or(limits.evict_grace),
+        lock_delay: args.lock_delay.unwrap_or(limits.lock_delay),
+        task_keep: args.keep.unwrap_or(limits.task_keep),
+        ..limits
+    })?;
     let report = service.check_health(args.limit)?;
     let assigned = if args.assign {
         service.assign(args.lease)?
@@ -38,6 +37,7 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
             "exited": report.exited,
             "evicted": pairs(&report.evicted, "reason"),
             "released": pairs(&report.released, "why"),
+            "retired": report.retired,
             "hosts": pairs(&report.hosts, "became"),
             "assigned": assigned,
             "leader": report.leader,
@@ -63,8 +63,16 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
     if let Some(leader) = &report.leader {
         println!("leader    {leader}");
     }
+    if report.retired > 0 {
+        println!(
+            "retired   {} finished task{}",
+            report.retired,
+            if report.retired == 1 { "" } else { "s" }
+        );
+    }
     if report.evicted.is_empty()
         && report.released.is_empty()
+        && report.retired == 0
         && assigned.is_empty()
         && report.hosts.is_empty()
     {

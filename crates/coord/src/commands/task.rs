@@ -88,7 +88,14 @@ pub fn run(ctx: &Context, args: &TaskArgs) -> anyhow::Result<ExitCode> {
         TaskAction::Release { task, token } => {
             service.task_update(task, *token, &TaskOp::Release)?;
         }
-        TaskAction::List { json } => list(&service.tasks()?, service.now()?, *json)?,
+        TaskAction::List { all, json } => {
+            let tasks = service.tasks(*all)?;
+            list(&tasks, service.now()?, *json)?;
+            let finished = tasks.iter().filter(|t| t.finished_at().is_some()).count();
+            if !*all && !*json && finished == coord_service::tasks::FINISHED_SHOWN {
+                eprintln!("the last {finished} finished tasks shown; --all lists every one kept");
+            }
+        }
         TaskAction::Show { task, json } => print(&service.task(task)?, *json)?,
     }
     Ok(ExitCode::SUCCESS)
