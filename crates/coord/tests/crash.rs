@@ -144,7 +144,7 @@ fn tasks_survive(w: &World, backend: &str) {
     let took = start.elapsed();
     assert_opens_clean(w);
 
-    let list: Value = serde_json::from_str(&w.ok(&["task", "list", "--json"])).unwrap();
+    let list: Value = serde_json::from_str(&w.ok(&["task", "list", "--all", "--json"])).unwrap();
     let stored: BTreeMap<&str, &Value> = list["tasks"]
         .as_array()
         .unwrap()
