@@ -242,9 +242,10 @@ fn after_a_partition_heals_a_silent_session_has_a_ttl_to_be_heard_then_its_work_
     assert!(report.evicted.is_empty(), "{report:?}");
     assert_eq!(state(&server, "e1"), Some(State::Unknown));
 
-    // East is heard all along for a TTL, e1 never: now its silence is its own. Dead, evicted
-    // at the next look after the grace, and its work moves.
-    for round in 1..=8 {
+    // East is heard all along (every 4 minutes: a host silent that long may have been frozen,
+    // so e1's silence counts beyond that) for a TTL and those 4 minutes, e1 never: now its
+    // silence is its own. Dead, evicted at the next look after the grace, and its work moves.
+    for round in 1..=9 {
         fleet.wait(4 * MIN);
         beat(&east, "e2");
         beat(&server, "srv");
