@@ -1,4 +1,4 @@
-//! Recorded sessions of the real agents (`shared/fixtures/`), replayed against the real binary.
+//! Recorded sessions of the real agents (`fixtures/` at the root), replayed against the real binary.
 //!
 //! Each recording is a time line of hook payloads, `notify` calls and what the person did. A
 //! stand-in for the agent (a shell named `claude` or `codex`) runs every hook as its own child,
@@ -19,7 +19,7 @@ use serde_json::Value;
 
 /// The recordings, next to the project.
 fn fixture(name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
     root.join(name)
 }
 

@@ -259,7 +259,7 @@ mod tests {
 
     #[test]
     fn the_recorded_codex_processes_are_recognised() {
-        // The command lines recorded with Codex 0.169.0 (shared/fixtures/codex).
+        // The command lines recorded with Codex 0.169.0 (fixtures/codex).
         let daemon = "/home/dev/.codex/packages/app-server-daemon/releases/\
                       0.169.0-x86_64-unknown-linux-musl/bin/codex app-server --listen unix:// \
                       --analytics-default-enabled --managed-daemon";

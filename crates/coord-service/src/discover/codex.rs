@@ -101,7 +101,7 @@ mod tests {
 
     fn fixture(name: &str) -> String {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/codex")
+            .join("../../fixtures/codex")
             .join(name);
         fs::read_to_string(path).unwrap()
     }
