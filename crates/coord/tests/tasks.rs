@@ -412,21 +412,18 @@ fn finished_tasks_are_kept_for_keep_then_retired_and_an_open_one_never_is() {
         let (id, token) = claim(w, "a", &[]);
         w.ok(&["task", "complete", &id, "--token", &token.to_string()]);
         std::thread::sleep(std::time::Duration::from_millis(50));
-        let kept = w
-            .cmd()
-            .env("COORD_TASK_KEEP", "1d")
-            .args(["sweep", "--json"])
-            .output()
-            .unwrap();
-        let doc: Value = serde_json::from_slice(&kept.stdout).unwrap();
+        let sweep_keeping = |keep: &str| -> Value {
+            let out = w
+                .cmd()
+                .env("COORD_TASK_KEEP", keep)
+                .args(["sweep", "--json"])
+                .output()
+                .unwrap();
+            serde_json::from_slice(&out.stdout).unwrap()
+        };
+        let doc = sweep_keeping("1d");
         assert_eq!(doc["retired"], 0, "{doc}");
-        let gone = w
-            .cmd()
-            .env("COORD_TASK_KEEP", "10ms")
-            .args(["sweep", "--json"])
-            .output()
-            .unwrap();
-        let doc: Value = serde_json::from_slice(&gone.stdout).unwrap();
+        let doc = sweep_keeping("10ms");
         assert_eq!(doc["retired"], 1, "{doc}");
         assert_eq!(listed(&["task", "list", "--all"]), ["claimed"]);
     });
