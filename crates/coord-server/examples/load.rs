@@ -5,8 +5,11 @@
 //!
 //! ```text
 //! load ADDR register IDS                          register instances bench-0 … bench-<IDS-1>
-//! load ADDR METHOD BATCH CONNS SECONDS IDS        beat them: METHOD is system.heartbeat or
-//!                                                 session.heartbeat, BATCH calls per request
+//! load ADDR tasks N                               add N tasks to the queue
+//! load ADDR METHOD BATCH CONNS SECONDS IDS        call METHOD for them, BATCH calls per
+//!                                                 request: system.heartbeat,
+//!                                                 session.heartbeat, or task.claim (each
+//!                                                 instance claims the next waiting task)
 //! ```
 //!
 //! Prints one line: `calls/s requests/s errors p50_ms p99_ms`.
@@ -21,6 +24,9 @@ use std::time::{Duration, Instant};
 const MAX_SECONDS: u64 = 60;
 /// The most connections allowed.
 const MAX_CONNS: usize = 64;
+
+/// The error code of a claim that found nothing waiting.
+const NOTHING_WAITS: &str = "\"code\":-32010";
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -81,12 +87,12 @@ fn shown(answer: &str) -> String {
     answer.chars().take(300).collect()
 }
 
-/// One heartbeat of instance `bench-<id>`, request id `n`.
+/// One call of `method` by instance `bench-<id>`, request id `n`.
 fn call(method: &str, id: usize, n: usize) -> String {
-    let field = if method.starts_with("system.") {
-        "instanceId"
-    } else {
-        "id"
+    let field = match method {
+        "task.claim" => "session",
+        _ if method.starts_with("system.") => "instanceId",
+        _ => "id",
     };
     format!(
         r#"{{"jsonrpc":"2.0","method":"{method}","params":{{"{field}":"bench-{id}"}},"id":{n}}}"#
@@ -125,6 +131,39 @@ fn register(addr: &str, ids: usize) -> Result<()> {
     Ok(())
 }
 
+/// Adds `n` tasks, `q-0` … `q-<n-1>`, a hundred per request, on four connections.
+fn add_tasks(addr: &str, n: usize) -> Result<()> {
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let addr = addr.to_owned();
+            thread::spawn(move || add_some(&addr, n, w, 4))
+        })
+        .collect();
+    for w in workers {
+        w.join().map_err(|_| "a worker panicked")??;
+    }
+    Ok(())
+}
+
+/// Adds the tasks of every `of`-th hundred from the `w`-th on.
+fn add_some(addr: &str, n: usize, w: usize, of: usize) -> Result<()> {
+    let mut conn = Conn::open(addr)?;
+    for start in (w * 100..n).step_by(100 * of) {
+        let calls: Vec<String> = (start..n.min(start + 100))
+            .map(|i| {
+                format!(
+                    r#"{{"jsonrpc":"2.0","method":"task.add","params":{{"id":"q-{i}","title":"work {i}"}},"id":{i}}}"#
+                )
+            })
+            .collect();
+        let (status, answer) = conn.post(&format!("[{}]", calls.join(",")))?;
+        if status != 200 || answer.contains("\"error\"") {
+            return Err(format!("adding tasks failed: {status} {}", shown(&answer)).into());
+        }
+    }
+    Ok(())
+}
+
 struct Tally {
     calls: u64,
     requests: u64,
@@ -154,12 +193,17 @@ fn beat(
         let (status, answer) = conn.post(&text)?;
         tally.latencies.push(sent.elapsed());
         tally.requests += 1;
-        tally.calls += batch as u64;
         let failed = if status == 200 {
             answer.matches("\"error\"").count() as u64
         } else {
             batch as u64
         };
+        if method == "task.claim" && status == 200 && answer.contains(NOTHING_WAITS) {
+            // The queue is empty: what was claimed counts, and this worker is done.
+            tally.calls += batch as u64 - failed;
+            break;
+        }
+        tally.calls += batch as u64;
         if failed > 0 && tally.errors == 0 {
             eprintln!("first failure: HTTP {status}: {}", shown(&answer));
         }
@@ -177,9 +221,11 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Result<T>
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let addr: String = arg(&args, 1, "ADDR")?;
-    let method: String = arg(&args, 2, "register, system.heartbeat or session.heartbeat")?;
-    if method == "register" {
-        return register(&addr, arg(&args, 3, "IDS")?);
+    let method: String = arg(&args, 2, "register, tasks, or a method")?;
+    match method.as_str() {
+        "register" => return register(&addr, arg(&args, 3, "IDS")?),
+        "tasks" => return add_tasks(&addr, arg(&args, 3, "N")?),
+        _ => {}
     }
     let batch: usize = arg(&args, 3, "BATCH")?;
     let conns: usize = arg::<usize>(&args, 4, "CONNS")?.clamp(1, MAX_CONNS);

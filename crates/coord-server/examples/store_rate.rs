@@ -1,8 +1,9 @@
 //! The store's own heartbeat rate, in-process, for `bench/server-throughput` to print beside
 //! the rate through `coord serve`: one `Service` on a store (embedded or Redis), heartbeats in a loop over
 //! many instances, bounded in time; then the same with the leader check `system.heartbeat`
-//! adds (`Service::lead`); then heartbeats in groups of 100 (`Service::grouped`, one write
-//! transaction each), what a batch of 100 calls costs the store. The handle is a lasting one,
+//! adds (`Service::lead`); then heartbeats in groups of 100 (`Service::heartbeats` in
+//! `Service::group`: one write transaction each on the embedded store, one pipeline on Redis),
+//! what a batch of 100 calls costs the store. The handle is a lasting one,
 //! as `coord serve`'s writer is, and like the server a second thread copies its log back every
 //! 100 ms.
 //!
@@ -95,8 +96,12 @@ fn measure(service: &Service, seconds: u64, ids: usize) -> Result<(), Box<dyn Er
     })?;
     let grouped = rate(seconds, |n| {
         let group = GROUP as usize;
-        let works = (0..group).map(|i| move |s: &Service| beat_on(s, n * group + i, ids));
-        for outcome in service.grouped(works)? {
+        let names: Vec<String> = (0..group)
+            .map(|i| format!("bench-{}", (n * group + i) % ids))
+            .collect();
+        let beat = Beat::activity(Source::Api, service.now()?);
+        let beats: Vec<(&str, &Beat)> = names.iter().map(|id| (id.as_str(), &beat)).collect();
+        for outcome in service.group(|| service.heartbeats(&beats))? {
             outcome?;
         }
         Ok(())

@@ -242,7 +242,7 @@ async fn run_prepared(app: &App, p: Prepared) -> Result<Value, RpcError> {
             })
     } else {
         app.gate
-            .call_in(namespace.as_deref(), app.budget, work)
+            .call_in(namespace.as_deref(), app.budget, |s| work.call(s))
             .await
     };
     answer(outcome, fallback, id_field)

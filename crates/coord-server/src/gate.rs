@@ -149,7 +149,7 @@ impl Gate {
     }
 
     /// Runs `works`, changes of the store on the server's namespace, in order as one group of
-    /// the store's changes ([`Service::grouped`]), within one `budget` (a wait for its turn
+    /// the store's changes ([`crate::work::run_all`]), within one `budget` (a wait for its turn
     /// included): on the [`Writer`], with whatever else waits there, when the store has one
     /// writer; on one pooled handle otherwise. Each work counts in the breaker as a call of its
     /// own, and a store failure of any of them retires the handle.
@@ -165,7 +165,7 @@ impl Gate {
         } else {
             let run = self.run(
                 Arc::clone(&self.namespace),
-                move |s| s.grouped(works),
+                move |s| crate::work::run_all(s, works),
                 |o| match o {
                     Ok(results) => results
                         .iter()

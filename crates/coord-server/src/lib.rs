@@ -15,7 +15,8 @@
 //!
 //! - [`rpc`]: the envelope, error codes and answers.
 //! - [`dispatch`]: from a body to its answers.
-//! - [`methods`]: the method table.
+//! - [`methods`]: the method table; [`work`]: what a call runs, and a group of calls' runs of
+//!   like changes applied together.
 //! - [`http`], [`ws`]: the routes; [`feed`]: the live event feed.
 //! - [`metrics`]: what `GET /metrics` shows.
 //! - [`dashboard`]: the page `GET /` serves, embedded in the binary.
@@ -31,6 +32,7 @@ mod limits;
 mod methods;
 mod metrics;
 mod rpc;
+mod work;
 mod writer;
 mod ws;
 

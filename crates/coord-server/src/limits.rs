@@ -60,7 +60,10 @@ impl RateLimit {
     }
 }
 
-/// The members of a call's named parameters that name the instance calling.
+/// The members of a call's named parameters that name the instance calling, the first
+/// present: an instance, a session, a store's client; for the work queue, the claiming
+/// session, else the task whose holder changes it (so that a host whose agents claim and
+/// finish thousands of tasks a minute is not counted as one caller).
 #[derive(Deserialize)]
 struct Caller<'a> {
     #[serde(rename = "instanceId", default, borrow)]
@@ -69,13 +72,17 @@ struct Caller<'a> {
     id: Option<&'a RawValue>,
     #[serde(default, borrow)]
     client: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    session: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    task: Option<&'a RawValue>,
 }
 
 /// The caller a call is counted against.
 fn key(params: Option<&RawValue>, client: IpAddr) -> String {
     let caller = params.and_then(|p| serde_json::from_str::<Caller<'_>>(p.get()).ok());
     let named = caller.and_then(|c| {
-        [c.instance_id, c.id, c.client]
+        [c.instance_id, c.id, c.client, c.session, c.task]
             .into_iter()
             .flatten()
             .find_map(string_of)
@@ -310,6 +317,10 @@ mod tests {
         assert!(!limit.admit(Some(&a), ip));
         assert!(limit.admit(Some(&b), ip));
         assert_eq!(key(Some(&b), ip), "id:b");
+        let claim = raw(serde_json::json!({ "session": "s1", "task": "t1" }));
+        assert_eq!(key(Some(&claim), ip), "id:s1");
+        let complete = raw(serde_json::json!({ "task": "t1", "token": 3 }));
+        assert_eq!(key(Some(&complete), ip), "id:t1");
         let escaped = RawValue::from_string(r#"{"id":"\u00e9"}"#.to_owned()).unwrap();
         assert_eq!(key(Some(&escaped), ip), "id:é");
         assert!(limit.admit(None, ip));

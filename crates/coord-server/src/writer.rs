@@ -185,7 +185,7 @@ fn run_group(service: &Service, group: Vec<Job>) -> bool {
         replies.push(job.reply);
         works.extend(job.works);
     }
-    match catch_unwind(AssertUnwindSafe(|| service.grouped(works))) {
+    match catch_unwind(AssertUnwindSafe(|| crate::work::run_all(service, works))) {
         Ok(Ok(results)) => {
             let healthy = !results
                 .iter()

@@ -21,8 +21,11 @@
 //! - [`sweep`]: finding the dead and evicting them, bounded, and taking back their work.
 //! - [`leader`]: the leader lease (one session leads a namespace and sweeps).
 //! - [`tasks`]: the work queue: claims with fencing tokens, reclaiming from the lost.
+//! - [`batch`]: heartbeats, claims and holders' changes of many calls at once, in one round
+//!   trip to a store behind a network.
 //! - [`json`]: the JSON shapes every adapter shows to scripts (CLI `--json`, the server).
 
+pub mod batch;
 pub mod discover;
 pub mod fleet;
 pub mod hook_receiver;
@@ -171,21 +174,22 @@ impl Service {
         self.store.as_ref()
     }
 
-    /// Runs `works` one after the other as one group of the store's changes
-    /// ([`Store::grouped`]: one write transaction on the embedded store), and returns each
-    /// one's result in order. An error means the group did not land, whatever each returned.
-    pub fn grouped<T>(
-        &self,
-        works: impl IntoIterator<Item = impl FnOnce(&Service) -> Result<T>>,
-    ) -> Result<Vec<Result<T>>> {
-        let mut works = works.into_iter();
-        let mut results = Vec::new();
+    /// Runs `work` as one group of the store's changes ([`Store::grouped`]: one write
+    /// transaction on the embedded store) and returns what it returns. An error means the
+    /// group did not land, whatever `work` returned.
+    pub fn group<T>(&self, work: impl FnOnce() -> T) -> Result<T> {
+        let mut work = Some(work);
+        let mut out = None;
         self.store.grouped(&mut || {
-            for work in works.by_ref() {
-                results.push(work(self));
+            if let Some(work) = work.take() {
+                out = Some(work());
             }
         })?;
-        Ok(results)
+        out.ok_or_else(|| {
+            ServiceError::Store(coord_store::StoreError::GroupFailed(
+                "the store ran nothing of the group".to_owned(),
+            ))
+        })
     }
 
     /// The policy in force.
@@ -273,14 +277,7 @@ impl Service {
 
     /// Applies a heartbeat; [`ServiceError::NotRegistered`] when the session does not take it.
     pub fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Session> {
-        let session = self
-            .store
-            .heartbeat(id, beat)?
-            .ok_or_else(|| ServiceError::NotRegistered(id.to_owned()))?;
-        if let Some(details) = &beat.progress {
-            self.progress_held_tasks(id, details)?;
-        }
-        Ok(session)
+        batch::one(self.heartbeats(&[(id, beat)]))
     }
 
     /// Ends a session cleanly.

@@ -11,9 +11,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use coord_core::{EventKind, NewTask, Phase, ProcessFact, Task, TaskError, TaskState, Timestamp};
-use coord_store::{ClaimOutcome, ClaimRequest, TaskEvent};
+use coord_core::{EventKind, NewTask, Task, TaskError, TaskState, Timestamp};
+use coord_store::TaskEvent;
 
+use crate::batch::Claim;
 use crate::{Result, Service, ServiceError};
 
 /// How long a claim holds without progress, by default.
@@ -100,50 +101,26 @@ impl Service {
     /// `session`, which must be registered and alive. The claim comes with a new fencing token
     /// and the progress the last holder left.
     pub fn task_claim(&self, session: &str, task: Option<&str>, lease: Duration) -> Result<Task> {
-        let holder = self
-            .store
-            .session(session)?
-            .filter(|s| s.phase != Phase::Ended && !matches!(s.process, ProcessFact::Exited { .. }))
-            .ok_or_else(|| ServiceError::NotRegistered(session.to_owned()))?;
-        let claim = ClaimRequest {
-            session,
-            incarnation: holder.incarnation,
-            labels: &holder.labels,
-            task,
+        let claim = Claim {
+            session: session.to_owned(),
+            task: task.map(str::to_owned),
             lease,
         };
-        match self.store.claim_task(&claim)? {
-            ClaimOutcome::Claimed(t) => Ok(*t),
-            ClaimOutcome::NoSuchTask => Err(ServiceError::NoSuchTask(
-                task.unwrap_or_default().to_owned(),
-            )),
-            ClaimOutcome::Refused(e) => Err(e.into()),
-            ClaimOutcome::NothingWaits => Err(ServiceError::NothingToClaim(session.to_owned())),
-        }
+        crate::batch::one(self.task_claims(std::slice::from_ref(&claim)))
     }
 
     /// Applies a holder's change under its claim (`token`); a stale token is refused and
     /// changes nothing.
     pub fn task_update(&self, id: &str, token: u64, op: &TaskOp) -> Result<Task> {
         for _ in 0..RETRIES {
-            let mut t = self.task(id)?;
-            let expected = t.revision;
-            let holder = t.check(token)?.0.to_owned();
+            let t = self.task(id)?;
             let now = self.store.now()?;
-            match op {
-                TaskOp::Progress(details, lease) => {
-                    t.progress(token, details.clone(), *lease, now)?;
-                }
-                TaskOp::Complete => t.complete(token, now)?,
-                TaskOp::Fail(reason) => t.fail(token, reason, now)?,
-                TaskOp::Release => t.release(token, now)?,
-            }
-            let events = match (op, &t.state) {
-                (TaskOp::Progress(..), _) => Vec::new(),
-                (_, state) => vec![unclaimed(&holder, &t.id, state, op_words(op))],
-            };
-            if self.store.put_task(&t, Some(expected), &events)? {
-                return Ok(t);
+            let change = changed(t, token, op, now)?;
+            if self
+                .store
+                .put_task(&change.task, Some(change.expected), &change.events)?
+            {
+                return Ok(change.task);
             }
         }
         Err(ServiceError::Contended(id.to_owned()))
@@ -291,6 +268,39 @@ impl Service {
 }
 
 /// The event of a task leaving its holder.
+/// A task as a holder's change leaves it, to store by compare-and-set.
+pub(crate) struct Changed {
+    /// The task changed.
+    pub task: Task,
+    /// The revision it was read at.
+    pub expected: u64,
+    /// The events to log with it.
+    pub events: Vec<TaskEvent>,
+}
+
+/// The task `t` after `op` by the holder of `token` at `now`, by the core's rules.
+pub(crate) fn changed(mut t: Task, token: u64, op: &TaskOp, now: Timestamp) -> Result<Changed> {
+    let expected = t.revision;
+    let holder = t.check(token)?.0.to_owned();
+    match op {
+        TaskOp::Progress(details, lease) => {
+            t.progress(token, details.clone(), *lease, now)?;
+        }
+        TaskOp::Complete => t.complete(token, now)?,
+        TaskOp::Fail(reason) => t.fail(token, reason, now)?,
+        TaskOp::Release => t.release(token, now)?,
+    }
+    let events = match (op, &t.state) {
+        (TaskOp::Progress(..), _) => Vec::new(),
+        (_, state) => vec![unclaimed(&holder, &t.id, state, op_words(op))],
+    };
+    Ok(Changed {
+        task: t,
+        expected,
+        events,
+    })
+}
+
 fn unclaimed(holder: &str, task: &str, state: &TaskState, why: &str) -> TaskEvent {
     TaskEvent {
         session: holder.to_owned(),

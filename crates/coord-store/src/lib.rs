@@ -63,6 +63,18 @@ pub struct ClaimRequest<'a> {
     pub lease: Duration,
 }
 
+/// A task to store by compare-and-set ([`Store::put_task`]), one of a batch
+/// ([`Store::put_tasks`]).
+#[derive(Clone, Copy, Debug)]
+pub struct TaskPut<'a> {
+    /// The task as it is to be stored.
+    pub task: &'a Task,
+    /// The revision the stored one must still have (`None`: there must be none yet).
+    pub expected: Option<u64>,
+    /// The events to log with it.
+    pub events: &'a [TaskEvent],
+}
+
 /// What a claim came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClaimOutcome {
@@ -277,6 +289,41 @@ pub trait Store: Send {
     /// nothing), takes its fencing token, applies [`Task::claim`] and logs its event. No race
     /// is lost and no token is taken for a task that is not claimed.
     fn claim_task(&self, claim: &ClaimRequest) -> Result<ClaimOutcome>;
+
+    /// Applies heartbeats in order, each as [`Store::heartbeat`] does, and returns each one's
+    /// result. A backend behind a network sends them together, in one round trip.
+    fn heartbeats(&self, beats: &[(&str, &Beat)]) -> Vec<Result<Option<Session>>> {
+        beats
+            .iter()
+            .map(|(id, beat)| self.heartbeat(id, beat))
+            .collect()
+    }
+
+    /// The sessions of `ids`, in that order, each as [`Store::session`] reads it (in one round
+    /// trip behind a network).
+    fn sessions_named(&self, ids: &[&str]) -> Vec<Result<Option<Session>>> {
+        ids.iter().map(|id| self.session(id)).collect()
+    }
+
+    /// The tasks of `ids`, in that order, each as [`Store::task`] reads it (in one round trip
+    /// behind a network).
+    fn tasks_named(&self, ids: &[&str]) -> Vec<Result<Option<Task>>> {
+        ids.iter().map(|id| self.task(id)).collect()
+    }
+
+    /// Makes claims in order, each as [`Store::claim_task`] does (in one round trip behind a
+    /// network): each one is still one atomic step of its own.
+    fn claim_tasks(&self, claims: &[ClaimRequest]) -> Vec<Result<ClaimOutcome>> {
+        claims.iter().map(|c| self.claim_task(c)).collect()
+    }
+
+    /// Stores tasks in order, each as [`Store::put_task`] does (in one round trip behind a
+    /// network): each one is still a compare-and-set of its own.
+    fn put_tasks(&self, puts: &[TaskPut]) -> Vec<Result<bool>> {
+        puts.iter()
+            .map(|p| self.put_task(p.task, p.expected, p.events))
+            .collect()
+    }
 
     /// Runs `work`, whose changes the store may group to make them cheaper: the embedded store
     /// runs them in one write transaction (one commit for a batch of heartbeats). No change

@@ -251,6 +251,19 @@ fn a_flushed_script_cache_is_loaded_again() {
     let beat = Beat::activity(Source::Hook, store.now().unwrap());
     let s = store.heartbeat("s1", &beat).unwrap().expect("alive");
     assert_eq!(s.beats, 1);
+    store.register(&registration("s2")).unwrap();
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut raw).unwrap();
+    let beats: Vec<u64> = store
+        .heartbeats(&[("s1", &beat), ("s2", &beat), ("s1", &beat)])
+        .into_iter()
+        .map(|r| r.unwrap().expect("alive").beats)
+        .collect();
+    assert_eq!(
+        beats,
+        [2, 1, 3],
+        "a batch that found no script ran each call once"
+    );
+    let s = store.session("s1").unwrap().unwrap();
     let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut raw).unwrap();
     assert!(store.evict("s1", s.revision, "test").unwrap());
 }

@@ -513,6 +513,105 @@ fn batches_answer_requests_in_order_and_notifications_never() {
     );
 }
 
+/// A batch of `method` calls, one per `params`, with ids 0, 1, …; its answers' results or
+/// errors, in order.
+fn batch_of(s: &Server, method: &str, params: &[Value]) -> Vec<Value> {
+    let batch: Vec<Value> = params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({ "jsonrpc": "2.0", "method": method, "params": p, "id": i }))
+        .collect();
+    let answers = s.rpc(&Value::Array(batch));
+    let answers = answers.as_array().unwrap();
+    assert_eq!(answers.len(), params.len(), "{answers:?}");
+    answers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            assert_eq!(a["id"], i);
+            a.get("result").unwrap_or(&a["error"]).clone()
+        })
+        .collect()
+}
+
+/// Batches of heartbeats, claims and completions, on the embedded store and on Redis (where
+/// each batch's like calls go in one pipeline): every call is answered in order as it would be
+/// alone, a refusal among them included, and no token is handed out twice.
+#[test]
+fn batches_of_claims_and_completions_answer_each_call_as_alone_on_both_stores() {
+    let redis = RedisServer::start();
+    for world in [World::new(), World::on(redis.url().to_string())] {
+        let s = Server::start(world, &[]);
+        let workers: Vec<Value> = (0..3)
+            .map(|i| json!({ "id": format!("w{i}"), "roles": [] }))
+            .collect();
+        batch_of(&s, "system.register", &workers);
+        let tasks: Vec<Value> = (0..5)
+            .map(|i| json!({ "id": format!("t{i}"), "title": format!("job {i}") }))
+            .collect();
+        batch_of(&s, "task.add", &tasks);
+
+        let beats = batch_of(
+            &s,
+            "session.heartbeat",
+            &[
+                json!({ "id": "w0" }),
+                json!({ "id": "nobody" }),
+                json!({ "id": "w0" }),
+            ],
+        );
+        assert_eq!(beats[0]["beats"], 1);
+        assert_eq!(beats[1]["code"], -32004, "{beats:?}");
+        assert_eq!(beats[2]["beats"], 2);
+
+        let claims: Vec<Value> = ["w0", "w1", "nobody", "w2", "w0", "w1", "w2"]
+            .iter()
+            .map(|w| json!({ "session": w }))
+            .collect();
+        let claimed = batch_of(&s, "task.claim", &claims);
+        assert_eq!(claimed[2]["code"], -32004, "not registered: {claimed:?}");
+        assert_eq!(claimed[6]["code"], -32010, "nothing waits: {claimed:?}");
+        let held: Vec<(&str, &str, u64)> = [0, 1, 3, 4, 5]
+            .iter()
+            .map(|&i| {
+                let t = &claimed[i];
+                (
+                    t["id"].as_str().unwrap(),
+                    t["session"].as_str().unwrap(),
+                    t["token"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let order: Vec<&str> = held.iter().map(|h| h.0).collect();
+        assert_eq!(
+            order,
+            ["t0", "t1", "t2", "t3", "t4"],
+            "oldest first, in call order"
+        );
+        let tokens: Vec<u64> = held.iter().map(|h| h.2).collect();
+        assert!(tokens.windows(2).all(|w| w[1] == w[0] + 1), "{tokens:?}");
+
+        // One stale token among the completions: it alone is refused, and changes nothing.
+        let mut completions: Vec<Value> = held
+            .iter()
+            .map(|(task, _, token)| json!({ "task": task, "token": token }))
+            .collect();
+        completions[2]["token"] = json!(held[2].2 + 100);
+        completions.push(json!({ "task": "t0", "token": held[0].2 }));
+        let done = batch_of(&s, "task.complete", &completions);
+        for i in [0, 1, 3, 4] {
+            assert_eq!(done[i]["state"], "done", "{done:?}");
+        }
+        assert_eq!(done[2]["code"], -32005, "{done:?}");
+        // The same completion twice in one batch: the second finds the task done already.
+        assert_eq!(done[5]["code"], -32005, "already done: {done:?}");
+        assert_eq!(
+            s.ok("task.show", json!({ "task": "t2" }))["state"],
+            "claimed"
+        );
+    }
+}
+
 #[test]
 fn ids_are_echoed_exactly() {
     let s = Server::start(World::new(), &[]);

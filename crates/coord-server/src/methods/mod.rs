@@ -32,35 +32,7 @@ use serde_json::value::RawValue;
 
 use crate::metrics::Metrics;
 use crate::rpc::{Params, RpcError, code};
-
-/// The work of one call, run on a blocking thread with one service handle.
-pub type Work = Box<dyn FnOnce(&Service) -> Result<Answer, ServiceError> + Send>;
-
-/// What a call's work answers.
-pub enum Answer {
-    /// The result as it is.
-    Ready(Value),
-    /// The result, shaped after the work by whoever sends it: a change that runs on the
-    /// store's one writer leaves the shaping (and the freeing of what it read) to another
-    /// thread.
-    Later(Box<dyn FnOnce() -> Value + Send>),
-}
-
-impl Answer {
-    /// An answer shaped later by `shape`.
-    fn later(shape: impl FnOnce() -> Value + Send + 'static) -> Self {
-        Answer::Later(Box::new(shape))
-    }
-}
-
-impl From<Answer> for Value {
-    fn from(answer: Answer) -> Value {
-        match answer {
-            Answer::Ready(v) => v,
-            Answer::Later(shape) => shape(),
-        }
-    }
-}
+pub use crate::work::{Answer, Work};
 
 /// A call whose parameters were read, ready to run.
 pub struct Prepared {
@@ -86,7 +58,7 @@ impl Prepared {
         work: impl FnOnce(&Service) -> Result<Value, ServiceError> + Send + 'static,
     ) -> Self {
         Self {
-            work: Box::new(move |s| work(s).map(Answer::Ready)),
+            work: Work::run(move |s| work(s).map(Answer::Ready)),
             fallback: None,
             id_field,
             namespace: None,
@@ -97,12 +69,9 @@ impl Prepared {
     /// Work that is a short change of the store and nothing else, which may run in a group
     /// with other calls' changes (on the store's one writer, which is why it may answer
     /// [`Answer::Later`]).
-    fn change(
-        id_field: &'static str,
-        work: impl FnOnce(&Service) -> Result<Answer, ServiceError> + Send + 'static,
-    ) -> Self {
+    fn change(id_field: &'static str, work: Work) -> Self {
         Self {
-            work: Box::new(work),
+            work,
             fallback: None,
             id_field,
             namespace: None,

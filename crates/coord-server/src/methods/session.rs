@@ -5,14 +5,15 @@
 
 use std::collections::BTreeMap;
 
-use coord_core::{Beat, Phase, PolicyOverrides, Runtime, Source, State};
+use coord_core::{Beat, Phase, PolicyOverrides, Runtime, Session, Source, State};
 use coord_service::leader::DEFAULT_LEADER_LEASE;
 use coord_service::{RegisterRequest, ServiceError, json as shapes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Answer, Context, Named, Prepared, non_empty, parse};
+use super::{Answer, Context, Named, Prepared, Work, non_empty, parse};
 use crate::rpc::RpcError;
+use crate::work::Then;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -62,12 +63,15 @@ pub fn register(params: Named<'_>) -> Result<Prepared, RpcError> {
         restart: p.restart,
         ..RegisterRequest::default()
     };
-    Ok(Prepared::change("id", move |s| {
-        let session = s.register(req)?;
-        Ok(Answer::later(
-            move || json!({ "id": session.id, "incarnation": session.incarnation }),
-        ))
-    }))
+    Ok(Prepared::change(
+        "id",
+        Work::run(move |s| {
+            let session = s.register(req)?;
+            Ok(Answer::later(
+                move || json!({ "id": session.id, "incarnation": session.incarnation }),
+            ))
+        }),
+    ))
 }
 
 /// The phase a heartbeat reports.
@@ -97,25 +101,30 @@ pub fn heartbeat(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError>
     let p: HeartbeatParams = parse(params)?;
     non_empty("id", &p.id)?;
     let metrics = ctx.metrics.clone();
-    Ok(Prepared::change("id", move |s| {
-        let now = s.now()?;
-        let phase = p.phase.map(|phase| match phase {
+    let HeartbeatParams {
+        id,
+        phase,
+        tool,
+        progress,
+        lead,
+    } = p;
+    let beat = Box::new(move |now| Beat {
+        phase: phase.map(|phase| match phase {
             PhaseParam::Working => Phase::Working,
             PhaseParam::Waiting => Phase::Waiting,
             PhaseParam::InTool => Phase::InTool {
-                tool: p.tool.clone().unwrap_or_else(|| "tool".to_owned()),
+                tool: tool.unwrap_or_else(|| "tool".to_owned()),
                 since: now,
             },
-        });
-        let beat = Beat {
-            phase,
-            progress: p.progress,
-            ..Beat::activity(Source::Api, now)
-        };
-        let session = s.heartbeat(&p.id, &beat)?;
+        }),
+        progress,
+        ..Beat::activity(Source::Api, now)
+    });
+    let then: Then<Session> = Box::new(move |s, session| {
+        let session = session?;
         metrics.heartbeats(1);
-        let leadership = if p.lead {
-            Some(s.lead(&p.id, DEFAULT_LEADER_LEASE)?)
+        let leadership = if lead {
+            Some(s.lead(&session.id, DEFAULT_LEADER_LEASE)?)
         } else {
             None
         };
@@ -131,7 +140,8 @@ pub fn heartbeat(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError>
             }
             answer
         }))
-    }))
+    });
+    Ok(Prepared::change("id", Work::Beat { id, beat, then }))
 }
 
 #[derive(Deserialize)]
@@ -144,12 +154,15 @@ struct IdParams {
 pub fn unregister(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: IdParams = parse(params)?;
     non_empty("id", &p.id)?;
-    Ok(Prepared::change("id", move |s| {
-        let session = s.unregister(&p.id, Source::Api)?;
-        Ok(Answer::later(
-            move || json!({ "id": session.id, "incarnation": session.incarnation, "ended": true }),
-        ))
-    }))
+    Ok(Prepared::change(
+        "id",
+        Work::run(move |s| {
+            let session = s.unregister(&p.id, Source::Api)?;
+            Ok(Answer::later(
+                move || json!({ "id": session.id, "incarnation": session.incarnation, "ended": true }),
+            ))
+        }),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -16,15 +16,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use coord_core::{Beat, PolicyOverrides, Runtime, Source, State, Task, TaskState};
+use coord_core::{Beat, PolicyOverrides, Runtime, Session, Source, State, Task, TaskState};
 use coord_service::leader::DEFAULT_LEADER_LEASE;
 use coord_service::tasks::DEFAULT_LEASE;
 use coord_service::{Entry, RegisterRequest, ServiceError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Answer, Context, Named, Prepared, non_empty, parse};
+use super::{Answer, Context, Named, Prepared, Work, non_empty, parse};
 use crate::rpc::RpcError;
+use crate::work::Then;
 
 /// The TTL of an API instance: ClaudeBench's, twice its longest heartbeat interval.
 pub const INSTANCE_TTL: Duration = Duration::from_secs(30);
@@ -82,10 +83,13 @@ pub fn register(params: Named<'_>) -> Result<Prepared, RpcError> {
         source: Some(Source::Api),
         ..RegisterRequest::default()
     };
-    Ok(Prepared::change("id", move |s| {
-        s.register(req)?;
-        Ok(Answer::later(|| json!({ "registered": true })))
-    })
+    Ok(Prepared::change(
+        "id",
+        Work::run(move |s| {
+            s.register(req)?;
+            Ok(Answer::later(|| json!({ "registered": true })))
+        }),
+    )
     .or_else(json!({ "registered": false })))
 }
 
@@ -97,17 +101,17 @@ pub fn heartbeat(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError>
     non_empty("instanceId", &p.instance_id)?;
     let metrics = ctx.metrics.clone();
     let id = p.instance_id;
-    Ok(Prepared::change("instanceId", move |s| {
-        let beat = Beat::activity(Source::Api, s.now()?);
-        match s.heartbeat(&id, &beat) {
-            Ok(_) => metrics.heartbeats(1),
+    let then: Then<Session> = Box::new(move |s, beat| {
+        let id = match beat {
+            Ok(session) => session.id,
             Err(ServiceError::NotRegistered(_)) => {
                 return Ok(Answer::later(
                     || json!({ "alive": false, "isLeader": false }),
                 ));
             }
             Err(e) => return Err(e),
-        }
+        };
+        metrics.heartbeats(1);
         let leads = match s.lead(&id, DEFAULT_LEADER_LEASE) {
             Ok(leadership) => leadership.is(&id),
             Err(ServiceError::NotRegistered(_)) => false,
@@ -116,8 +120,12 @@ pub fn heartbeat(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError>
         Ok(Answer::later(
             move || json!({ "alive": true, "isLeader": leads }),
         ))
-    })
-    .or_else(json!({ "alive": false, "isLeader": false })))
+    });
+    let beat = Box::new(|now| Beat::activity(Source::Api, now));
+    Ok(
+        Prepared::change("instanceId", Work::Beat { id, beat, then })
+            .or_else(json!({ "alive": false, "isLeader": false })),
+    )
 }
 
 /// `system.unregister {instanceId, sessionId?, timestamp?}` → `{unregistered: true,
@@ -129,18 +137,21 @@ pub fn unregister(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError
     non_empty("instanceId", &p.instance_id)?;
     let metrics = ctx.metrics.clone();
     let id = p.instance_id;
-    Ok(Prepared::change("instanceId", move |s| {
-        match s.unregister(&id, Source::Api) {
-            Ok(_) | Err(ServiceError::NotRegistered(_)) => {}
-            Err(e) => return Err(e),
-        }
-        let why = format!("its holder {id} unregistered");
-        let taken = s.reclaim_from(&id, &why, s.policy().lock_delay)?;
-        metrics.swept(0, taken.len(), 0, 0);
-        Ok(Answer::later(
-            move || json!({ "unregistered": true, "tasksReassigned": taken.len() }),
-        ))
-    })
+    Ok(Prepared::change(
+        "instanceId",
+        Work::run(move |s| {
+            match s.unregister(&id, Source::Api) {
+                Ok(_) | Err(ServiceError::NotRegistered(_)) => {}
+                Err(e) => return Err(e),
+            }
+            let why = format!("its holder {id} unregistered");
+            let taken = s.reclaim_from(&id, &why, s.policy().lock_delay)?;
+            metrics.swept(0, taken.len(), 0, 0);
+            Ok(Answer::later(
+                move || json!({ "unregistered": true, "tasksReassigned": taken.len() }),
+            ))
+        }),
+    )
     .or_else(json!({ "unregistered": false, "tasksReassigned": 0 })))
 }
 

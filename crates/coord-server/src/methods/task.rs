@@ -7,14 +7,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use coord_core::NewTask;
+use coord_core::{NewTask, Task};
+use coord_service::batch::{Claim, Update};
 use coord_service::json as shapes;
 use coord_service::tasks::{DEFAULT_LEASE, TaskOp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Answer, Named, Prepared, non_empty, parse};
+use super::{Answer, Named, Prepared, Work, non_empty, parse};
 use crate::rpc::RpcError;
+use crate::work::Then;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -37,10 +39,13 @@ pub fn add(params: Named<'_>) -> Result<Prepared, RpcError> {
         labels: p.labels,
         max_attempts: p.max_attempts,
     };
-    Ok(Prepared::change("id", move |s| {
-        let t = s.task_add(spec)?;
-        Ok(Answer::later(move || shapes::task(&t)))
-    }))
+    Ok(Prepared::change(
+        "id",
+        Work::run(move |s| {
+            let t = s.task_add(spec)?;
+            Ok(Answer::later(move || shapes::task(&t)))
+        }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -56,11 +61,12 @@ struct ClaimParams {
 pub fn claim(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: ClaimParams = parse(params)?;
     non_empty("session", &p.session)?;
-    let lease = lease(p.lease);
-    Ok(Prepared::change("session", move |s| {
-        let t = s.task_claim(&p.session, p.task.as_deref(), lease)?;
-        Ok(Answer::later(move || shapes::task(&t)))
-    }))
+    let claim = Claim {
+        session: p.session,
+        task: p.task,
+        lease: lease(p.lease),
+    };
+    Ok(Prepared::change("session", Work::Claim(claim, shaped())))
 }
 
 #[derive(Deserialize)]
@@ -140,8 +146,13 @@ pub fn show(params: Named<'_>) -> Result<Prepared, RpcError> {
 }
 
 fn update(task: String, token: u64, op: TaskOp) -> Prepared {
-    Prepared::change("id", move |s| {
-        let t = s.task_update(&task, token, &op)?;
+    Prepared::change("id", Work::Update(Update { task, token, op }, shaped()))
+}
+
+/// The answer of a change that leaves a task: the task as `task.show` shows it.
+fn shaped() -> Then<Task> {
+    Box::new(|_, t| {
+        let t = t?;
         Ok(Answer::later(move || shapes::task(&t)))
     })
 }

@@ -28,6 +28,7 @@
 //! Connections are synchronous (no async runtime on the hook path) and bounded in time by
 //! [`Config::connect_timeout`]: the connection attempt, then every read and write.
 
+mod batch;
 mod record;
 mod tasks;
 
@@ -35,14 +36,16 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use ::redis::{Client, Connection, ConnectionLike, FromRedisValue, RedisError, Script};
+use ::redis::{
+    Client, Connection, ConnectionLike, FromRedisValue, RedisError, Script, ScriptInvocation,
+};
 use coord_core::{
     Beat, Event, EventKind, ExitStatus, HostHeard, Notice, Phase, Registration, Session, Source,
     Task, Timestamp,
 };
 
 use crate::url::RedisUrl;
-use crate::{ClaimOutcome, ClaimRequest, Config, Result, Store, StoreError, TaskEvent};
+use crate::{ClaimOutcome, ClaimRequest, Config, Result, Store, StoreError, TaskEvent, TaskPut};
 
 /// How many stream entries [`Store::session_events`] reads per round trip.
 const SCAN_BATCH: usize = 1_000;
@@ -264,8 +267,8 @@ impl RedisStore {
         f(&mut con).map_err(failed(&self.url, self.timeout, Stage::Request))
     }
 
-    /// Runs `script` on the session `id` with `args` after the id.
-    fn run<T: FromRedisValue>(&self, lua: Lua, id: &str, args: &[&str]) -> Result<T> {
+    /// A call of `script` on the session `id` with `args` after the id.
+    fn session_call(&self, lua: Lua, id: &str, args: &[&str]) -> ScriptInvocation<'_> {
         let k = &self.keys;
         let mut call = self.scripts.get(lua).prepare_invoke();
         call.key(k.session(id))
@@ -278,7 +281,21 @@ impl RedisStore {
         for arg in args {
             call.arg(*arg);
         }
+        call
+    }
+
+    /// Runs `script` on the session `id` with `args` after the id.
+    fn run<T: FromRedisValue>(&self, lua: Lua, id: &str, args: &[&str]) -> Result<T> {
+        let call = self.session_call(lua, id, args);
         self.with(|con| call.invoke(con))
+    }
+
+    /// A call of the heartbeat script.
+    fn heartbeat_call(&self, id: &str, beat: &Beat) -> Result<ScriptInvocation<'_>> {
+        let beat_args = record::beat_args(beat)?;
+        let mut args = vec![beat.source.as_str()];
+        args.extend(beat_args.iter().map(String::as_str));
+        Ok(self.session_call(Lua::Heartbeat, id, &args))
     }
 
     /// Runs a script that returns the record (or nil).
@@ -313,12 +330,14 @@ impl RedisStore {
 
 /// A connection to the server, within `timeout`, then with `timeout` on every read and write.
 fn connect(client: &Client, timeout: Duration, url: &str) -> Result<Connection> {
-    let failed = failed(url, timeout, Stage::Connect);
-    let con = client
-        .get_connection_with_timeout(timeout)
-        .map_err(&failed)?;
-    con.set_read_timeout(Some(timeout)).map_err(&failed)?;
-    con.set_write_timeout(Some(timeout)).map_err(&failed)?;
+    connect_raw(client, timeout).map_err(failed(url, timeout, Stage::Connect))
+}
+
+/// The same, failing with the `redis` crate's error.
+fn connect_raw(client: &Client, timeout: Duration) -> Result<Connection, RedisError> {
+    let con = client.get_connection_with_timeout(timeout)?;
+    con.set_read_timeout(Some(timeout))?;
+    con.set_write_timeout(Some(timeout))?;
     Ok(con)
 }
 
@@ -368,10 +387,9 @@ impl Store for RedisStore {
     }
 
     fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Option<Session>> {
-        let beat_args = record::beat_args(beat)?;
-        let mut args = vec![beat.source.as_str()];
-        args.extend(beat_args.iter().map(String::as_str));
-        self.run_for_session(Lua::Heartbeat, id, &args)
+        let call = self.heartbeat_call(id, beat)?;
+        let fields: Option<Vec<String>> = self.with(|con| call.invoke(con))?;
+        fields.map_or(Ok(None), record::session_from_fields)
     }
 
     fn unregister(&self, id: &str, source: Source) -> Result<Option<Session>> {
@@ -588,6 +606,26 @@ impl Store for RedisStore {
 
     fn next_token(&self) -> Result<u64> {
         self.with(|con| ::redis::cmd("INCR").arg(&self.keys.tokens).query(con))
+    }
+
+    fn heartbeats(&self, beats: &[(&str, &Beat)]) -> Vec<Result<Option<Session>>> {
+        self.heartbeats_pipelined(beats)
+    }
+
+    fn sessions_named(&self, ids: &[&str]) -> Vec<Result<Option<Session>>> {
+        self.sessions_pipelined(ids)
+    }
+
+    fn tasks_named(&self, ids: &[&str]) -> Vec<Result<Option<Task>>> {
+        self.tasks_pipelined(ids)
+    }
+
+    fn claim_tasks(&self, claims: &[ClaimRequest]) -> Vec<Result<ClaimOutcome>> {
+        self.claims_pipelined(claims)
+    }
+
+    fn put_tasks(&self, puts: &[TaskPut]) -> Vec<Result<bool>> {
+        self.puts_pipelined(puts)
     }
 }
 

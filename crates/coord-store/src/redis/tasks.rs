@@ -20,18 +20,25 @@ fn task_from_fields(record: &str, progress: Option<&str>) -> Result<Task> {
     Ok(task)
 }
 
+/// A task as `HMGET … record progress` gives it.
+pub(super) fn task_from_hmget(
+    (record, progress): (Option<String>, Option<String>),
+) -> Result<Option<Task>> {
+    record
+        .map(|r| task_from_fields(&r, progress.as_deref()))
+        .transpose()
+}
+
 impl RedisStore {
     pub(super) fn read_task(&self, id: &str) -> Result<Option<Task>> {
-        let (record, progress): (Option<String>, Option<String>) = self.with(|con| {
+        let fields = self.with(|con| {
             ::redis::cmd("HMGET")
                 .arg(self.keys.task(id))
                 .arg("record")
                 .arg("progress")
                 .query(con)
         })?;
-        record
-            .map(|r| task_from_fields(&r, progress.as_deref()))
-            .transpose()
+        task_from_hmget(fields)
     }
 
     pub(super) fn read_tasks(&self) -> Result<Vec<Task>> {
@@ -47,20 +54,10 @@ impl RedisStore {
 
     /// The tasks of `ids` that still exist, in that order, in one round trip.
     fn read_tasks_named(&self, ids: &[String]) -> Result<Vec<Task>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = ::redis::pipe();
-        for id in ids {
-            pipe.cmd("HMGET")
-                .arg(self.keys.task(id))
-                .arg("record")
-                .arg("progress");
-        }
-        let records: Vec<(Option<String>, Option<String>)> = self.with(|con| pipe.query(con))?;
-        records
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.tasks_pipelined(&ids)
             .into_iter()
-            .filter_map(|(r, p)| Some(task_from_fields(&r?, p.as_deref())))
+            .filter_map(Result::transpose)
             .collect()
     }
 
@@ -136,6 +133,18 @@ impl RedisStore {
         expected: Option<u64>,
         events: &[TaskEvent],
     ) -> Result<bool> {
+        let call = self.put_call(task, expected, events)?;
+        let stored: i64 = self.with(|con| call.invoke(con))?;
+        Ok(stored == 1)
+    }
+
+    /// A call of `put_task.lua`: `task` stored if the stored one is still `expected`.
+    pub(super) fn put_call(
+        &self,
+        task: &Task,
+        expected: Option<u64>,
+        events: &[TaskEvent],
+    ) -> Result<ScriptInvocation<'_>> {
         let mut call = self.task_call(Lua::PutTask, &task.id);
         call.arg(&task.id)
             .arg(expected.map(|r| r.to_string()).unwrap_or_default())
@@ -163,11 +172,17 @@ impl RedisStore {
                 .arg(e.incarnation.to_string())
                 .arg(serde_json::to_string(&e.kind)?);
         }
-        let stored: i64 = self.with(|con| call.invoke(con))?;
-        Ok(stored == 1)
+        Ok(call)
     }
 
     pub(super) fn claim(&self, claim: &ClaimRequest) -> Result<ClaimOutcome> {
+        let call = self.claim_call(claim)?;
+        let answer: Vec<Option<String>> = self.with(|con| call.invoke(con))?;
+        self.claim_outcome(claim, &answer)
+    }
+
+    /// A call of `claim_task.lua`.
+    pub(super) fn claim_call(&self, claim: &ClaimRequest) -> Result<ScriptInvocation<'_>> {
         let k = &self.keys;
         let mut call = self.scripts.get(Lua::ClaimTask).prepare_invoke();
         call.key(k.task(claim.task.unwrap_or("")))
@@ -188,16 +203,21 @@ impl RedisStore {
             .arg(coord_core::LEADER_TASK)
             .arg(coord_core::task::HISTORY_LEN.to_string())
             .arg(&k.tasks);
-        let answer: Vec<Option<String>> = self.with(|con| call.invoke(con))?;
-        match answer.first().cloned().flatten().as_deref() {
-            Some("claimed") => {
-                let record = answer.get(1).cloned().flatten().unwrap_or_default();
-                let progress = answer.get(2).cloned().flatten();
-                Ok(ClaimOutcome::Claimed(Box::new(task_from_fields(
-                    &record,
-                    progress.as_deref(),
-                )?)))
-            }
+        Ok(call)
+    }
+
+    /// What `claim_task.lua`'s `answer` to `claim` means.
+    pub(super) fn claim_outcome(
+        &self,
+        claim: &ClaimRequest,
+        answer: &[Option<String>],
+    ) -> Result<ClaimOutcome> {
+        let field = |i: usize| answer.get(i).and_then(Option::as_deref);
+        match field(0) {
+            Some("claimed") => Ok(ClaimOutcome::Claimed(Box::new(task_from_fields(
+                field(1).unwrap_or_default(),
+                field(2),
+            )?))),
             Some("missing") => Ok(ClaimOutcome::NoSuchTask),
             Some("refused") => ClaimOutcome::refused(self, claim.task.unwrap_or_default()),
             _ => Ok(ClaimOutcome::NothingWaits),

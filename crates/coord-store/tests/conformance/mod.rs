@@ -14,8 +14,10 @@ use coord_core::{
 };
 use coord_store::{Config, Store, TaskEvent};
 
+mod batches;
 mod claims;
 mod retention;
+pub use batches::*;
 pub use claims::*;
 pub use retention::*;
 
@@ -65,6 +67,8 @@ macro_rules! conformance_suite {
             claimers_racing_on_many_handles_claim_every_task_once_and_burn_no_token,
             a_waiting_task_is_found_among_many_finished_ones,
             finished_tasks_retire_oldest_first_and_nothing_open_ever_does,
+            a_batch_of_heartbeats_answers_each_as_it_would_alone,
+            a_batch_of_claims_and_swaps_answers_each_as_it_would_alone,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -1,0 +1,151 @@
+//! The fleet backend's batches: changes and reads of many sessions or tasks sent in one
+//! pipeline, one round trip, rather than one each ([`crate::Store::heartbeats`] and its
+//! kin). Each change is still one script of its own, atomic on the server as when sent
+//! alone; a batch only saves the waiting.
+//!
+//! Each answer is read on its own: one that fails fails only its call. A call the server no
+//! longer knows the script of (`NOSCRIPT`: it restarted or its scripts were flushed) ran
+//! nothing, so it runs again on its own, which loads the script. A connection that breaks
+//! fails every call of the batch, which may have landed in part, as a single call that
+//! times out may have.
+
+use ::redis::{
+    ConnectionLike, ErrorKind, FromRedisValue, Pipeline, RedisError, ScriptInvocation,
+    ServerErrorKind,
+};
+use coord_core::{Beat, Session, Task};
+
+use super::tasks::task_from_hmget;
+use super::{RedisStore, Stage, connect_raw, failed, record};
+use crate::{ClaimOutcome, ClaimRequest, Result, TaskPut};
+
+impl RedisStore {
+    pub(super) fn heartbeats_pipelined(
+        &self,
+        beats: &[(&str, &Beat)],
+    ) -> Vec<Result<Option<Session>>> {
+        let calls = beats
+            .iter()
+            .map(|(id, beat)| self.heartbeat_call(id, beat))
+            .collect();
+        self.invoke_all::<Option<Vec<String>>>(calls)
+            .into_iter()
+            .map(|fields| fields.and_then(|f| f.map_or(Ok(None), record::session_from_fields)))
+            .collect()
+    }
+
+    pub(super) fn sessions_pipelined(&self, ids: &[&str]) -> Vec<Result<Option<Session>>> {
+        let mut pipe = ::redis::pipe();
+        for id in ids {
+            pipe.cmd("HGETALL").arg(self.keys.session(id));
+        }
+        self.answers::<Vec<String>>(&mut pipe, ids.len())
+            .into_iter()
+            .map(|fields| fields.and_then(record::session_from_fields))
+            .collect()
+    }
+
+    pub(super) fn tasks_pipelined(&self, ids: &[&str]) -> Vec<Result<Option<Task>>> {
+        let mut pipe = ::redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET")
+                .arg(self.keys.task(id))
+                .arg("record")
+                .arg("progress");
+        }
+        self.answers(&mut pipe, ids.len())
+            .into_iter()
+            .map(|fields| fields.and_then(task_from_hmget))
+            .collect()
+    }
+
+    pub(super) fn claims_pipelined(&self, claims: &[ClaimRequest]) -> Vec<Result<ClaimOutcome>> {
+        let calls = claims.iter().map(|c| self.claim_call(c)).collect();
+        self.invoke_all::<Vec<Option<String>>>(calls)
+            .into_iter()
+            .zip(claims)
+            .map(|(answer, claim)| answer.and_then(|a| self.claim_outcome(claim, &a)))
+            .collect()
+    }
+
+    pub(super) fn puts_pipelined(&self, puts: &[TaskPut]) -> Vec<Result<bool>> {
+        let calls = puts
+            .iter()
+            .map(|p| self.put_call(p.task, p.expected, p.events))
+            .collect();
+        self.invoke_all::<i64>(calls)
+            .into_iter()
+            .map(|stored| stored.map(|s| s == 1))
+            .collect()
+    }
+
+    /// Runs the calls that could be made in one pipeline, and gives each its answer in order
+    /// (a call that could not be made, its error).
+    fn invoke_all<T: FromRedisValue>(
+        &self,
+        calls: Vec<Result<ScriptInvocation<'_>>>,
+    ) -> Vec<Result<T>> {
+        let mut pipe = ::redis::pipe();
+        let mut sent = 0;
+        for call in calls.iter().flatten() {
+            pipe.invoke_script(call);
+            sent += 1;
+        }
+        let mut answers = self.answers_raw::<T>(&mut pipe, sent).into_iter();
+        calls
+            .into_iter()
+            .map(|call| {
+                let call = call?;
+                match answers.next().unwrap_or_else(|| Err(lost())) {
+                    Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                        self.with(|con| call.invoke(con))
+                    }
+                    answer => answer.map_err(failed(&self.url, self.timeout, Stage::Request)),
+                }
+            })
+            .collect()
+    }
+
+    /// The answers of the `n` commands of `pipe`, sent in one round trip.
+    fn answers<T: FromRedisValue>(&self, pipe: &mut Pipeline, n: usize) -> Vec<Result<T>> {
+        self.answers_raw(pipe, n)
+            .into_iter()
+            .map(|a| a.map_err(failed(&self.url, self.timeout, Stage::Request)))
+            .collect()
+    }
+
+    /// The same with the `redis` crate's errors: each command's own, or, when the round trip
+    /// failed, its error for every command (connecting again first if the last one broke the
+    /// connection).
+    fn answers_raw<T: FromRedisValue>(
+        &self,
+        pipe: &mut Pipeline,
+        n: usize,
+    ) -> Vec<Result<T, RedisError>> {
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut con = self.con.borrow_mut();
+        let outcome = if con.is_open() {
+            Ok(())
+        } else {
+            connect_raw(&self.client, self.timeout).map(|fresh| *con = fresh)
+        };
+        match outcome.and_then(|()| {
+            pipe.ignore_errors()
+                .query::<Vec<Result<T, RedisError>>>(&mut *con)
+        }) {
+            Ok(answers) if answers.len() == n => answers,
+            Ok(_) => (0..n).map(|_| Err(lost())).collect(),
+            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+        }
+    }
+}
+
+/// The error of an answer a pipeline did not give.
+fn lost() -> RedisError {
+    RedisError::from((
+        ErrorKind::Io,
+        "the server answered fewer commands than were sent",
+    ))
+}
