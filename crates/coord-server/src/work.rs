@@ -6,6 +6,7 @@
 
 use coord_core::{Beat, Session, Task, Timestamp};
 use coord_service::batch::{Claim, Update};
+use coord_service::leader::{DEFAULT_LEADER_LEASE, Leadership};
 use coord_service::{Service, ServiceError};
 use serde_json::Value;
 
@@ -38,23 +39,33 @@ impl From<Answer> for Value {
 /// What a call's work gives back.
 pub type Outcome = Result<Answer, ServiceError>;
 
-/// What a change applied with others does with its result: the call's answer (it may go on
-/// with the handle, as `system.heartbeat` asks for the leader lease after its beat).
-pub type Then<T> = Box<dyn FnOnce(&Service, Result<T, ServiceError>) -> Outcome + Send>;
+/// What a change applied with others makes of its result: the call's answer.
+pub type Then<T> = Box<dyn FnOnce(Result<T, ServiceError>) -> Outcome + Send>;
+
+/// A heartbeat applied: the session as stored, and who leads when the beat asked.
+pub struct Beaten {
+    /// The session.
+    pub session: Session,
+    /// Who leads, when asked.
+    pub leadership: Option<Leadership>,
+}
 
 /// The work of one call.
 pub enum Work {
     /// Anything, run as it is.
     Run(Box<dyn FnOnce(&Service) -> Outcome + Send>),
     /// A heartbeat of session `id`: `beat` makes it at the store's time, read once for a run
-    /// of heartbeats.
+    /// of heartbeats; with `lead`, it asks for the leader lease too, asked once for the run
+    /// ([`Service::lead_among`]).
     Beat {
         /// The session.
         id: String,
         /// The beat at a time of the store's clock.
         beat: Box<dyn FnOnce(Timestamp) -> Beat + Send>,
+        /// Whether it asks for the leader lease.
+        lead: bool,
         /// The answer.
-        then: Then<Session>,
+        then: Then<Beaten>,
     },
     /// A claim of the work queue.
     Claim(Claim, Then<Task>),
@@ -72,19 +83,33 @@ impl Work {
     pub fn call(self, service: &Service) -> Outcome {
         match self {
             Work::Run(f) => f(service),
-            Work::Beat { id, beat, then } => {
+            Work::Beat {
+                id,
+                beat,
+                lead,
+                then,
+            } => {
                 let result = service
                     .now()
-                    .and_then(|now| service.heartbeat(&id, &beat(now)));
-                then(service, result)
+                    .and_then(|now| service.heartbeat(&id, &beat(now)))
+                    .and_then(|session| {
+                        let leadership = lead
+                            .then(|| service.lead(&session.id, DEFAULT_LEADER_LEASE))
+                            .transpose()?;
+                        Ok(Beaten {
+                            session,
+                            leadership,
+                        })
+                    });
+                then(result)
             }
             Work::Claim(claim, then) => {
                 let result = service.task_claim(&claim.session, claim.task.as_deref(), claim.lease);
-                then(service, result)
+                then(result)
             }
             Work::Update(u, then) => {
                 let result = service.task_update(&u.task, u.token, &u.op);
-                then(service, result)
+                then(result)
             }
         }
     }
@@ -100,12 +125,10 @@ pub fn run_all(service: &Service, works: Vec<Work>) -> Result<Vec<Outcome>, Serv
         while let Some(work) = works.next() {
             match work {
                 Work::Run(f) => outcomes.push(f(service)),
-                Work::Beat { id, beat, then } => {
-                    let mut run = vec![(id, beat, then)];
-                    while let Some(Work::Beat { id, beat, then }) =
-                        works.next_if(|w| matches!(w, Work::Beat { .. }))
-                    {
-                        run.push((id, beat, then));
+                first @ Work::Beat { .. } => {
+                    let mut run = vec![first];
+                    while let Some(work) = works.next_if(|w| matches!(w, Work::Beat { .. })) {
+                        run.push(work);
                     }
                     outcomes.extend(beats(service, run));
                 }
@@ -133,34 +156,57 @@ pub fn run_all(service: &Service, works: Vec<Work>) -> Result<Vec<Outcome>, Serv
     })
 }
 
-/// A run of heartbeats, made at one reading of the store's clock (should it fail, each reads
-/// it and fails on its own).
-#[allow(clippy::type_complexity)]
-fn beats(
-    service: &Service,
-    run: Vec<(
-        String,
-        Box<dyn FnOnce(Timestamp) -> Beat + Send>,
-        Then<Session>,
-    )>,
-) -> Vec<Outcome> {
+/// A run of heartbeats (every one a [`Work::Beat`]), made at one reading of the store's clock,
+/// the leader lease asked once for those that ask (should either fail, each tries alone and
+/// fails on its own).
+fn beats(service: &Service, run: Vec<Work>) -> Vec<Outcome> {
     let Ok(now) = service.now() else {
-        return run
-            .into_iter()
-            .map(|(id, beat, then)| Work::Beat { id, beat, then }.call(service))
-            .collect();
+        return run.into_iter().map(|work| work.call(service)).collect();
     };
     let mut ids = Vec::with_capacity(run.len());
     let mut made = Vec::with_capacity(run.len());
+    let mut asks = Vec::with_capacity(run.len());
     let mut thens = Vec::with_capacity(run.len());
-    for (id, beat, then) in run {
+    for work in run {
+        let Work::Beat {
+            id,
+            beat,
+            lead,
+            then,
+        } = work
+        else {
+            unreachable!("a run of heartbeats holds heartbeats only")
+        };
         made.push(beat(now));
         ids.push(id);
+        asks.push(lead);
         thens.push(then);
     }
     let pairs: Vec<(&str, &Beat)> = ids.iter().map(String::as_str).zip(&made).collect();
     let results = service.heartbeats(&pairs);
-    answers(service, results, thens)
+    let askers: Vec<&str> = results
+        .iter()
+        .zip(&asks)
+        .filter_map(|(r, &ask)| Some(r.as_ref().ok().filter(|_| ask)?.id.as_str()))
+        .collect();
+    let shared = if askers.is_empty() {
+        None
+    } else {
+        service.lead_among(&askers, DEFAULT_LEADER_LEASE).ok()
+    };
+    let beaten = results.into_iter().zip(asks).map(|(result, ask)| {
+        let session = result?;
+        let leadership = match (&shared, ask) {
+            (_, false) => None,
+            (Some(l), true) => Some(l.clone()),
+            (None, true) => Some(service.lead(&session.id, DEFAULT_LEADER_LEASE)?),
+        };
+        Ok(Beaten {
+            session,
+            leadership,
+        })
+    });
+    answers(beaten, thens)
 }
 
 /// A run of like changes applied together by `apply`, each result through its `then`.
@@ -170,19 +216,17 @@ fn applied<C, T>(
     apply: impl FnOnce(&Service, &[C]) -> Vec<Result<T, ServiceError>>,
 ) -> Vec<Outcome> {
     let (changes, thens): (Vec<C>, Vec<Then<T>>) = run.into_iter().unzip();
-    let results = apply(service, &changes);
-    answers(service, results, thens)
+    answers(apply(service, &changes), thens)
 }
 
 /// Each result through its `then`.
 fn answers<T>(
-    service: &Service,
-    results: Vec<Result<T, ServiceError>>,
+    results: impl IntoIterator<Item = Result<T, ServiceError>>,
     thens: Vec<Then<T>>,
 ) -> Vec<Outcome> {
     results
         .into_iter()
         .zip(thens)
-        .map(|(result, then)| then(service, result))
+        .map(|(result, then)| then(result))
         .collect()
 }

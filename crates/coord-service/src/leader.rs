@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use coord_core::{NewTask, Task, TaskError, TaskState};
+use coord_core::{NewTask, Task, TaskError, TaskState, Timestamp};
 
 use crate::tasks::{LEADER_TASK, TaskOp};
 use crate::{Result, Service, ServiceError};
@@ -22,6 +22,20 @@ pub struct Leadership {
 }
 
 impl Leadership {
+    /// Who leads by the leader task `t` at `now`: its holder while the lease holds.
+    #[must_use]
+    pub fn of(t: &Task, now: Timestamp) -> Self {
+        let leader = match &t.state {
+            TaskState::Claimed {
+                session,
+                token,
+                lease_until,
+            } if *lease_until > now => Some((session.clone(), *token)),
+            _ => None,
+        };
+        Self { leader }
+    }
+
     /// Whether `session` leads.
     #[must_use]
     pub fn is(&self, session: &str) -> bool {
@@ -33,30 +47,37 @@ impl Service {
     /// Who leads now.
     pub fn leadership(&self) -> Result<Leadership> {
         let now = self.store.now()?;
-        let leader = self.store.task(LEADER_TASK)?.and_then(|t| match t.state {
-            TaskState::Claimed {
-                session,
-                token,
-                lease_until,
-            } if lease_until > now => Some((session, token)),
-            _ => None,
-        });
-        Ok(Leadership { leader })
+        Ok(self
+            .store
+            .task(LEADER_TASK)?
+            .map_or(Leadership { leader: None }, |t| Leadership::of(&t, now)))
     }
 
     /// Renews the lease if `session` leads, else takes it if nobody holds it: the answer to
     /// "am I the leader?" that a heartbeat gives.
     pub fn lead(&self, session: &str, lease: Duration) -> Result<Leadership> {
+        self.lead_among(&[session], lease)
+    }
+
+    /// The same answer for many sessions at once (a batch of heartbeats), as if each asked in
+    /// turn: the one of them that leads renews the lease; if nobody holds it, the first takes
+    /// it. When nothing changes (the leader is elsewhere), it costs two reads whatever the
+    /// number of sessions.
+    pub fn lead_among(&self, sessions: &[&str], lease: Duration) -> Result<Leadership> {
         let t = self.leader_task()?;
         let now = self.store.now()?;
+        let Some(first) = sessions.first() else {
+            return Ok(Leadership::of(&t, now));
+        };
         match &t.state {
             TaskState::Claimed {
                 session: holder,
                 token,
                 ..
-            } if holder == session => {
+            } if sessions.contains(&holder.as_str()) => {
                 match self.task_update(LEADER_TASK, *token, &TaskOp::Progress(None, lease)) {
-                    Ok(_) | Err(ServiceError::Task(TaskError::StaleToken { .. })) => {}
+                    Ok(renewed) => return Ok(Leadership::of(&renewed, now)),
+                    Err(ServiceError::Task(TaskError::StaleToken { .. })) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -67,11 +88,16 @@ impl Service {
                     self.policy.lock_delay,
                 )?;
             }
-            _ if t.claimable(now) => match self.task_claim(session, Some(LEADER_TASK), lease) {
-                Ok(_) | Err(ServiceError::Task(_) | ServiceError::Contended(_)) => {}
+            _ if t.claimable(now) => match self.task_claim(first, Some(LEADER_TASK), lease) {
+                Ok(claimed) => return Ok(Leadership::of(&claimed, now)),
+                Err(
+                    ServiceError::Task(_)
+                    | ServiceError::Contended(_)
+                    | ServiceError::NotRegistered(_),
+                ) => {}
                 Err(e) => return Err(e),
             },
-            _ => {}
+            _ => return Ok(Leadership::of(&t, now)),
         }
         self.leadership()
     }

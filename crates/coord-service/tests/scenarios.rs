@@ -188,6 +188,37 @@ fn a_lost_leader_hands_the_lease_to_the_longest_registered_live_session() {
 }
 
 #[test]
+fn sessions_asking_for_the_lease_together_are_answered_as_if_each_asked_in_turn() {
+    let fleet = Fleet::new();
+    let server = fleet.on("server");
+    for id in ["a", "b", "c"] {
+        join(&server, id);
+    }
+    // Nobody leads: the first of them takes the lease.
+    let taken = server
+        .lead_among(&["b", "a"], DEFAULT_LEADER_LEASE)
+        .unwrap();
+    assert!(taken.is("b"), "{taken:?}");
+    let (_, term) = taken.leader.clone().unwrap();
+    fleet.wait(DEFAULT_LEADER_LEASE / 2);
+    // The leader among them renews it, in the same term, wherever it stands.
+    let renewed = server
+        .lead_among(&["c", "b"], DEFAULT_LEADER_LEASE)
+        .unwrap();
+    assert_eq!(renewed.leader, Some(("b".to_owned(), term)));
+    fleet.wait(DEFAULT_LEADER_LEASE * 3 / 4);
+    assert!(
+        server.leadership().unwrap().is("b"),
+        "renewed: the lease outlives its first term's end"
+    );
+    // The others only learn who leads.
+    let followers = server
+        .lead_among(&["a", "c"], DEFAULT_LEADER_LEASE)
+        .unwrap();
+    assert_eq!(followers.leader, Some(("b".to_owned(), term)));
+}
+
+#[test]
 fn a_laptop_that_sleeps_an_hour_wakes_to_its_sessions_and_its_work() {
     let fleet = Fleet::new();
     let server = fleet.on("server");

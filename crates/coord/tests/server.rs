@@ -563,6 +563,21 @@ fn batches_of_claims_and_completions_answer_each_call_as_alone_on_both_stores() 
         assert_eq!(beats[0]["beats"], 1);
         assert_eq!(beats[1]["code"], -32004, "{beats:?}");
         assert_eq!(beats[2]["beats"], 2);
+        let system = batch_of(
+            &s,
+            "system.heartbeat",
+            &[
+                json!({ "instanceId": "w1" }),
+                json!({ "instanceId": "nobody" }),
+                json!({ "instanceId": "w2" }),
+            ],
+        );
+        // coord serve itself leads its fleet.
+        let (alive, unknown) = (
+            json!({ "alive": true, "isLeader": false }),
+            json!({ "alive": false, "isLeader": false }),
+        );
+        assert_eq!(system, [alive.clone(), unknown, alive], "{system:?}");
 
         let claims: Vec<Value> = ["w0", "w1", "nobody", "w2", "w0", "w1", "w2"]
             .iter()

@@ -5,15 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use coord_core::{Beat, Phase, PolicyOverrides, Runtime, Session, Source, State};
-use coord_service::leader::DEFAULT_LEADER_LEASE;
+use coord_core::{Beat, Phase, PolicyOverrides, Runtime, Source, State};
 use coord_service::{RegisterRequest, ServiceError, json as shapes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Answer, Context, Named, Prepared, Work, non_empty, parse};
 use crate::rpc::RpcError;
-use crate::work::Then;
+use crate::work::{Beaten, Then};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -120,14 +119,12 @@ pub fn heartbeat(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError>
         progress,
         ..Beat::activity(Source::Api, now)
     });
-    let then: Then<Session> = Box::new(move |s, session| {
-        let session = session?;
+    let then: Then<Beaten> = Box::new(move |beaten| {
+        let Beaten {
+            session,
+            leadership,
+        } = beaten?;
         metrics.heartbeats(1);
-        let leadership = if lead {
-            Some(s.lead(&session.id, DEFAULT_LEADER_LEASE)?)
-        } else {
-            None
-        };
         Ok(Answer::later(move || {
             let mut answer = json!({
                 "id": session.id,
@@ -141,7 +138,15 @@ pub fn heartbeat(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError>
             answer
         }))
     });
-    Ok(Prepared::change("id", Work::Beat { id, beat, then }))
+    Ok(Prepared::change(
+        "id",
+        Work::Beat {
+            id,
+            beat,
+            lead,
+            then,
+        },
+    ))
 }
 
 #[derive(Deserialize)]

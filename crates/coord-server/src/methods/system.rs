@@ -16,8 +16,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use coord_core::{Beat, PolicyOverrides, Runtime, Session, Source, State, Task, TaskState};
-use coord_service::leader::DEFAULT_LEADER_LEASE;
+use coord_core::{Beat, PolicyOverrides, Runtime, Source, State, Task, TaskState};
 use coord_service::tasks::DEFAULT_LEASE;
 use coord_service::{Entry, RegisterRequest, ServiceError};
 use serde::Deserialize;
@@ -25,7 +24,7 @@ use serde_json::{Value, json};
 
 use super::{Answer, Context, Named, Prepared, Work, non_empty, parse};
 use crate::rpc::RpcError;
-use crate::work::Then;
+use crate::work::{Beaten, Then};
 
 /// The TTL of an API instance: ClaudeBench's, twice its longest heartbeat interval.
 pub const INSTANCE_TTL: Duration = Duration::from_secs(30);
@@ -101,9 +100,12 @@ pub fn heartbeat(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError>
     non_empty("instanceId", &p.instance_id)?;
     let metrics = ctx.metrics.clone();
     let id = p.instance_id;
-    let then: Then<Session> = Box::new(move |s, beat| {
-        let id = match beat {
-            Ok(session) => session.id,
+    let then: Then<Beaten> = Box::new(move |beaten| {
+        let leads = match beaten {
+            Ok(Beaten {
+                session,
+                leadership,
+            }) => leadership.is_some_and(|l| l.is(&session.id)),
             Err(ServiceError::NotRegistered(_)) => {
                 return Ok(Answer::later(
                     || json!({ "alive": false, "isLeader": false }),
@@ -112,20 +114,21 @@ pub fn heartbeat(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError>
             Err(e) => return Err(e),
         };
         metrics.heartbeats(1);
-        let leads = match s.lead(&id, DEFAULT_LEADER_LEASE) {
-            Ok(leadership) => leadership.is(&id),
-            Err(ServiceError::NotRegistered(_)) => false,
-            Err(e) => return Err(e),
-        };
         Ok(Answer::later(
             move || json!({ "alive": true, "isLeader": leads }),
         ))
     });
     let beat = Box::new(|now| Beat::activity(Source::Api, now));
-    Ok(
-        Prepared::change("instanceId", Work::Beat { id, beat, then })
-            .or_else(json!({ "alive": false, "isLeader": false })),
+    Ok(Prepared::change(
+        "instanceId",
+        Work::Beat {
+            id,
+            beat,
+            lead: true,
+            then,
+        },
     )
+    .or_else(json!({ "alive": false, "isLeader": false })))
 }
 
 /// `system.unregister {instanceId, sessionId?, timestamp?}` → `{unregistered: true,

@@ -151,7 +151,7 @@ fn update(task: String, token: u64, op: TaskOp) -> Prepared {
 
 /// The answer of a change that leaves a task: the task as `task.show` shows it.
 fn shaped() -> Then<Task> {
-    Box::new(|_, t| {
+    Box::new(|t| {
         let t = t?;
         Ok(Answer::later(move || shapes::task(&t)))
     })
