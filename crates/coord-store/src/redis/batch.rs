@@ -85,6 +85,13 @@ impl RedisStore {
         &self,
         calls: Vec<Result<ScriptInvocation<'_>>>,
     ) -> Vec<Result<T>> {
+        let mut calls = calls;
+        if calls.len() == 1
+            && let Some(call) = calls.pop()
+        {
+            // Alone, as a plain call: a script the server lost is loaded at the first refusal.
+            return vec![call.and_then(|call| self.with(|con| call.invoke(con)))];
+        }
         let mut pipe = ::redis::pipe();
         let mut sent = 0;
         for call in calls.iter().flatten() {
