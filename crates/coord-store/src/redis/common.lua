@@ -44,9 +44,15 @@ local function phase_name(json)
   return cjson.decode(json).phase
 end
 
--- Whether a process fact (JSON) says the process exited.
+-- Whether a process fact (JSON) says the process exited. serde writes an enum's tag first, so
+-- the text tells without decoding it.
 local function exited(json)
-  return cjson.decode(json).process == 'exited'
+  return string.find(json, '{"process":"exited"', 1, true) == 1
+end
+
+-- Whether a phase (JSON) is the end, told the same way.
+local function ended(json)
+  return json == '{"phase":"ended"}'
 end
 
 -- Appends one event to the namespace's log. Its number comes from the namespace's counter and
@@ -57,13 +63,21 @@ local function log(id, incarnation, at, kind)
     'session', id, 'incarnation', int(incarnation), 'at', int(at), 'kind', kind)
 end
 
--- Indexes the session as last seen at `last_seen` on `host` (the JSON text of the host name).
--- A host heard again after a silence longer than HOST_GAP_MS is heard without a gap from now;
--- a shorter silence is its longest pause since then if none was longer.
-local function index(id, host, last_seen)
-  redis.call('ZADD', ids_key, 0, id)
+-- The name a host's JSON text holds: the text between its quotes unless it escapes anything.
+local function host_name(host)
+  if string.find(host, '\\', 1, true) then
+    return cjson.decode(host)
+  end
+  return string.sub(host, 2, -2)
+end
+
+-- Records the session, already indexed by id, as last seen at `last_seen` on `host` (the JSON
+-- text of the host name). A host heard again after a silence longer than HOST_GAP_MS is heard
+-- without a gap from now; a shorter silence is its longest pause since then if none was
+-- longer.
+local function heard(id, host, last_seen)
   redis.call('ZADD', seen_key, int(last_seen), id)
-  local name = cjson.decode(host)
+  local name = host_name(host)
   local pause_field = PAUSE_PREFIX .. name
   local stored = redis.call('HMGET', hosts_key, name, pause_field)
   local heard = tonumber(stored[1])
@@ -78,6 +92,12 @@ local function index(id, host, last_seen)
       redis.call('HSET', hosts_key, name, int(last_seen))
     end
   end
+end
+
+-- Indexes the session by id too: `heard` for a session that may be new.
+local function index(id, host, last_seen)
+  redis.call('ZADD', ids_key, 0, id)
+  heard(id, host, last_seen)
 end
 
 -- Sets fields of the session from a list of name, value, name, value...

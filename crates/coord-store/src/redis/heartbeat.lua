@@ -11,11 +11,13 @@
 local id, source, kind, observed_at = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local new_phase, progress, log_mtime = ARGV[5], ARGV[6], ARGV[7]
 
+-- A renewal does the least it needs: one read of the fields it looks at, one write of the
+-- fields it changes (the beat count among them), the indexes; an event only for a new phase.
 local s = fields('host', 'phase', 'phase_at', 'process', 'last_seen', 'log_mtime',
-  'incarnation', 'revision')
-local host, phase, phase_at, process, last_seen, stored_mtime, incarnation, revision =
-  s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]
-if not host or phase_name(phase) == 'ended' or exited(process) then
+  'incarnation', 'revision', 'beats')
+local host, phase, phase_at, process, last_seen, stored_mtime, incarnation, revision, beats =
+  s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]
+if not host or ended(phase) or exited(process) then
   return nil
 end
 local now = now_ms()
@@ -29,6 +31,7 @@ local function put(name, value)
 end
 if kind == 'activity' then
   put('last_activity', int(now))
+  put('beats', int(tonumber(beats) + 1))
 elseif kind == 'alive' then
   put('process', '{"process":"alive","checked_at":' .. int(now) .. '}')
 end
@@ -61,8 +64,5 @@ if event then
   log(id, incarnation, now, event)
 end
 set(list)
-if kind == 'activity' then
-  redis.call('HINCRBY', session_key, 'beats', 1)
-end
-index(id, host, last_seen)
+heard(id, host, last_seen)
 return record()

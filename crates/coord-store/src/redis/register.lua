@@ -25,7 +25,7 @@ local host, pid, phase, process, incarnation, revision, last_seen =
   prev[1], prev[2], prev[3], prev[4], prev[5], prev[6], prev[7]
 
 if host and not restart and host == fresh.host and pid == fresh.pid
-  and phase_name(phase) ~= 'ended' and not exited(process) then
+  and not ended(phase) and not exited(process) then
   last_seen = math.max(tonumber(last_seen), now)
   local list = { 'last_seen', int(last_seen), 'signal:' .. source, int(now),
     'revision', int(tonumber(revision) + 1) }
