@@ -27,6 +27,7 @@
 //!   leave the log to it. It leaves the log truncated when it closes.
 
 mod claim;
+mod queue;
 mod rows;
 mod schema;
 
@@ -92,6 +93,8 @@ pub struct SqliteStore {
     host_written: RefCell<Option<(String, i64)>>,
     /// What only a lasting handle has.
     lasting: Option<Lasting>,
+    /// The writers' queue in front of the write lock.
+    queue: queue::Queue,
 }
 
 /// What a lasting handle ([`Config::lasting`]) holds besides its connection.
@@ -180,6 +183,7 @@ impl SqliteStore {
             group_failure: RefCell::new(None),
             host_written: RefCell::new(None),
             lasting,
+            queue: queue::Queue::new(path),
         })
     }
 
@@ -215,7 +219,7 @@ impl SqliteStore {
             }
             return out;
         }
-        BUSY.set((self.busy_timeout, None));
+        let turn = self.take_turn()?;
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         self.host_written.replace(None);
         let out = self
@@ -226,8 +230,20 @@ impl SqliteStore {
             self.forget_recent();
         }
         let out = out?;
+        // In turn still: a checkpoint that truncates the log holds SQLite's write lock, and
+        // writers wait for it in the queue rather than poll for it.
         self.bound_wal();
+        drop(turn);
         Ok(out)
+    }
+
+    /// Waits for this writer's turn in the queue ([`queue`]), then leaves what is left of the
+    /// busy timeout to SQLite's own wait for its lock.
+    fn take_turn(&self) -> Result<queue::Turn> {
+        let start = Instant::now();
+        let turn = self.queue.turn(self.busy_timeout)?;
+        BUSY.set((self.busy_timeout.saturating_sub(start.elapsed()), None));
+        Ok(turn)
     }
 
     /// At the start of a write transaction: forgets the recent sessions if another connection
@@ -950,7 +966,7 @@ impl Store for SqliteStore {
             work();
             return Ok(());
         }
-        BUSY.set((self.busy_timeout, None));
+        let turn = self.take_turn()?;
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let mut leave = Leave {
             store: self,
@@ -970,6 +986,7 @@ impl Store for SqliteStore {
         leave.landed = true;
         drop(leave);
         self.bound_wal();
+        drop(turn);
         Ok(())
     }
 
