@@ -4,10 +4,10 @@
 //! of a hundred heartbeats waits for one round trip to a store behind a network, not a
 //! hundred.
 
-use coord_core::{Beat, Session, Task, Timestamp};
+use coord_core::{Beat, Task, Timestamp};
 use coord_service::batch::{Claim, Update};
 use coord_service::leader::{DEFAULT_LEADER_LEASE, Leadership};
-use coord_service::{Service, ServiceError};
+use coord_service::{Renewal, Service, ServiceError};
 use serde_json::Value;
 
 /// What a call's work answers.
@@ -42,10 +42,10 @@ pub type Outcome = Result<Answer, ServiceError>;
 /// What a change applied with others makes of its result: the call's answer.
 pub type Then<T> = Box<dyn FnOnce(Result<T, ServiceError>) -> Outcome + Send>;
 
-/// A heartbeat applied: the session as stored, and who leads when the beat asked.
+/// A heartbeat applied: the session's counters, and who leads when the beat asked.
 pub struct Beaten {
     /// The session.
-    pub session: Session,
+    pub session: Renewal,
     /// Who leads, when asked.
     pub leadership: Option<Leadership>,
 }

@@ -1,6 +1,7 @@
-//! Many calls' changes at once: heartbeats, claims and holders' changes of tasks, each applied
+//! Many calls' changes at once: heartbeats (renewals, answered with the session's counters),
+//! claims and holders' changes of tasks, each applied
 //! by the same rules as alone (the single calls are batches of one), with the store's reads
-//! and writes of the whole batch sent together ([`coord_store::Store::heartbeats`] and its
+//! and writes of the whole batch sent together ([`coord_store::Store::renewals`] and its
 //! kin: one round trip each to a store behind a network, where a batch of a hundred calls
 //! would otherwise wait for a hundred).
 //!
@@ -11,7 +12,7 @@
 use std::time::Duration;
 
 use coord_core::{Beat, Phase, ProcessFact, Session, Task};
-use coord_store::{ClaimOutcome, ClaimRequest, StoreError, TaskPut};
+use coord_store::{ClaimOutcome, ClaimRequest, Renewal, StoreError, TaskPut};
 
 use crate::tasks::{Changed, TaskOp, changed};
 use crate::{Result, Service, ServiceError};
@@ -42,8 +43,8 @@ pub struct Update {
 impl Service {
     /// Applies heartbeats, each as [`Service::heartbeat`] does, in order.
     #[must_use]
-    pub fn heartbeats(&self, beats: &[(&str, &Beat)]) -> Vec<Result<Session>> {
-        pad(self.store.heartbeats(beats), beats.len())
+    pub fn heartbeats(&self, beats: &[(&str, &Beat)]) -> Vec<Result<Renewal>> {
+        pad(self.store.renewals(beats), beats.len())
             .zip(beats)
             .map(|(stored, (id, beat))| {
                 let session =

@@ -49,6 +49,7 @@ use std::path::PathBuf;
 use coord_core::{
     Beat, Event, Phase, Policy, PolicyOverrides, Registration, Runtime, Session, Source,
 };
+pub use coord_store::Renewal;
 use coord_store::{Store, StoreError};
 
 pub use fleet::{Entry, Fleet};
@@ -220,9 +221,9 @@ impl Service {
         id: &str,
         beat: &Beat,
         fallback: impl FnOnce() -> RegisterRequest,
-    ) -> Result<Session> {
-        if let Some(s) = self.store.heartbeat(id, beat)? {
-            return Ok(s);
+    ) -> Result<Renewal> {
+        if let Some(renewed) = self.store.renew(id, beat)? {
+            return Ok(renewed);
         }
         let fallback = fallback();
         // The new record starts in the phase the beat reports: a beat applied after the
@@ -276,7 +277,7 @@ impl Service {
     }
 
     /// Applies a heartbeat; [`ServiceError::NotRegistered`] when the session does not take it.
-    pub fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Session> {
+    pub fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Renewal> {
         batch::one(self.heartbeats(&[(id, beat)]))
     }
 

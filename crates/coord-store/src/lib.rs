@@ -63,6 +63,31 @@ pub struct ClaimRequest<'a> {
     pub lease: Duration,
 }
 
+/// What a renewal answers ([`Store::renew`]): the session's counters after the heartbeat,
+/// without the rest of its record.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Renewal {
+    /// The session.
+    pub id: String,
+    /// Its incarnation.
+    pub incarnation: u64,
+    /// Its revision after the heartbeat.
+    pub revision: u64,
+    /// Its activity heartbeats so far.
+    pub beats: u64,
+}
+
+impl From<&Session> for Renewal {
+    fn from(s: &Session) -> Self {
+        Self {
+            id: s.id.clone(),
+            incarnation: s.incarnation,
+            revision: s.revision,
+            beats: s.beats,
+        }
+    }
+}
+
 /// A task to store by compare-and-set ([`Store::put_task`]), one of a batch
 /// ([`Store::put_tasks`]).
 #[derive(Clone, Copy, Debug)]
@@ -186,6 +211,13 @@ pub trait Store: Send {
     /// known to have exited: the caller answers "not alive" and may register afresh.
     fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Option<Session>>;
 
+    /// Applies a heartbeat as [`Store::heartbeat`] does, answering only the session's counters:
+    /// the renewal that every tool call of every agent makes, which a backend behind a network
+    /// answers without sending the whole record back.
+    fn renew(&self, id: &str, beat: &Beat) -> Result<Option<Renewal>> {
+        Ok(self.heartbeat(id, beat)?.as_ref().map(Renewal::from))
+    }
+
     /// Ends a session cleanly. `None` when the id is not registered.
     fn unregister(&self, id: &str, source: Source) -> Result<Option<Session>>;
 
@@ -290,12 +322,12 @@ pub trait Store: Send {
     /// is lost and no token is taken for a task that is not claimed.
     fn claim_task(&self, claim: &ClaimRequest) -> Result<ClaimOutcome>;
 
-    /// Applies heartbeats in order, each as [`Store::heartbeat`] does, and returns each one's
+    /// Applies heartbeats in order, each as [`Store::renew`] does, and returns each one's
     /// result. A backend behind a network sends them together, in one round trip.
-    fn heartbeats(&self, beats: &[(&str, &Beat)]) -> Vec<Result<Option<Session>>> {
+    fn renewals(&self, beats: &[(&str, &Beat)]) -> Vec<Result<Option<Renewal>>> {
         beats
             .iter()
-            .map(|(id, beat)| self.heartbeat(id, beat))
+            .map(|(id, beat)| self.renew(id, beat))
             .collect()
     }
 

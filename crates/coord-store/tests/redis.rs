@@ -254,7 +254,7 @@ fn a_flushed_script_cache_is_loaded_again() {
     store.register(&registration("s2")).unwrap();
     let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut raw).unwrap();
     let beats: Vec<u64> = store
-        .heartbeats(&[("s1", &beat), ("s2", &beat), ("s1", &beat)])
+        .renewals(&[("s1", &beat), ("s2", &beat), ("s1", &beat)])
         .into_iter()
         .map(|r| r.unwrap().expect("alive").beats)
         .collect();

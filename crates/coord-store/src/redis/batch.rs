@@ -1,5 +1,5 @@
 //! The fleet backend's batches: changes and reads of many sessions or tasks sent in one
-//! pipeline, one round trip, rather than one each ([`crate::Store::heartbeats`] and its
+//! pipeline, one round trip, rather than one each ([`crate::Store::renewals`] and its
 //! kin). Each change is still one script of its own, atomic on the server as when sent
 //! alone; a batch only saves the waiting.
 //!
@@ -16,21 +16,22 @@ use ::redis::{
 use coord_core::{Beat, Session, Task};
 
 use super::tasks::task_from_hmget;
-use super::{RedisStore, Stage, connect_raw, failed, record};
-use crate::{ClaimOutcome, ClaimRequest, Result, TaskPut};
+use super::{Answer, RedisStore, Stage, connect_raw, failed, record};
+use crate::{ClaimOutcome, ClaimRequest, Renewal, Result, TaskPut};
 
 impl RedisStore {
-    pub(super) fn heartbeats_pipelined(
+    pub(super) fn renewals_pipelined(
         &self,
         beats: &[(&str, &Beat)],
-    ) -> Vec<Result<Option<Session>>> {
+    ) -> Vec<Result<Option<Renewal>>> {
         let calls = beats
             .iter()
-            .map(|(id, beat)| self.heartbeat_call(id, beat))
+            .map(|(id, beat)| self.heartbeat_call(id, beat, Answer::Counters))
             .collect();
-        self.invoke_all::<Option<Vec<String>>>(calls)
+        self.invoke_all::<Option<(u64, u64, u64)>>(calls)
             .into_iter()
-            .map(|fields| fields.and_then(|f| f.map_or(Ok(None), record::session_from_fields)))
+            .zip(beats)
+            .map(|(counters, (id, _))| Ok(counters?.map(|c| record::renewal(id, c))))
             .collect()
     }
 

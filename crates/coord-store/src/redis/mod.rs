@@ -45,7 +45,9 @@ use coord_core::{
 };
 
 use crate::url::RedisUrl;
-use crate::{ClaimOutcome, ClaimRequest, Config, Result, Store, StoreError, TaskEvent, TaskPut};
+use crate::{
+    ClaimOutcome, ClaimRequest, Config, Renewal, Result, Store, StoreError, TaskEvent, TaskPut,
+};
 
 /// How many stream entries [`Store::session_events`] reads per round trip.
 const SCAN_BATCH: usize = 1_000;
@@ -63,6 +65,15 @@ enum Lua {
     ClaimTask,
     IndexTasks,
     RetireTasks,
+}
+
+/// What the heartbeat script answers.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// The whole record ([`Store::heartbeat`]).
+    Record,
+    /// The counters only ([`Store::renew`]).
+    Counters,
 }
 
 /// The file of each [`Lua`], in its order.
@@ -290,11 +301,20 @@ impl RedisStore {
         self.with(|con| call.invoke(con))
     }
 
-    /// A call of the heartbeat script.
-    fn heartbeat_call(&self, id: &str, beat: &Beat) -> Result<ScriptInvocation<'_>> {
+    /// A call of the heartbeat script, answering as `answer` says.
+    fn heartbeat_call(
+        &self,
+        id: &str,
+        beat: &Beat,
+        answer: Answer,
+    ) -> Result<ScriptInvocation<'_>> {
         let beat_args = record::beat_args(beat)?;
         let mut args = vec![beat.source.as_str()];
         args.extend(beat_args.iter().map(String::as_str));
+        args.push(match answer {
+            Answer::Record => "record",
+            Answer::Counters => "counters",
+        });
         Ok(self.session_call(Lua::Heartbeat, id, &args))
     }
 
@@ -387,9 +407,15 @@ impl Store for RedisStore {
     }
 
     fn heartbeat(&self, id: &str, beat: &Beat) -> Result<Option<Session>> {
-        let call = self.heartbeat_call(id, beat)?;
+        let call = self.heartbeat_call(id, beat, Answer::Record)?;
         let fields: Option<Vec<String>> = self.with(|con| call.invoke(con))?;
         fields.map_or(Ok(None), record::session_from_fields)
+    }
+
+    fn renew(&self, id: &str, beat: &Beat) -> Result<Option<Renewal>> {
+        let call = self.heartbeat_call(id, beat, Answer::Counters)?;
+        let counters: Option<(u64, u64, u64)> = self.with(|con| call.invoke(con))?;
+        Ok(counters.map(|c| record::renewal(id, c)))
     }
 
     fn unregister(&self, id: &str, source: Source) -> Result<Option<Session>> {
@@ -608,8 +634,8 @@ impl Store for RedisStore {
         self.with(|con| ::redis::cmd("INCR").arg(&self.keys.tokens).query(con))
     }
 
-    fn heartbeats(&self, beats: &[(&str, &Beat)]) -> Vec<Result<Option<Session>>> {
-        self.heartbeats_pipelined(beats)
+    fn renewals(&self, beats: &[(&str, &Beat)]) -> Vec<Result<Option<Renewal>>> {
+        self.renewals_pipelined(beats)
     }
 
     fn sessions_named(&self, ids: &[&str]) -> Vec<Result<Option<Session>>> {

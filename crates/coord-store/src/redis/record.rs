@@ -10,7 +10,7 @@
 use coord_core::{Beat, BeatKind, Event, EventKind, Registration, Session, Timestamp};
 use serde_json::{Map, Value};
 
-use crate::{Result, StoreError};
+use crate::{Renewal, Result, StoreError};
 
 /// The prefix of the hash fields that hold the signals map.
 const SIGNAL: &str = "signal:";
@@ -74,6 +74,17 @@ pub fn beat_args(beat: &Beat) -> Result<[String; 5]> {
             .map(|t| t.as_millis().to_string())
             .unwrap_or_default(),
     ])
+}
+
+/// The renewal of session `id` from the heartbeat script's counters: its incarnation, revision
+/// and beats.
+pub fn renewal(id: &str, (incarnation, revision, beats): (u64, u64, u64)) -> Renewal {
+    Renewal {
+        id: id.to_owned(),
+        incarnation,
+        revision,
+        beats,
+    }
 }
 
 /// The session whose hash `HGETALL` gave as `fields` (name, value, name, value…); `None` for an

@@ -1,4 +1,5 @@
-//! The conformance check of batches ([`Store::heartbeats`] and its kin): each call of a batch
+//! The conformance check of renewals and batches ([`Store::renew`], [`Store::renewals`] and
+//! their kin): each call of a batch
 //! is answered, in order, exactly as it would be alone, a refusal among them included, and a
 //! change that loses its compare-and-set to an earlier one of the same batch changes nothing.
 
@@ -6,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use coord_core::{Beat, EventKind, NewTask, Phase, Task, TaskState};
-use coord_store::{ClaimOutcome, ClaimRequest, TaskEvent, TaskPut};
+use coord_store::{ClaimOutcome, ClaimRequest, Renewal, TaskEvent, TaskPut};
 
 use super::{Backend, beat, registration};
 
@@ -22,7 +23,7 @@ pub fn a_batch_of_heartbeats_answers_each_as_it_would_alone(b: &dyn Backend) {
         ..beat(&*store)
     };
     let plain = beat(&*store);
-    let beats = store.heartbeats(&[
+    let beats = store.renewals(&[
         ("s1", &waiting),
         ("nobody", &plain),
         ("gone", &plain),
@@ -35,6 +36,12 @@ pub fn a_batch_of_heartbeats_answers_each_as_it_would_alone(b: &dyn Backend) {
         .collect();
     assert_eq!(beats, [Some(1), None, None, Some(1), Some(2)]);
     assert_eq!(store.session("s1").unwrap().unwrap().phase, Phase::Waiting);
+    // A renewal answers the counters the record holds after it.
+    let renewed = store.renew("s2", &plain).unwrap().expect("registered");
+    let stored = store.session("s2").unwrap().unwrap();
+    assert_eq!(renewed, Renewal::from(&stored));
+    assert_eq!((renewed.beats, renewed.incarnation), (2, 1));
+    assert_eq!(store.renew("gone", &plain).unwrap(), None);
     let read: Vec<Option<String>> = store
         .sessions_named(&["s2", "nobody", "s1"])
         .into_iter()
