@@ -52,6 +52,10 @@ impl StoreUrl {
                 Ok(StoreUrl::Sqlite(path.to_owned()))
             }
             "redis" | "rediss" | "redis+unix" => RedisUrl::parse(url).map(StoreUrl::Redis),
+            "redis+sentinel" | "rediss+sentinel" => {
+                RedisUrl::parse_sentinel(url, scheme == "rediss+sentinel", rest)
+                    .map(StoreUrl::Redis)
+            }
             "http" => HttpUrl::parse(rest, env("COORD_TOKEN"))
                 .map(StoreUrl::Http)
                 .map_err(|why| bad(&why)),
@@ -59,7 +63,7 @@ impl StoreUrl {
                 url: mask_password(url),
                 why: format!(
                     "unsupported scheme `{other}` (supported: sqlite, redis, rediss, redis+unix, \
-                     http)"
+                     redis+sentinel, rediss+sentinel, http)"
                 ),
             }),
         }
@@ -134,8 +138,10 @@ impl fmt::Debug for HttpUrl {
 }
 
 /// Where a Redis server listens, and how to log in to it: `redis://[user:pass@]host:port/db`,
-/// `rediss://…` (TLS, certificates checked against the system's roots) or
-/// `redis+unix:///path/to.sock[?db=N][&user=U&pass=P]`.
+/// `rediss://…` (TLS, certificates checked against the system's roots),
+/// `redis+unix:///path/to.sock[?db=N][&user=U&pass=P]`, or the sentinels that know it:
+/// `redis+sentinel://[user:pass@]host:port[,host:port…]/MASTER[/db]` (`rediss+sentinel://`:
+/// the master over TLS; the login is the master's, the sentinels take none).
 ///
 /// Parsed by the `redis` crate; shown with the password masked.
 #[derive(Clone, PartialEq, Eq)]
@@ -149,8 +155,18 @@ pub struct RedisUrl {
 /// A Redis server's address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum RedisAddr {
-    Tcp { host: String, port: u16, tls: bool },
+    Tcp {
+        host: String,
+        port: u16,
+        tls: bool,
+    },
     Unix(PathBuf),
+    /// The sentinels that name the master called `master`.
+    Sentinel {
+        nodes: Vec<(String, u16)>,
+        master: String,
+        tls: bool,
+    },
 }
 
 impl RedisUrl {
@@ -188,8 +204,90 @@ impl RedisUrl {
         })
     }
 
+    /// Parses `redis+sentinel://[user:pass@]host:port[,host:port…]/MASTER[/db]` (`rest` is what
+    /// follows the scheme): each sentinel's address, then the master's name and database, the
+    /// login read by the `redis` crate as for a plain URL.
+    fn parse_sentinel(url: &str, tls: bool, rest: &str) -> Result<Self, StoreError> {
+        let bad = |why: &str| StoreError::Url {
+            url: mask_password(url),
+            why: why.to_owned(),
+        };
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (login, hosts) = match authority.rsplit_once('@') {
+            Some((login, hosts)) => (format!("{login}@"), hosts),
+            None => (String::new(), authority),
+        };
+        let (master, db) = path.split_once('/').unwrap_or((path, "0"));
+        if master.is_empty() {
+            return Err(bad(
+                "the master's name is needed: redis+sentinel://host:port/MASTER",
+            ));
+        }
+        let mut nodes = Vec::new();
+        for host in hosts.split(',') {
+            let parsed = Self::parse(&format!("redis://{login}{host}/{db}"))
+                .map_err(|_| bad("expected host:port[,host:port…] of the sentinels"))?;
+            let RedisAddr::Tcp { host, port, .. } = parsed.addr else {
+                return Err(bad("expected host:port[,host:port…] of the sentinels"));
+            };
+            nodes.push((host, port));
+        }
+        let first = hosts.split(',').next().unwrap_or_default();
+        let login = Self::parse(&format!("redis://{login}{first}/{db}"))
+            .map_err(|_| bad("the login or the database cannot be read"))?;
+        Ok(Self {
+            addr: RedisAddr::Sentinel {
+                nodes,
+                master: master.to_owned(),
+                tls,
+            },
+            ..login
+        })
+    }
+
+    /// The sentinels to ask, and the name of the master, for a URL that names sentinels.
+    pub(crate) fn sentinels(&self) -> Option<(Vec<redis::ConnectionInfo>, &str)> {
+        let RedisAddr::Sentinel { nodes, master, .. } = &self.addr else {
+            return None;
+        };
+        let infos = nodes
+            .iter()
+            .filter_map(|(host, port)| {
+                ConnectionAddr::Tcp(host.clone(), *port)
+                    .into_connection_info()
+                    .ok()
+                    .map(|i| {
+                        i.set_redis_settings(
+                            redis::RedisConnectionInfo::default().set_skip_set_lib_name(),
+                        )
+                    })
+            })
+            .collect();
+        Some((infos, master))
+    }
+
+    /// What the `redis` crate needs to connect to the data node at `host:port` that the
+    /// sentinels named, with this URL's login, database and TLS.
+    pub(crate) fn node_info(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> redis::RedisResult<redis::ConnectionInfo> {
+        let tls = matches!(self.addr, RedisAddr::Sentinel { tls: true, .. });
+        Self {
+            addr: RedisAddr::Tcp {
+                host: host.to_owned(),
+                port,
+                tls,
+            },
+            ..self.clone()
+        }
+        .connection_info()
+    }
+
     /// What the `redis` crate needs to connect. The client does not announce its name and
     /// version (`CLIENT SETINFO`): that is one round trip less for every short-lived process.
+    /// A URL of sentinels connects to the first of them.
     pub(crate) fn connection_info(&self) -> redis::RedisResult<redis::ConnectionInfo> {
         let addr = match &self.addr {
             RedisAddr::Tcp {
@@ -208,6 +306,10 @@ impl RedisUrl {
                 tls_params: None,
             },
             RedisAddr::Unix(path) => ConnectionAddr::Unix(path.clone()),
+            RedisAddr::Sentinel { nodes, .. } => {
+                let (host, port) = nodes.first().cloned().unwrap_or_default();
+                ConnectionAddr::Tcp(host, port)
+            }
         };
         let mut settings = redis::RedisConnectionInfo::default()
             .set_db(self.db)
@@ -238,6 +340,29 @@ impl fmt::Display for RedisUrl {
                 } else {
                     write!(f, "{host}:{port}/{}", self.db)
                 }
+            }
+            RedisAddr::Sentinel { nodes, master, tls } => {
+                f.write_str(if *tls {
+                    "rediss+sentinel://"
+                } else {
+                    "redis+sentinel://"
+                })?;
+                match (&self.username, password) {
+                    (None, None) => {}
+                    (Some(user), None) => write!(f, "{user}@")?,
+                    (user, Some(p)) => write!(f, "{}:{p}@", user.as_deref().unwrap_or_default())?,
+                }
+                let hosts: Vec<String> = nodes
+                    .iter()
+                    .map(|(h, p)| {
+                        if h.contains(':') {
+                            format!("[{h}]:{p}")
+                        } else {
+                            format!("{h}:{p}")
+                        }
+                    })
+                    .collect();
+                write!(f, "{}/{master}/{}", hosts.join(","), self.db)
             }
             RedisAddr::Unix(path) => {
                 write!(f, "redis+unix://{}?db={}", path.display(), self.db)?;
@@ -366,6 +491,40 @@ mod tests {
         assert_eq!(unix.addr, RedisAddr::Unix("/run/redis.sock".into()));
         assert_eq!(unix.db, 3);
         assert_eq!(unix.to_string(), "redis+unix:///run/redis.sock?db=3");
+    }
+
+    #[test]
+    fn sentinel_urls_name_every_sentinel_the_master_and_its_login() {
+        let r = redis("redis+sentinel://me:pa%40ss@10.0.0.1:26379,[::1]:26380/cache/2");
+        assert_eq!(
+            r.addr,
+            RedisAddr::Sentinel {
+                nodes: vec![("10.0.0.1".into(), 26379), ("::1".into(), 26380)],
+                master: "cache".into(),
+                tls: false,
+            }
+        );
+        assert_eq!((r.db, r.username.as_deref()), (2, Some("me")));
+        assert_eq!(r.password.as_deref(), Some("pa@ss"));
+        assert_eq!(
+            r.to_string(),
+            "redis+sentinel://me:***@10.0.0.1:26379,[::1]:26380/cache/2"
+        );
+        let tls = redis("rediss+sentinel://s1:26379/m");
+        assert_eq!(tls.to_string(), "rediss+sentinel://s1:26379/m/0");
+        let node = tls.node_info("10.0.0.9", 6380).unwrap();
+        assert!(
+            matches!(node.addr(), ConnectionAddr::TcpTls { host, port: 6380, .. } if host == "10.0.0.9")
+        );
+        let why = |url: &str| {
+            StoreUrl::parse(Some(url), env(&[]))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(why("redis+sentinel://s1:26379").contains("master"));
+        assert!(why("redis+sentinel://s1:26379/").contains("master"));
+        assert!(why("redis+sentinel://s1:x/m").contains("host:port"));
+        assert!(!why("redis+sentinel://u:hunter2@s1:x/m").contains("hunter2"));
     }
 
     #[test]

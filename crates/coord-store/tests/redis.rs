@@ -17,7 +17,7 @@ use coord_core::{
 };
 use coord_store::redis::RedisStore;
 use coord_store::{Config, Store, StoreError, StoreUrl};
-use support::RedisServer;
+use support::{RedisServer, SentinelSet};
 
 struct Redis {
     server: RedisServer,
@@ -610,4 +610,48 @@ fn a_namespace_written_before_the_task_indexes_is_claimed_listed_and_retired_fro
     let far = now.plus(Duration::from_secs(3600));
     assert_eq!(store.retire_tasks(far, 10).unwrap(), 1);
     assert_eq!(store.tasks().unwrap().len(), 2);
+}
+
+/// Through its sentinels, a store finds the master, and after a failover the one promoted:
+/// what it wrote before (and the replica received) is there, and it goes on writing.
+#[test]
+fn through_sentinel_the_store_follows_a_failover() {
+    let set = SentinelSet::start("coord-main");
+    let store = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
+    store.register(&registration("s1")).unwrap();
+    let beat = Beat::activity(Source::Hook, store.now().unwrap());
+    assert_eq!(store.renew("s1", &beat).unwrap().expect("alive").beats, 1);
+    let synced: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(5000)
+        .query(&mut set.master.raw())
+        .unwrap();
+    assert_eq!(synced, 1, "the replica has the writes");
+
+    let before = set.master_port();
+    set.failover();
+    assert_ne!(set.master_port(), before);
+    // The demotion closed the handle's connection: its next call fails (it cannot know
+    // whether a change it sent then landed), and the one after finds the new master.
+    let now = store.now().or_else(|_| store.now()).unwrap();
+    let beat = Beat::activity(Source::Hook, now);
+    let renewed = store.renew("s1", &beat).unwrap();
+    assert_eq!(
+        renewed.expect("the promoted replica has the session").beats,
+        2
+    );
+    let batch: Vec<u64> = store
+        .renewals(&[("s1", &beat), ("s1", &beat)])
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().beats)
+        .collect();
+    assert_eq!(batch, [3, 4]);
+    let fresh = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
+    assert_eq!(fresh.session("s1").unwrap().unwrap().beats, 4);
+    let on_new_master: String = redis::cmd("HGET")
+        .arg("coord:{default}:session:s1")
+        .arg("beats")
+        .query(&mut set.replica.raw())
+        .unwrap();
+    assert_eq!(on_new_master, "4", "written to the promoted replica");
 }

@@ -10,13 +10,13 @@
 //! times out may have.
 
 use ::redis::{
-    ConnectionLike, ErrorKind, FromRedisValue, Pipeline, RedisError, ScriptInvocation,
+    Connection, ConnectionLike, ErrorKind, FromRedisValue, Pipeline, RedisError, ScriptInvocation,
     ServerErrorKind,
 };
 use coord_core::{Beat, Session, Task};
 
 use super::tasks::task_from_hmget;
-use super::{Answer, RedisStore, Stage, connect_raw, failed, record};
+use super::{Answer, RedisStore, Stage, connect_to, failed, record};
 use crate::{ClaimOutcome, ClaimRequest, Renewal, Result, TaskPut};
 
 impl RedisStore {
@@ -134,17 +134,32 @@ impl RedisStore {
             return Vec::new();
         }
         let mut con = self.con.borrow_mut();
+        let mut round = |con: &mut Connection| match pipe
+            .ignore_errors()
+            .query::<Vec<Result<T, RedisError>>>(con)
+        {
+            Ok(answers) if answers.len() == n => Ok(answers),
+            Ok(_) => Err(lost()),
+            Err(e) => Err(e),
+        };
         let outcome = if con.is_open() {
             Ok(())
         } else {
-            connect_raw(&self.client, self.timeout).map(|fresh| *con = fresh)
+            connect_to(&self.target, self.timeout).map(|fresh| *con = fresh)
         };
-        match outcome.and_then(|()| {
-            pipe.ignore_errors()
-                .query::<Vec<Result<T, RedisError>>>(&mut *con)
-        }) {
-            Ok(answers) if answers.len() == n => answers,
-            Ok(_) => (0..n).map(|_| Err(lost())).collect(),
+        let mut answers = outcome.and_then(|()| round(&mut con));
+        // A master a failover made a replica refused every write: nothing of the round
+        // landed, so it goes again to the master the sentinels name now.
+        if answers
+            .as_ref()
+            .is_ok_and(|a| a.iter().any(|r| r.as_ref().is_err_and(|e| self.demoted(e))))
+        {
+            answers = connect_to(&self.target, self.timeout)
+                .map(|fresh| *con = fresh)
+                .and_then(|()| round(&mut con));
+        }
+        match answers {
+            Ok(answers) => answers,
             Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
         }
     }

@@ -30,6 +30,7 @@
 
 mod batch;
 mod record;
+mod sentinel;
 mod tasks;
 
 use std::cell::{Cell, OnceCell, RefCell};
@@ -165,9 +166,17 @@ fn host_from_fields(
     })
 }
 
+/// Where a store's connection goes.
+enum Target {
+    /// The server the URL names.
+    Server(Client),
+    /// The master that the URL's sentinels name now.
+    Sentinels(RedisUrl),
+}
+
 /// The shared store.
 pub struct RedisStore {
-    client: Client,
+    target: Target,
     con: RefCell<Connection>,
     keys: Keys,
     /// The server's URL with its password masked, for errors.
@@ -247,19 +256,28 @@ impl Keys {
 }
 
 impl RedisStore {
-    /// Connects to the server `url` names, within [`Config::connect_timeout`].
+    /// Connects to the server `url` names (or the master its sentinels name), within
+    /// [`Config::connect_timeout`].
     pub fn open(url: &RedisUrl, config: &Config) -> Result<Self> {
         let shown = url.to_string();
-        let client = url
-            .connection_info()
-            .and_then(Client::open)
-            .map_err(|source| StoreError::Connect {
-                url: shown.clone(),
-                source,
-            })?;
-        let con = connect(&client, config.connect_timeout, &shown)?;
+        let target = if url.sentinels().is_some() {
+            Target::Sentinels(url.clone())
+        } else {
+            url.connection_info()
+                .and_then(Client::open)
+                .map(Target::Server)
+                .map_err(|source| StoreError::Connect {
+                    url: shown.clone(),
+                    source,
+                })?
+        };
+        let con = connect_to(&target, config.connect_timeout).map_err(failed(
+            &shown,
+            config.connect_timeout,
+            Stage::Connect,
+        ))?;
         Ok(Self {
-            client,
+            target,
             con: RefCell::new(con),
             keys: Keys::new(&config.namespace),
             url: shown,
@@ -269,13 +287,28 @@ impl RedisStore {
         })
     }
 
-    /// Runs `f` on the connection, connecting again first if the last request broke it.
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, RedisError>) -> Result<T> {
+    /// Runs `f` on the connection, connecting again first if the last request broke it, and
+    /// again (once) should the server have become a replica by a failover.
+    fn with<T>(&self, mut f: impl FnMut(&mut Connection) -> Result<T, RedisError>) -> Result<T> {
         let mut con = self.con.borrow_mut();
+        let fail = failed(&self.url, self.timeout, Stage::Connect);
         if !con.is_open() {
-            *con = connect(&self.client, self.timeout, &self.url)?;
+            *con = connect_to(&self.target, self.timeout).map_err(&fail)?;
         }
-        f(&mut con).map_err(failed(&self.url, self.timeout, Stage::Request))
+        match f(&mut con) {
+            Err(e) if self.demoted(&e) => {
+                *con = connect_to(&self.target, self.timeout).map_err(&fail)?;
+                f(&mut con)
+            }
+            other => other,
+        }
+        .map_err(failed(&self.url, self.timeout, Stage::Request))
+    }
+
+    /// Whether `e` says the server is no longer the master the sentinels named.
+    fn demoted(&self, e: &RedisError) -> bool {
+        matches!(self.target, Target::Sentinels(_))
+            && e.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::ReadOnly)
     }
 
     /// A call of `script` on the session `id` with `args` after the id.
@@ -348,9 +381,12 @@ impl RedisStore {
     }
 }
 
-/// A connection to the server, within `timeout`, then with `timeout` on every read and write.
-fn connect(client: &Client, timeout: Duration, url: &str) -> Result<Connection> {
-    connect_raw(client, timeout).map_err(failed(url, timeout, Stage::Connect))
+/// A connection to `target`, within `timeout`, then with `timeout` on every read and write.
+fn connect_to(target: &Target, timeout: Duration) -> Result<Connection, RedisError> {
+    match target {
+        Target::Server(client) => connect_raw(client, timeout),
+        Target::Sentinels(url) => sentinel::master(url, timeout),
+    }
 }
 
 /// The same, failing with the `redis` crate's error.

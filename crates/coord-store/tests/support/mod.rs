@@ -195,3 +195,140 @@ pub fn black_hole() -> (socket2::Socket, TcpStream, SocketAddr) {
     let filler = TcpStream::connect(addr).unwrap();
     (listener, filler, addr)
 }
+
+/// A free TCP port on loopback: bound, then let go for a server to take.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A master, its replica and one sentinel that watches them (quorum 1), on loopback ports of
+/// this test alone: a fleet's Redis with failover.
+pub struct SentinelSet {
+    pub master: RedisServer,
+    pub replica: RedisServer,
+    sentinel: Child,
+    sentinel_port: u16,
+    name: String,
+    _dir: tempfile::TempDir,
+}
+
+impl SentinelSet {
+    /// Starts them and waits until the sentinel knows the replica, in sync.
+    pub fn start(name: &str) -> Self {
+        let master_port = free_port();
+        let master = RedisServer::start_with(&["--port", &master_port.to_string()]);
+        let replica_port = free_port();
+        let replica = RedisServer::start_with(&[
+            "--port",
+            &replica_port.to_string(),
+            "--replicaof",
+            "127.0.0.1",
+            &master_port.to_string(),
+        ]);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let sentinel_port = free_port();
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {sentinel_port}\nbind 127.0.0.1\ndir {}\n\
+                 sentinel monitor {name} 127.0.0.1 {master_port} 1\n\
+                 sentinel down-after-milliseconds {name} 1000\n\
+                 sentinel failover-timeout {name} 5000\n",
+                dir.path().display()
+            ),
+        )
+        .expect("the sentinel's configuration");
+        let sentinel = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server --sentinel");
+        let set = Self {
+            master,
+            replica,
+            sentinel,
+            sentinel_port,
+            name: name.to_owned(),
+            _dir: dir,
+        };
+        Self::wait("the sentinel to know the replica in sync", || {
+            let replicas: Vec<Vec<String>> = redis::cmd("SENTINEL")
+                .arg("replicas")
+                .arg(&set.name)
+                .query(&mut set.sentinel_raw()?)?;
+            let mut replica = set.replica.raw();
+            let info: String = redis::cmd("INFO").arg("replication").query(&mut replica)?;
+            Ok(replicas.len() == 1 && info.contains("master_link_status:up"))
+        });
+        set
+    }
+
+    /// The store URL of the set: its sentinel and the master's name.
+    pub fn url(&self) -> RedisUrl {
+        let text = format!(
+            "redis+sentinel://127.0.0.1:{}/{}",
+            self.sentinel_port, self.name
+        );
+        match StoreUrl::parse(Some(&text), |_| None) {
+            Ok(StoreUrl::Redis(url)) => url,
+            other => panic!("{text} parsed as {other:?}"),
+        }
+    }
+
+    /// The port of the server the sentinel names as the master.
+    pub fn master_port(&self) -> u16 {
+        let (_, port): (String, u16) = redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(&self.name)
+            .query(&mut self.sentinel_raw().expect("the sentinel"))
+            .expect("the master's address");
+        port
+    }
+
+    /// Has the sentinel promote the replica, and waits until it is the master and the old
+    /// master follows it.
+    pub fn failover(&self) {
+        let before = self.master_port();
+        let _: () = redis::cmd("SENTINEL")
+            .arg("failover")
+            .arg(&self.name)
+            .query(&mut self.sentinel_raw().expect("the sentinel"))
+            .expect("SENTINEL FAILOVER");
+        Self::wait("the failover", || {
+            let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut self.master.raw())?;
+            let demoted =
+                matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"slave");
+            Ok(self.master_port() != before && demoted)
+        });
+    }
+
+    fn sentinel_raw(&self) -> redis::RedisResult<redis::Connection> {
+        redis::Client::open(format!("redis://127.0.0.1:{}", self.sentinel_port))?
+            .get_connection_with_timeout(Duration::from_secs(2))
+    }
+
+    fn wait(what: &str, mut done: impl FnMut() -> redis::RedisResult<bool>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if done().unwrap_or(false) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        panic!("gave up waiting for {what}");
+    }
+}
+
+impl Drop for SentinelSet {
+    fn drop(&mut self) {
+        let _ = self.sentinel.kill();
+        let _ = self.sentinel.wait();
+    }
+}
