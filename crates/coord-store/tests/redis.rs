@@ -655,3 +655,54 @@ fn through_sentinel_the_store_follows_a_failover() {
         .unwrap();
     assert_eq!(on_new_master, "4", "written to the promoted replica");
 }
+
+/// A failover to a replica that never received the last tokens the old master handed out
+/// hands none of them out again: on a master not seen before, the counter jumps first.
+#[test]
+fn a_failover_that_lost_the_last_tokens_never_hands_one_out_twice() {
+    let mut set = SentinelSet::start("coord-tokens");
+    let store = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
+    let replicated = store.next_token().unwrap();
+    let synced: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(5000)
+        .query(&mut set.master.raw())
+        .unwrap();
+    assert_eq!(synced, 1);
+
+    // Cut the replica off (frozen, its link dropped), take a token only the master sees, and
+    // lose the master.
+    set.replica.freeze();
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("replica")
+        .query(&mut set.master.raw())
+        .unwrap();
+    let lost = store.next_token().unwrap();
+    assert_eq!(lost, replicated + 1);
+    set.master.stop();
+    set.replica.thaw();
+    set.wait_for_master(set.replica_port());
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let next = loop {
+        match store.next_token() {
+            Ok(token) => break token,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("waiting for the new master: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("no token from the new master: {e}"),
+        }
+    };
+    assert!(next > lost, "token {next} after {lost}: handed out twice");
+    let counter: u64 = redis::cmd("GET")
+        .arg("coord:{default}:tokens")
+        .query(&mut set.replica.raw())
+        .unwrap();
+    assert_eq!(
+        counter, next,
+        "the promoted replica keeps counting from there"
+    );
+}

@@ -16,7 +16,7 @@ use ::redis::{
 use coord_core::{Beat, Session, Task};
 
 use super::tasks::task_from_hmget;
-use super::{Answer, RedisStore, Stage, connect_to, failed, record};
+use super::{Answer, RedisStore, Stage, failed, record};
 use crate::{ClaimOutcome, ClaimRequest, Renewal, Result, TaskPut};
 
 impl RedisStore {
@@ -28,7 +28,7 @@ impl RedisStore {
             .iter()
             .map(|(id, beat)| self.heartbeat_call(id, beat, Answer::Counters))
             .collect();
-        self.invoke_all::<Option<(u64, u64, u64)>>(calls)
+        self.invoke_all::<Option<(u64, u64, u64)>>(calls, false)
             .into_iter()
             .zip(beats)
             .map(|(counters, (id, _))| Ok(counters?.map(|c| record::renewal(id, c))))
@@ -62,7 +62,7 @@ impl RedisStore {
 
     pub(super) fn claims_pipelined(&self, claims: &[ClaimRequest]) -> Vec<Result<ClaimOutcome>> {
         let calls = claims.iter().map(|c| self.claim_call(c)).collect();
-        self.invoke_all::<Vec<Option<String>>>(calls)
+        self.invoke_all::<Vec<Option<String>>>(calls, true)
             .into_iter()
             .zip(claims)
             .map(|(answer, claim)| answer.and_then(|a| self.claim_outcome(claim, &a)))
@@ -74,7 +74,7 @@ impl RedisStore {
             .iter()
             .map(|p| self.put_call(p.task, p.expected, p.events))
             .collect();
-        self.invoke_all::<i64>(calls)
+        self.invoke_all::<i64>(calls, false)
             .into_iter()
             .map(|stored| stored.map(|s| s == 1))
             .collect()
@@ -82,16 +82,26 @@ impl RedisStore {
 
     /// Runs the calls that could be made in one pipeline, and gives each its answer in order
     /// (a call that could not be made, its error).
+    /// Calls that take fencing tokens say so (`tokens`), for the counter to be fenced first on
+    /// a master not seen yet.
     fn invoke_all<T: FromRedisValue>(
         &self,
         calls: Vec<Result<ScriptInvocation<'_>>>,
+        tokens: bool,
     ) -> Vec<Result<T>> {
+        let alone = |call: &ScriptInvocation<'_>| {
+            if tokens {
+                self.with_tokens(|con| call.invoke(con))
+            } else {
+                self.with(|con| call.invoke(con))
+            }
+        };
         let mut calls = calls;
         if calls.len() == 1
             && let Some(call) = calls.pop()
         {
             // Alone, as a plain call: a script the server lost is loaded at the first refusal.
-            return vec![call.and_then(|call| self.with(|con| call.invoke(con)))];
+            return vec![call.and_then(|call| alone(&call))];
         }
         let mut pipe = ::redis::pipe();
         let mut sent = 0;
@@ -99,14 +109,14 @@ impl RedisStore {
             pipe.invoke_script(call);
             sent += 1;
         }
-        let mut answers = self.answers_raw::<T>(&mut pipe, sent).into_iter();
+        let mut answers = self.answers_raw::<T>(&mut pipe, sent, tokens).into_iter();
         calls
             .into_iter()
             .map(|call| {
                 let call = call?;
                 match answers.next().unwrap_or_else(|| Err(lost())) {
                     Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                        self.with(|con| call.invoke(con))
+                        alone(&call)
                     }
                     answer => answer.map_err(failed(&self.url, self.timeout, Stage::Request)),
                 }
@@ -116,7 +126,7 @@ impl RedisStore {
 
     /// The answers of the `n` commands of `pipe`, sent in one round trip.
     fn answers<T: FromRedisValue>(&self, pipe: &mut Pipeline, n: usize) -> Vec<Result<T>> {
-        self.answers_raw(pipe, n)
+        self.answers_raw(pipe, n, false)
             .into_iter()
             .map(|a| a.map_err(failed(&self.url, self.timeout, Stage::Request)))
             .collect()
@@ -124,28 +134,34 @@ impl RedisStore {
 
     /// The same with the `redis` crate's errors: each command's own, or, when the round trip
     /// failed, its error for every command (connecting again first if the last one broke the
-    /// connection).
+    /// connection; with `tokens`, fencing the token counter first).
     fn answers_raw<T: FromRedisValue>(
         &self,
         pipe: &mut Pipeline,
         n: usize,
+        tokens: bool,
     ) -> Vec<Result<T, RedisError>> {
         if n == 0 {
             return Vec::new();
         }
         let mut con = self.con.borrow_mut();
-        let mut round = |con: &mut Connection| match pipe
-            .ignore_errors()
-            .query::<Vec<Result<T, RedisError>>>(con)
-        {
-            Ok(answers) if answers.len() == n => Ok(answers),
-            Ok(_) => Err(lost()),
-            Err(e) => Err(e),
+        let mut round = |con: &mut Connection| {
+            if tokens {
+                self.fence(con)?;
+            }
+            match pipe
+                .ignore_errors()
+                .query::<Vec<Result<T, RedisError>>>(con)
+            {
+                Ok(answers) if answers.len() == n => Ok(answers),
+                Ok(_) => Err(lost()),
+                Err(e) => Err(e),
+            }
         };
         let outcome = if con.is_open() {
             Ok(())
         } else {
-            connect_to(&self.target, self.timeout).map(|fresh| *con = fresh)
+            self.reconnect(&mut con)
         };
         let mut answers = outcome.and_then(|()| round(&mut con));
         // A master a failover made a replica refused every write: nothing of the round
@@ -154,9 +170,7 @@ impl RedisStore {
             .as_ref()
             .is_ok_and(|a| a.iter().any(|r| r.as_ref().is_err_and(|e| self.demoted(e))))
         {
-            answers = connect_to(&self.target, self.timeout)
-                .map(|fresh| *con = fresh)
-                .and_then(|()| round(&mut con));
+            answers = self.reconnect(&mut con).and_then(|()| round(&mut con));
         }
         match answers {
             Ok(answers) => answers,

@@ -66,6 +66,7 @@ enum Lua {
     ClaimTask,
     IndexTasks,
     RetireTasks,
+    FenceTokens,
 }
 
 /// What the heartbeat script answers.
@@ -78,7 +79,7 @@ enum Answer {
 }
 
 /// The file of each [`Lua`], in its order.
-const LUA_FILES: [&str; 10] = [
+const LUA_FILES: [&str; 11] = [
     include_str!("register.lua"),
     include_str!("heartbeat.lua"),
     include_str!("unregister.lua"),
@@ -89,6 +90,7 @@ const LUA_FILES: [&str; 10] = [
     include_str!("claim_task.lua"),
     include_str!("index_tasks.lua"),
     include_str!("retire_tasks.lua"),
+    include_str!("fence_tokens.lua"),
 ];
 
 /// The scripts of one store, each built as first run: the constants the scripts share with
@@ -178,6 +180,9 @@ enum Target {
 pub struct RedisStore {
     target: Target,
     con: RefCell<Connection>,
+    /// Through sentinels: the replication id of the master the connection reaches, until the
+    /// namespace's token counter is fenced on it (see [`sentinel`]).
+    unfenced: RefCell<Option<String>>,
     keys: Keys,
     /// The server's URL with its password masked, for errors.
     url: String,
@@ -208,6 +213,8 @@ struct Keys {
     /// Set once `open` and `finished` were built from every task of the namespace.
     indexed: String,
     tokens: String,
+    /// The replication id of the master `tokens` was last fenced on.
+    tokens_fenced: String,
 }
 
 impl Keys {
@@ -238,6 +245,7 @@ impl Keys {
             finished: key("finished"),
             indexed: key("open:built"),
             tokens: key("tokens"),
+            tokens_fenced: key("tokens:fenced"),
             prefix,
         }
     }
@@ -271,7 +279,7 @@ impl RedisStore {
                     source,
                 })?
         };
-        let con = connect_to(&target, config.connect_timeout).map_err(failed(
+        let (con, unfenced) = connect_to(&target, config.connect_timeout).map_err(failed(
             &shown,
             config.connect_timeout,
             Stage::Connect,
@@ -279,6 +287,7 @@ impl RedisStore {
         Ok(Self {
             target,
             con: RefCell::new(con),
+            unfenced: RefCell::new(unfenced),
             keys: Keys::new(&config.namespace),
             url: shown,
             timeout: config.connect_timeout,
@@ -289,20 +298,63 @@ impl RedisStore {
 
     /// Runs `f` on the connection, connecting again first if the last request broke it, and
     /// again (once) should the server have become a replica by a failover.
-    fn with<T>(&self, mut f: impl FnMut(&mut Connection) -> Result<T, RedisError>) -> Result<T> {
+    fn with<T>(&self, f: impl FnMut(&mut Connection) -> Result<T, RedisError>) -> Result<T> {
+        self.on_connection(false, f)
+    }
+
+    /// The same for a call that may take a fencing token: on a master the namespace's token
+    /// counter was not fenced on yet, it is fenced first.
+    fn with_tokens<T>(&self, f: impl FnMut(&mut Connection) -> Result<T, RedisError>) -> Result<T> {
+        self.on_connection(true, f)
+    }
+
+    fn on_connection<T>(
+        &self,
+        tokens: bool,
+        mut f: impl FnMut(&mut Connection) -> Result<T, RedisError>,
+    ) -> Result<T> {
         let mut con = self.con.borrow_mut();
         let fail = failed(&self.url, self.timeout, Stage::Connect);
         if !con.is_open() {
-            *con = connect_to(&self.target, self.timeout).map_err(&fail)?;
+            self.reconnect(&mut con).map_err(&fail)?;
         }
-        match f(&mut con) {
+        let mut run = |con: &mut Connection| {
+            if tokens {
+                self.fence(con)?;
+            }
+            f(con)
+        };
+        match run(&mut con) {
             Err(e) if self.demoted(&e) => {
-                *con = connect_to(&self.target, self.timeout).map_err(&fail)?;
-                f(&mut con)
+                self.reconnect(&mut con).map_err(&fail)?;
+                run(&mut con)
             }
             other => other,
         }
         .map_err(failed(&self.url, self.timeout, Stage::Request))
+    }
+
+    /// Replaces the connection with a fresh one to the target.
+    fn reconnect(&self, con: &mut Connection) -> Result<(), RedisError> {
+        let (fresh, unfenced) = connect_to(&self.target, self.timeout)?;
+        *con = fresh;
+        *self.unfenced.borrow_mut() = unfenced;
+        Ok(())
+    }
+
+    /// Fences the token counter on the master `con` reaches, if not done yet.
+    fn fence(&self, con: &mut Connection) -> Result<(), RedisError> {
+        let Some(replid) = self.unfenced.borrow().clone() else {
+            return Ok(());
+        };
+        let mut call = self.scripts.get(Lua::FenceTokens).prepare_invoke();
+        call.key(&self.keys.tokens)
+            .key(&self.keys.tokens_fenced)
+            .arg(&replid)
+            .arg(sentinel::TOKEN_GAP);
+        let _: u64 = call.invoke(con)?;
+        *self.unfenced.borrow_mut() = None;
+        Ok(())
     }
 
     /// Whether `e` says the server is no longer the master the sentinels named.
@@ -381,11 +433,17 @@ impl RedisStore {
     }
 }
 
-/// A connection to `target`, within `timeout`, then with `timeout` on every read and write.
-fn connect_to(target: &Target, timeout: Duration) -> Result<Connection, RedisError> {
+/// A connection to `target`, within `timeout`, then with `timeout` on every read and write;
+/// through sentinels, with the master's replication id.
+fn connect_to(
+    target: &Target,
+    timeout: Duration,
+) -> Result<(Connection, Option<String>), RedisError> {
     match target {
-        Target::Server(client) => connect_raw(client, timeout),
-        Target::Sentinels(url) => sentinel::master(url, timeout),
+        Target::Server(client) => connect_raw(client, timeout).map(|con| (con, None)),
+        Target::Sentinels(url) => {
+            sentinel::master(url, timeout).map(|(con, replid)| (con, Some(replid)))
+        }
     }
 }
 
@@ -667,7 +725,7 @@ impl Store for RedisStore {
     }
 
     fn next_token(&self) -> Result<u64> {
-        self.with(|con| ::redis::cmd("INCR").arg(&self.keys.tokens).query(con))
+        self.with_tokens(|con| ::redis::cmd("INCR").arg(&self.keys.tokens).query(con))
     }
 
     fn renewals(&self, beats: &[(&str, &Beat)]) -> Vec<Result<Option<Renewal>>> {

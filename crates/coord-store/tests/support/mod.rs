@@ -309,6 +309,27 @@ impl SentinelSet {
         });
     }
 
+    /// Waits until the sentinel names the server on `port` as the master.
+    pub fn wait_for_master(&self, port: u16) {
+        Self::wait("the sentinel to name the new master", || {
+            let (_, named): (String, u16) = redis::cmd("SENTINEL")
+                .arg("get-master-addr-by-name")
+                .arg(&self.name)
+                .query(&mut self.sentinel_raw()?)?;
+            Ok(named == port)
+        });
+    }
+
+    /// The replica's port.
+    pub fn replica_port(&self) -> u16 {
+        let port: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("port")
+            .query(&mut self.replica.raw())
+            .expect("the replica's port");
+        port[1].parse().expect("a port")
+    }
+
     fn sentinel_raw(&self) -> redis::RedisResult<redis::Connection> {
         redis::Client::open(format!("redis://127.0.0.1:{}", self.sentinel_port))?
             .get_connection_with_timeout(Duration::from_secs(2))
