@@ -410,3 +410,68 @@ fn doctor_checks_the_store_and_the_hooks() {
     assert_eq!(broken.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&broken.stdout).contains("fail  store"));
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_line_itself() {
+    let w = World::new();
+    let bash = w.ok(&["completions", "bash"]);
+    assert!(
+        bash.contains("_coord()"),
+        "{}",
+        &bash[..bash.len().min(300)]
+    );
+    for command in ["ps", "hooks", "task", "completions", "man"] {
+        assert!(bash.contains(command), "bash completion lacks {command}");
+    }
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(w.ok(&["completions", shell]).contains("coord"), "{shell}");
+    }
+    let refused = w.run(&["completions", "tcsh"]);
+    assert_eq!(refused.status.code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    w.ok(&["man", pages.to_str().unwrap()]);
+    for page in [
+        "coord.1",
+        "coord-ps.1",
+        "coord-task.1",
+        "coord-task-claim.1",
+        "coord-hooks-install.1",
+    ] {
+        let text =
+            std::fs::read_to_string(pages.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page}: {}",
+            &text[..text.len().min(200)]
+        );
+    }
+    let main = std::fs::read_to_string(pages.join("coord.1")).unwrap();
+    assert!(
+        main.contains("coord\\-ps(1)"),
+        "the main page names its commands"
+    );
+}
+
+#[test]
+fn help_shows_examples_for_the_commands_people_use_first() {
+    let w = World::new();
+    for (command, example) in [
+        ("ps", "coord ps --state blocked,stale"),
+        ("run", "coord run -- claude"),
+        ("task", "coord task add --label team=infra"),
+        ("completions", "coord completions bash"),
+    ] {
+        let help = w.ok(&[command, "--help"]);
+        assert!(
+            help.contains("Examples:") && help.contains(example),
+            "{command}: {help}"
+        );
+    }
+    let help = w.ok(&["hooks", "--help"]);
+    assert!(
+        help.contains("coord hooks install --scope project"),
+        "{help}"
+    );
+}

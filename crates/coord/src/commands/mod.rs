@@ -2,6 +2,7 @@
 //! service, and prints through [`crate::render`].
 
 pub mod demo;
+pub mod docs;
 pub mod doctor;
 pub mod events;
 pub mod explain;
@@ -140,6 +141,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hooks(args) => hooks::run(&args),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Serve(args) => serve::run(&ctx, &args),
+        Command::Completions(args) => Ok(docs::completions(&args)),
+        Command::Man(args) => docs::man(&args),
         Command::Service(args) => service::run(&ctx, &args),
         Command::Hosts(args) => hosts::list(&ctx, &args),
         Command::Host(args) => hosts::say(&ctx, &args),

@@ -1,5 +1,6 @@
 //! The command line, declared with clap. Parsing only: every command's work is in
-//! [`crate::commands`].
+//! [`crate::commands`]. The work queue's commands are in [`task`], the agent hooks' in
+//! [`hooks`], the help's examples and the completions and man pages in [`docs`].
 //!
 //! The doc comments on arguments are the `--help` text people read, not Markdown: Markdown
 //! marks would show in the terminal.
@@ -12,13 +13,25 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use coord_core::{Runtime, State};
 
+mod docs;
+mod hooks;
+mod task;
+
+pub use docs::{CompletionsArgs, ManArgs};
+use docs::{
+    EXAMPLES_COMPLETIONS, EXAMPLES_HOOKS, EXAMPLES_MAN, EXAMPLES_PS, EXAMPLES_RUN, EXAMPLES_TASK,
+};
+pub use hooks::{HooksAction, HooksArgs, HooksRuntime, HooksScope, HooksVia};
+pub use task::{TaskAction, TaskArgs};
+
 /// Which of your agent sessions are alive, working, idle, hung or dead.
 #[derive(Debug, Parser)]
 #[command(name = "coord", version, about, max_term_width = 100)]
 pub struct Cli {
     /// The store: unset for the embedded default, sqlite:///path/to/coord.db,
-    /// redis://[user:password@]host:port/db (rediss://, redis+unix:///path.sock), or a coord serve
-    /// at http://host:port (its token in COORD_TOKEN).
+    /// redis://[user:password@]host:port/db (rediss://, redis+unix:///path.sock), the sentinels
+    /// of one, redis+sentinel://host:port[,host:port…]/MASTER[/db], or a coord serve at
+    /// http://host:port (its token in COORD_TOKEN).
     #[arg(long, env = "COORD_URL", global = true, hide_env_values = true)]
     pub url: Option<String>,
 
@@ -78,10 +91,12 @@ pub enum Command {
     /// stdin, prints nothing, exits 0 whatever happens.
     Hook(HookArgs),
     /// Install, remove or inspect the agent hooks that report to coord (Claude Code, Codex).
+    #[command(after_help = EXAMPLES_HOOKS)]
     Hooks(HooksArgs),
     /// End a session cleanly.
     Unregister(UnregisterArgs),
     /// Show the fleet: every session, its state and why.
+    #[command(after_help = EXAMPLES_PS)]
     Ps(PsArgs),
     /// Watch the fleet live in the terminal: sessions, tasks and events, sortable, filtered by
     /// state, each session explained (q quits).
@@ -97,6 +112,7 @@ pub enum Command {
     /// Evict sessions dead (or ended) for longer than the grace period; take back their work.
     Sweep(SweepArgs),
     /// The work queue: add, claim, report progress, complete, fail, release, list, show.
+    #[command(after_help = EXAMPLES_TASK)]
     Task(TaskArgs),
     /// Hold a process: renew its session while it lives, record its end the moment it comes.
     /// With --all: watch every session of this host (the per-host watcher).
@@ -114,12 +130,19 @@ pub enum Command {
     WatchReport(WatchReportArgs),
     /// Run a command under coord: registered, watched, its end recorded (in the foreground,
     /// or in a detached tmux session).
+    #[command(after_help = EXAMPLES_RUN)]
     Run(RunArgs),
     /// Watch coord track a few real processes that work, hang, crash and end (about 20 s).
     Demo(DemoArgs),
     /// Serve the fleet over the network: JSON-RPC 2.0 (HTTP and WebSocket, with the
     /// ClaudeBench system.* methods), live events, /metrics and /healthz.
     Serve(ServeArgs),
+    /// Print coord's completions for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = EXAMPLES_COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// Write the man pages of coord and of each of its commands into a directory.
+    #[command(after_help = EXAMPLES_MAN)]
+    Man(ManArgs),
 }
 
 /// Limits a session sets for itself.
@@ -256,98 +279,6 @@ pub struct HookArgs {
     /// JSON Codex appends.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
-}
-
-/// `coord hooks`.
-#[derive(Debug, Args)]
-pub struct HooksArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub action: HooksAction,
-}
-
-/// `coord hooks` actions.
-#[derive(Debug, Subcommand)]
-pub enum HooksAction {
-    /// Add coord's hooks to the agents' settings (idempotent; keeps every other hook).
-    Install {
-        /// Which agents and settings.
-        #[command(flatten)]
-        target: HooksTarget,
-        /// Also mark coord's own Codex hooks as trusted (Codex runs no untrusted hook; without
-        /// this, Codex asks you to review them).
-        #[arg(long)]
-        trust: bool,
-        /// How Claude Code's hooks reach coord: a process per event started through the shell
-        /// or directly (exec, Claude Code 2.1.139 and later), or posted to this host's watcher
-        /// with no process at all (http; needs `coord watch --all` running). auto: exec when
-        /// `claude --version` says it takes it, else shell. Codex always runs them through
-        /// the shell.
-        #[arg(long, value_enum, default_value = "auto")]
-        via: HooksVia,
-        /// With --via http: where the watcher receives hooks (its --hook-listen).
-        #[arg(long, default_value = "127.0.0.1:7078", value_name = "IP:PORT")]
-        hook_addr: std::net::SocketAddr,
-    },
-    /// Remove exactly the hooks install added.
-    Uninstall {
-        /// Which agents and settings.
-        #[command(flatten)]
-        target: HooksTarget,
-    },
-    /// Say what is installed, whether it calls this coord, and (Codex) whether it is trusted.
-    Status {
-        /// Which agents and settings.
-        #[command(flatten)]
-        target: HooksTarget,
-    },
-}
-
-/// Which agents' settings `coord hooks` works on.
-#[derive(Debug, Args)]
-pub struct HooksTarget {
-    /// The agent [default: every agent found for this user].
-    #[arg(long, value_enum, default_value = "all")]
-    pub runtime: HooksRuntime,
-    /// The user's settings (every project) or this project's.
-    #[arg(long, value_enum, default_value = "user")]
-    pub scope: HooksScope,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// The agents `coord hooks` knows.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum HooksRuntime {
-    /// Claude Code.
-    Claude,
-    /// Codex CLI.
-    Codex,
-    /// Every agent found for this user.
-    All,
-}
-
-/// How Claude Code's hooks reach coord.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum HooksVia {
-    /// exec when the installed Claude Code takes it, else shell.
-    Auto,
-    /// `sh -c "coord hook <Event>"`.
-    Shell,
-    /// `coord hook <Event>` started directly.
-    Exec,
-    /// Posted to this host's watcher.
-    Http,
-}
-
-/// Whose settings.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum HooksScope {
-    /// The user's settings.
-    User,
-    /// The current project's settings.
-    Project,
 }
 
 /// `coord unregister`.
@@ -533,108 +464,6 @@ pub struct RunArgs {
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
-}
-
-/// `coord task`.
-#[derive(Debug, Args)]
-pub struct TaskArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub action: TaskAction,
-}
-
-/// `coord task` actions.
-#[derive(Debug, Subcommand)]
-pub enum TaskAction {
-    /// Add a task to the queue; prints its id.
-    Add {
-        /// What is to be done.
-        #[arg(required = true)]
-        title: Vec<String>,
-        /// Its id [default: t-<n>].
-        #[arg(long)]
-        id: Option<String>,
-        /// A label a session must carry to be handed it, key=value; repeat for more.
-        #[arg(long = "label", value_parser = parse_label)]
-        labels: Vec<(String, String)>,
-        /// Lost holders before it is failed [default: 3].
-        #[arg(long)]
-        max_attempts: Option<u32>,
-    },
-    /// Claim a task (the named one, or the oldest waiting one that fits); prints its id and
-    /// the claim's fencing token.
-    Claim {
-        /// The claiming session [default: COORD_ID, else <host>-<parent pid>].
-        #[arg(long, env = "COORD_ID")]
-        session: Option<String>,
-        /// The task to claim.
-        #[arg(long)]
-        task: Option<String>,
-        /// How long the claim holds without progress.
-        #[arg(long, default_value = "30m", value_parser = parse_duration)]
-        lease: Duration,
-        /// Print the claimed task as JSON (with the progress the last holder left).
-        #[arg(long)]
-        json: bool,
-    },
-    /// Report progress under a claim (kept for whoever takes over); renews the lease.
-    Progress {
-        /// The task.
-        task: String,
-        /// The claim's fencing token.
-        #[arg(long)]
-        token: u64,
-        /// Progress details (JSON).
-        #[arg(long, value_parser = parse_json)]
-        details: Option<serde_json::Value>,
-        /// The renewed lease.
-        #[arg(long, default_value = "30m", value_parser = parse_duration)]
-        lease: Duration,
-    },
-    /// Finish a task under a claim.
-    Complete {
-        /// The task.
-        task: String,
-        /// The claim's fencing token.
-        #[arg(long)]
-        token: u64,
-    },
-    /// Give a task up under a claim: failed.
-    Fail {
-        /// The task.
-        task: String,
-        /// The claim's fencing token.
-        #[arg(long)]
-        token: u64,
-        /// Why.
-        #[arg(long)]
-        reason: String,
-    },
-    /// Give a task back to the queue under a claim.
-    Release {
-        /// The task.
-        task: String,
-        /// The claim's fencing token.
-        #[arg(long)]
-        token: u64,
-    },
-    /// List the queue: pending and claimed tasks (holder and token), then the last finished.
-    List {
-        /// Every task kept, finished ones included (they are kept for --keep of the sweep).
-        #[arg(long)]
-        all: bool,
-        /// Print one JSON document.
-        #[arg(long)]
-        json: bool,
-    },
-    /// One task with its history.
-    Show {
-        /// The task.
-        task: String,
-        /// Print one JSON document.
-        #[arg(long)]
-        json: bool,
-    },
 }
 
 /// `coord serve`.
