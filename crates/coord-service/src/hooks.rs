@@ -133,7 +133,7 @@ impl Service {
         if may_register {
             self.heartbeat_or_register(id, &beat, || hook_registration(id, parent, ctx))?;
         } else {
-            self.store.heartbeat(id, &beat)?;
+            self.store.renew(id, &beat)?;
         }
         Ok(())
     }

@@ -141,7 +141,7 @@ impl Service {
             phase,
             ..Beat::alive(Source::Status, at)
         };
-        self.store.heartbeat(&session.id, &beat)?;
+        self.store.renew(&session.id, &beat)?;
         Ok(())
     }
 }

@@ -227,7 +227,7 @@ impl Service {
             log_mtime: Some(at),
             ..Beat::alive(Source::Probe, at)
         };
-        self.store.heartbeat(&stored.id, &beat)?;
+        self.store.renew(&stored.id, &beat)?;
         Ok(())
     }
 }
