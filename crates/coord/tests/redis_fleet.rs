@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{Sleeper, World, hammer, succeed};
 use serde_json::Value;
-use support::RedisServer;
+use support::{RedisServer, SentinelSet};
 
 /// A coord command on "host" `host`, against the server.
 fn on(w: &World, server: &RedisServer, host: &str) -> Command {
@@ -132,4 +132,47 @@ fn a_store_that_is_down_or_black_holed_costs_the_hook_under_300_ms_and_nothing_e
         err.contains(&addr.to_string()) && !err.contains("s3cret"),
         "{err}"
     );
+}
+
+/// A fleet whose Redis is watched by Sentinel: the commands and the hooks find the master
+/// through the sentinels, before and after a failover, and the fleet is whole after it.
+#[test]
+fn commands_and_hooks_reach_the_fleet_through_its_sentinels_across_a_failover() {
+    let set = SentinelSet::start("fleet-main");
+    let w = World::on(set.url().to_string());
+    let _agent = w.registered("agent-1", &[]);
+    let hook = |session: &str| {
+        let event = format!(r#"{{"session_id":"{session}","hook_event_name":"PostToolUse"}}"#);
+        let start = Instant::now();
+        let out = w.hook_on("host-a", "PostToolUse", event.as_bytes());
+        assert_eq!(out.status.code(), Some(0));
+        assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+        start.elapsed()
+    };
+    hook("claude-1");
+    assert_eq!(w.state("claude-1"), "active");
+    let synced: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(5000)
+        .query(&mut set.master.raw())
+        .unwrap();
+    assert_eq!(synced, 1);
+
+    set.failover();
+    let took = hook("claude-1");
+    assert!(took < Duration::from_millis(300), "a hook took {took:?}");
+    hook("claude-2");
+    let beats = |id: &str| w.session(id).unwrap()["beats"].as_u64().unwrap();
+    assert_eq!(
+        beats("claude-1"),
+        2,
+        "the beat before the failover and the one after"
+    );
+    assert_eq!(beats("claude-2"), 1);
+    assert_eq!(w.state("agent-1"), "active");
+    let on_new_master: u64 = redis::cmd("ZCARD")
+        .arg("coord:{default}:ids")
+        .query(&mut set.replica.raw())
+        .unwrap();
+    assert_eq!(on_new_master, 3, "written to the promoted replica");
 }
