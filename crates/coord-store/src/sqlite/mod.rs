@@ -27,17 +27,18 @@
 //!   leave the log to it. It leaves the log truncated when it closes.
 
 mod claim;
+mod files;
 mod queue;
 mod rows;
 mod schema;
 
+use files::{LASTING_SUFFIX, create, hold_presence, lasting_process_holds, sibling};
+use queue::{BUSY, wait_when_busy};
+
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use coord_core::{
@@ -482,137 +483,9 @@ impl Drop for SqliteStore {
     }
 }
 
-thread_local! {
-    /// The wait for the write lock of this thread's current change: how long it may last, and
-    /// when it began.
-    static BUSY: Cell<(Duration, Option<Instant>)> = const { Cell::new((Duration::ZERO, None)) };
-}
-
-/// Makes `conn` wait up to `timeout` for a lock another writer holds, looking again every
-/// millisecond or few. SQLite's own busy handler sleeps longer and longer (up to 100 ms between
-/// looks), so under many writers a waiter that has waited long is overtaken by newcomers and
-/// starves past its timeout; short, bounded sleeps keep the wait close to first come, first
-/// served (measured by the 200-writer load test in `tests/reliability_load.rs`).
-fn wait_when_busy(conn: &mut Connection, timeout: Duration) -> rusqlite::Result<()> {
-    BUSY.set((timeout, None));
-    conn.busy_handler(Some(busy))
-}
-
-/// SQLite's busy handler: true to try again after a short sleep, false to give up.
-fn busy(attempt: i32) -> bool {
-    let (limit, began) = BUSY.get();
-    let now = Instant::now();
-    let began = match began {
-        Some(t) if attempt > 0 => t,
-        _ => now,
-    };
-    BUSY.set((limit, Some(began)));
-    if now.duration_since(began) >= limit {
-        return false;
-    }
-    let step = u64::try_from(attempt).unwrap_or(0).min(8);
-    std::thread::sleep(Duration::from_micros(500 + 500 * step));
-    true
-}
-
 /// Runs the statement `sql` (prepared once per connection) with `params`; the rows it changed.
 fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
     Ok(tx.prepare_cached(sql)?.execute(params)?)
-}
-
-/// The suffix of the file a lasting handle holds a shared lock on while it is open.
-const LASTING_SUFFIX: &str = "-lasting";
-
-/// The file beside the store `path` named with `suffix`.
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// Opens the `-lasting` file beside the store `path` (mode 0600) and takes a shared lock on it,
-/// held until the file is closed (the kernel lets it go if the process dies).
-fn hold_presence(path: &Path) -> Result<File> {
-    let presence = sibling(path, LASTING_SUFFIX);
-    let io = |source| StoreError::Io {
-        path: presence.clone(),
-        source,
-    };
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&presence)
-        .map_err(io)?;
-    file.lock_shared().map_err(io)?;
-    Ok(file)
-}
-
-/// Whether a lasting handle holds the store whose `-lasting` file is `presence`: its shared
-/// lock keeps an exclusive one from being taken.
-fn lasting_process_holds(presence: &Path) -> bool {
-    let Ok(file) = File::open(presence) else {
-        return false;
-    };
-    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
-}
-
-/// How many stores this process began to make: it names their temporary files.
-static STORES_MADE: AtomicU64 = AtomicU64::new(0);
-
-/// Creates a new store at `path`, complete (schema, WAL mode) before anyone can open it: it is
-/// built under a temporary name and linked into place, so processes that start at the same
-/// moment on a new machine (two hooks of one agent) never see a half-made store; the one that
-/// links second drops its copy.
-fn create(path: &Path) -> Result<()> {
-    let io = |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut tmp = path.as_os_str().to_owned();
-    let n = STORES_MADE.fetch_add(1, Ordering::Relaxed);
-    tmp.push(format!(".new-{}-{n}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    create_private_file(&tmp)?;
-    let built = Connection::open_with_flags(
-        &tmp,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(StoreError::from)
-    .and_then(|conn| schema::migrate(&conn).map(|()| conn))
-    .and_then(|conn| conn.close().map_err(|(_, e)| e.into()));
-    let linked = built.and_then(|()| match fs::hard_link(&tmp, path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io(e)),
-    });
-    let _ = fs::remove_file(&tmp);
-    linked
-}
-
-fn create_private_file(path: &Path) -> Result<()> {
-    let io = |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io)?;
-    }
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io(e)),
-    }
 }
 
 impl Store for SqliteStore {
@@ -831,111 +704,27 @@ impl Store for SqliteStore {
     }
 
     fn task(&self, id: &str) -> Result<Option<Task>> {
-        let in_group = self.grouping.get();
-        if in_group
-            && let Some(lasting) = &self.lasting
-            && let Some(t) = lasting.recent.borrow().tasks.get(id)
-        {
-            return Ok(Some(t.clone()));
-        }
-        let task = self
-            .select(
-                "SELECT record FROM tasks WHERE ns = ?1 AND id = ?2",
-                params![self.ns, id],
-                rows::task_from_row,
-            )?
-            .pop();
-        if in_group && let Some(t) = &task {
-            self.remember_task(t);
-        }
-        Ok(task)
+        self.read_task(id)
     }
 
     fn tasks(&self) -> Result<Vec<Task>> {
-        self.select(
-            "SELECT record FROM tasks WHERE ns = ?1 ORDER BY created, id",
-            params![self.ns],
-            rows::task_from_row,
-        )
+        self.read_tasks("")
     }
 
     fn open_tasks(&self) -> Result<Vec<Task>> {
-        self.select(
-            "SELECT record FROM tasks WHERE ns = ?1 AND finished IS NULL ORDER BY created, id",
-            params![self.ns],
-            rows::task_from_row,
-        )
+        self.read_tasks("AND finished IS NULL")
     }
 
     fn finished_tasks(&self, limit: usize) -> Result<Vec<Task>> {
-        self.select(
-            "SELECT record FROM tasks WHERE ns = ?1 AND finished IS NOT NULL \
-             ORDER BY finished DESC, id DESC LIMIT ?2",
-            params![self.ns, i64::try_from(limit).unwrap_or(i64::MAX)],
-            rows::task_from_row,
-        )
+        self.read_finished(limit)
     }
 
     fn retire_tasks(&self, before: Timestamp, limit: usize) -> Result<usize> {
-        // Most sweeps find nothing due: an index read, so that they take no write lock.
-        let due = !self
-            .select(
-                "SELECT 1 FROM tasks WHERE ns = ?1 AND finished IS NOT NULL AND finished < ?2 \
-                 LIMIT 1",
-                params![self.ns, before.as_millis()],
-                |_| Ok(()),
-            )?
-            .is_empty();
-        if !due || limit == 0 {
-            return Ok(0);
-        }
-        let removed = self.write(|tx, _| {
-            Ok(tx
-                .prepare_cached(
-                    "DELETE FROM tasks WHERE ns = ?1 AND id IN (SELECT id FROM tasks \
-                     WHERE ns = ?1 AND finished IS NOT NULL AND finished < ?2 \
-                     ORDER BY finished, id LIMIT ?3)",
-                )?
-                .execute(params![
-                    self.ns,
-                    before.as_millis(),
-                    i64::try_from(limit).unwrap_or(i64::MAX)
-                ])?)
-        })?;
-        if removed > 0
-            && let Some(lasting) = &self.lasting
-        {
-            lasting.recent.borrow_mut().tasks.clear();
-        }
-        Ok(removed)
+        self.retire(before, limit)
     }
 
     fn put_task(&self, task: &Task, expected: Option<u64>, events: &[TaskEvent]) -> Result<bool> {
-        self.write(|tx, now| {
-            let stored: Option<u64> = tx
-                .prepare_cached("SELECT revision FROM tasks WHERE ns = ?1 AND id = ?2")?
-                .query_row(params![self.ns, task.id], |r| r.get(0))
-                .optional()?;
-            if stored != expected {
-                // Whoever read the task read it elsewhere: the next reader reads the row.
-                if let Some(lasting) = &self.lasting {
-                    lasting.recent.borrow_mut().tasks.remove(&task.id);
-                }
-                return Ok(false);
-            }
-            self.write_task_row(tx, task)?;
-            for e in events {
-                self.log(
-                    tx,
-                    &e.session,
-                    e.incarnation,
-                    std::slice::from_ref(&e.kind),
-                    now,
-                )?;
-            }
-            self.remember_task(task);
-            Ok(true)
-        })
+        self.swap_task(task, expected, events)
     }
 
     fn next_token(&self) -> Result<u64> {
