@@ -13,7 +13,7 @@
 //!
 //! A lasting handle ([`Config::lasting`]: `coord serve`) makes many changes, so two things
 //! change for it:
-//! - It keeps the sessions it last wrote ([`Recent`]), valid while no other connection
+//! - It keeps the sessions it last wrote ([`recent`]), valid while no other connection
 //!   commits (`PRAGMA data_version`, read at the start of every write transaction, tells): a
 //!   heartbeat then reads no row and decodes no JSON.
 //! - It leaves the log to the process: no commit of it copies the log back (SQLite's own
@@ -29,15 +29,17 @@
 mod claim;
 mod files;
 mod queue;
+mod recent;
 mod rows;
 mod schema;
 
 use files::{LASTING_SUFFIX, create, hold_presence, lasting_process_holds, sibling};
 use queue::{BUSY, wait_when_busy};
+use recent::Lasting;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File};
+use std::collections::BTreeMap;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -64,10 +66,6 @@ const LASTING_WAL_CAP: u64 = 64 * 1024 * 1024;
 
 /// The size a lasting handle's log file is cut back to when SQLite starts it afresh.
 const LASTING_WAL_SIZE: i64 = 16 * 1024 * 1024;
-
-/// The most sessions a lasting handle keeps in memory (a kilobyte or so each); past it, it
-/// starts afresh.
-const RECENT_LIMIT: usize = 50_000;
 
 /// One session, its record and its pulse (`?1`: the namespace, `?2`: the id). Two lookups
 /// rather than a join, which costs the hook path more to plan than to run.
@@ -98,15 +96,6 @@ pub struct SqliteStore {
     queue: queue::Queue,
 }
 
-/// What a lasting handle ([`Config::lasting`]) holds besides its connection.
-struct Lasting {
-    /// The sessions it last wrote.
-    recent: RefCell<Recent>,
-    /// A shared lock on the store's `-lasting` file, held while the handle is open: it tells
-    /// brief handles that a lasting process keeps the log short.
-    _presence: File,
-}
-
 /// What a change read of the row it writes.
 #[derive(Clone, Copy)]
 enum Before<'a> {
@@ -116,35 +105,6 @@ enum Before<'a> {
     Was(&'a Session),
     /// A row whose record is written whole.
     Stored,
-}
-
-/// The sessions (and the tasks) a lasting handle read or wrote in its write transactions, as
-/// stored, and the store's data version they were known at: while no other connection has
-/// committed since (the version is the same at the start of the next write transaction), they
-/// are what the rows hold, and a change starts from them instead of reading and decoding its
-/// row (a task is read from them only inside a group, the one time reads run in a write
-/// transaction). Forgotten whenever a transaction does not land.
-#[derive(Default)]
-struct Recent {
-    version: Option<i64>,
-    sessions: HashMap<String, Session>,
-    tasks: HashMap<String, Task>,
-}
-
-impl Recent {
-    /// Forgets everything.
-    fn clear(&mut self) {
-        self.sessions.clear();
-        self.tasks.clear();
-    }
-
-    /// Keeps `value` under `id` in `kept`, starting `kept` afresh past [`RECENT_LIMIT`].
-    fn keep<T>(kept: &mut HashMap<String, T>, id: &str, value: T) {
-        if kept.len() >= RECENT_LIMIT && !kept.contains_key(id) {
-            kept.clear();
-        }
-        kept.insert(id.to_owned(), value);
-    }
 }
 
 impl SqliteStore {
@@ -245,67 +205,6 @@ impl SqliteStore {
         let turn = self.queue.turn(self.busy_timeout)?;
         BUSY.set((self.busy_timeout.saturating_sub(start.elapsed()), None));
         Ok(turn)
-    }
-
-    /// At the start of a write transaction: forgets the recent sessions if another connection
-    /// has committed since they were known.
-    fn check_recent(&self, tx: &Connection) -> Result<()> {
-        let Some(lasting) = &self.lasting else {
-            return Ok(());
-        };
-        let version: i64 = tx
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        let mut recent = lasting.recent.borrow_mut();
-        if recent.version != Some(version) {
-            recent.clear();
-            recent.version = Some(version);
-        }
-        Ok(())
-    }
-
-    /// Forgets the recent sessions: a transaction did not land.
-    fn forget_recent(&self) {
-        if let Some(lasting) = &self.lasting {
-            let mut recent = lasting.recent.borrow_mut();
-            recent.clear();
-            recent.version = None;
-        }
-    }
-
-    /// Keeps `t`, as the open write transaction stored or read it, among the recent tasks.
-    fn remember_task(&self, t: &Task) {
-        if let Some(lasting) = &self.lasting {
-            Recent::keep(&mut lasting.recent.borrow_mut().tasks, &t.id, t.clone());
-        }
-    }
-
-    /// Keeps `s`, as the open write transaction stored it, among the recent sessions (a
-    /// lasting handle's; a brief one keeps none).
-    fn remember(&self, s: Session) {
-        if let Some(lasting) = &self.lasting {
-            let id = s.id.clone();
-            Recent::keep(&mut lasting.recent.borrow_mut().sessions, &id, s);
-        }
-    }
-
-    /// The same with a copy of `s`, made only by a lasting handle.
-    fn remember_copy(&self, s: &Session) {
-        if self.lasting.is_some() {
-            self.remember(s.clone());
-        }
-    }
-
-    /// The stored session `id`, inside a write transaction: the recent one when known, taken
-    /// out of the recent ones (a change saves it back; one that does not change it leaves it
-    /// to be read again).
-    fn current(&self, tx: &Connection, id: &str) -> Result<Option<Session>> {
-        if let Some(lasting) = &self.lasting
-            && let Some(s) = lasting.recent.borrow_mut().sessions.remove(id)
-        {
-            return Ok(Some(s));
-        }
-        self.load(tx, id)
     }
 
     /// Keeps the write-ahead log short. Every process that opens the store first replays the
