@@ -621,12 +621,7 @@ fn through_sentinel_the_store_follows_a_failover() {
     store.register(&registration("s1")).unwrap();
     let beat = Beat::activity(Source::Hook, store.now().unwrap());
     assert_eq!(store.renew("s1", &beat).unwrap().expect("alive").beats, 1);
-    let synced: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(5000)
-        .query(&mut set.master.raw())
-        .unwrap();
-    assert_eq!(synced, 1, "the replica has the writes");
+    set.replicated();
 
     let before = set.master_port();
     set.failover();
@@ -663,12 +658,7 @@ fn a_failover_that_lost_the_last_tokens_never_hands_one_out_twice() {
     let mut set = SentinelSet::start("coord-tokens");
     let store = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
     let replicated = store.next_token().unwrap();
-    let synced: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(5000)
-        .query(&mut set.master.raw())
-        .unwrap();
-    assert_eq!(synced, 1);
+    set.replicated();
 
     // Cut the replica off (frozen, its link dropped), take a token only the master sees, and
     // lose the master.

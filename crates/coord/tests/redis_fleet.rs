@@ -151,12 +151,7 @@ fn commands_and_hooks_reach_the_fleet_through_its_sentinels_across_a_failover() 
     };
     hook("claude-1");
     assert_eq!(w.state("claude-1"), "active");
-    let synced: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(5000)
-        .query(&mut set.master.raw())
-        .unwrap();
-    assert_eq!(synced, 1);
+    set.replicated();
 
     set.failover();
     let took = hook("claude-1");

@@ -282,6 +282,16 @@ impl SentinelSet {
         }
     }
 
+    /// Waits until the replica has every write the master took (`WAIT 1`).
+    pub fn replicated(&self) {
+        let synced: i64 = redis::cmd("WAIT")
+            .arg(1)
+            .arg(5000)
+            .query(&mut self.master.raw())
+            .expect("WAIT");
+        assert_eq!(synced, 1, "the replica has the writes");
+    }
+
     /// The port of the server the sentinel names as the master.
     pub fn master_port(&self) -> u16 {
         let (_, port): (String, u16) = redis::cmd("SENTINEL")
