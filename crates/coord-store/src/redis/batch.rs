@@ -5,18 +5,18 @@
 //!
 //! Each answer is read on its own: one that fails fails only its call. A call the server no
 //! longer knows the script of (`NOSCRIPT`: it restarted or its scripts were flushed) ran
-//! nothing, so it runs again on its own, which loads the script. A connection that breaks
+//! nothing, so it runs again on its own, which loads the script; so does a call a cluster
+//! node sent elsewhere (`MOVED`, `ASK`: its slot moves) or asked to try again, which the
+//! cluster client follows for a call alone but not inside a pipeline. A connection that breaks
 //! fails every call of the batch, which may have landed in part, as a single call that
 //! times out may have.
 
-use ::redis::{
-    Connection, ConnectionLike, ErrorKind, FromRedisValue, Pipeline, RedisError, ScriptInvocation,
-    ServerErrorKind,
-};
+use ::redis::{ErrorKind, FromRedisValue, Pipeline, RedisError, ScriptInvocation, ServerErrorKind};
 use coord_core::{Beat, Session, Task};
 
+use super::connection::{Stage, failed};
 use super::tasks::task_from_hmget;
-use super::{Answer, RedisStore, Stage, failed, record};
+use super::{Answer, RedisStore, record};
 use crate::{ClaimOutcome, ClaimRequest, Renewal, Result, TaskPut};
 
 impl RedisStore {
@@ -28,7 +28,7 @@ impl RedisStore {
             .iter()
             .map(|(id, beat)| self.heartbeat_call(id, beat, Answer::Counters))
             .collect();
-        self.invoke_all::<Option<(u64, u64, u64)>>(calls, false)
+        self.invoke_all::<Option<(u64, u64, u64)>>(calls)
             .into_iter()
             .zip(beats)
             .map(|(counters, (id, _))| Ok(counters?.map(|c| record::renewal(id, c))))
@@ -62,7 +62,7 @@ impl RedisStore {
 
     pub(super) fn claims_pipelined(&self, claims: &[ClaimRequest]) -> Vec<Result<ClaimOutcome>> {
         let calls = claims.iter().map(|c| self.claim_call(c)).collect();
-        self.invoke_all::<Vec<Option<String>>>(calls, true)
+        self.invoke_all::<Vec<Option<String>>>(calls)
             .into_iter()
             .zip(claims)
             .map(|(answer, claim)| answer.and_then(|a| self.claim_outcome(claim, &a)))
@@ -74,7 +74,7 @@ impl RedisStore {
             .iter()
             .map(|p| self.put_call(p.task, p.expected, p.events))
             .collect();
-        self.invoke_all::<i64>(calls, false)
+        self.invoke_all::<i64>(calls)
             .into_iter()
             .map(|stored| stored.map(|s| s == 1))
             .collect()
@@ -82,20 +82,11 @@ impl RedisStore {
 
     /// Runs the calls that could be made in one pipeline, and gives each its answer in order
     /// (a call that could not be made, its error).
-    /// Calls that take fencing tokens say so (`tokens`), for the counter to be fenced first on
-    /// a master not seen yet.
     fn invoke_all<T: FromRedisValue>(
         &self,
         calls: Vec<Result<ScriptInvocation<'_>>>,
-        tokens: bool,
     ) -> Vec<Result<T>> {
-        let alone = |call: &ScriptInvocation<'_>| {
-            if tokens {
-                self.with_tokens(|con| call.invoke(con))
-            } else {
-                self.with(|con| call.invoke(con))
-            }
-        };
+        let alone = |call: &ScriptInvocation<'_>| self.with(|con| call.invoke(con));
         let mut calls = calls;
         if calls.len() == 1
             && let Some(call) = calls.pop()
@@ -109,15 +100,13 @@ impl RedisStore {
             pipe.invoke_script(call);
             sent += 1;
         }
-        let mut answers = self.answers_raw::<T>(&mut pipe, sent, tokens).into_iter();
+        let mut answers = self.answers_raw::<T>(&mut pipe, sent).into_iter();
         calls
             .into_iter()
             .map(|call| {
                 let call = call?;
                 match answers.next().unwrap_or_else(|| Err(lost())) {
-                    Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                        alone(&call)
-                    }
+                    Err(e) if again_alone(&e) => alone(&call),
                     answer => answer.map_err(failed(&self.url, self.timeout, Stage::Request)),
                 }
             })
@@ -126,57 +115,47 @@ impl RedisStore {
 
     /// The answers of the `n` commands of `pipe`, sent in one round trip.
     fn answers<T: FromRedisValue>(&self, pipe: &mut Pipeline, n: usize) -> Vec<Result<T>> {
-        self.answers_raw(pipe, n, false)
+        self.answers_raw(pipe, n)
             .into_iter()
             .map(|a| a.map_err(failed(&self.url, self.timeout, Stage::Request)))
             .collect()
     }
 
     /// The same with the `redis` crate's errors: each command's own, or, when the round trip
-    /// failed, its error for every command (connecting again first if the last one broke the
-    /// connection; with `tokens`, fencing the token counter first).
+    /// failed, its error for every command.
     fn answers_raw<T: FromRedisValue>(
         &self,
         pipe: &mut Pipeline,
         n: usize,
-        tokens: bool,
     ) -> Vec<Result<T, RedisError>> {
         if n == 0 {
             return Vec::new();
         }
-        let mut con = self.con.borrow_mut();
-        let mut round = |con: &mut Connection| {
-            if tokens {
-                self.fence(con)?;
-            }
-            match pipe
+        let round = self.on_connection(|con| {
+            let answers = pipe
                 .ignore_errors()
-                .query::<Vec<Result<T, RedisError>>>(con)
-            {
-                Ok(answers) if answers.len() == n => Ok(answers),
-                Ok(_) => Err(lost()),
-                Err(e) => Err(e),
+                .query::<Vec<Result<T, RedisError>>>(con)?;
+            if answers.len() != n {
+                return Err(lost());
             }
-        };
-        let outcome = if con.is_open() {
-            Ok(())
-        } else {
-            self.reconnect(&mut con)
-        };
-        let mut answers = outcome.and_then(|()| round(&mut con));
-        // A master a failover made a replica refused every write: nothing of the round
-        // landed, so it goes again to the master the sentinels name now.
-        if answers
-            .as_ref()
-            .is_ok_and(|a| a.iter().any(|r| r.as_ref().is_err_and(|e| self.demoted(e))))
-        {
-            answers = self.reconnect(&mut con).and_then(|()| round(&mut con));
-        }
-        match answers {
+            // A master a failover made a replica refused every write: nothing of the round
+            // landed, so it goes again to the master the sentinels name now.
+            match answers.iter().find_map(|a| a.as_ref().err()) {
+                Some(e) if self.target.demoted(e) => Err(e.clone()),
+                _ => Ok(answers),
+            }
+        });
+        match round {
             Ok(answers) => answers,
-            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+            Err((_, e)) => (0..n).map(|_| Err(e.clone())).collect(),
         }
     }
+}
+
+/// Whether a call refused inside a pipeline is to run again on its own: the server lost its
+/// script, or a cluster node sent it elsewhere or asked it to wait.
+fn again_alone(e: &RedisError) -> bool {
+    e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) || e.is_cluster_error()
 }
 
 /// The error of an answer a pipeline did not give.

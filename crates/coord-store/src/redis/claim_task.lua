@@ -6,11 +6,11 @@
 --
 -- KEYS[1] the task named (any key when none is), KEYS[5] and KEYS[6] the event counter and
 -- stream (see common.lua), KEYS[7] the waiting index, KEYS[8] the token counter, KEYS[9] the
--- mark that the waiting index was built. ARGV[1] the session, ARGV[2] its incarnation,
--- ARGV[3] its labels (JSON), ARGV[4] the task named (empty: the next one), ARGV[5] the lease
--- (ms), ARGV[6] what every task key starts with, ARGV[7] the leader task's id, ARGV[8] how many
--- history entries a task keeps, ARGV[9] the ids of every task (a sorted set, to build the
--- index once).
+-- mark that the waiting index was built, KEYS[10] the master the counter was fenced on.
+-- ARGV[1] the session, ARGV[2] its incarnation, ARGV[3] its labels (JSON), ARGV[4] the task
+-- named (empty: the next one), ARGV[5] the lease (ms), ARGV[6] what every task key starts
+-- with, ARGV[7] the leader task's id, ARGV[8] how many history entries a task keeps, ARGV[9]
+-- the ids of every task (a sorted set, to build the index once).
 --
 -- The record is decoded and encoded again: it holds no number past 14 digits (times in ms,
 -- counters) and no client JSON (a holder's progress is a field of its own).
@@ -83,7 +83,7 @@ else
   end
 end
 
-local token = redis.call('INCR', tokens_key)
+local token = take_token(tokens_key, KEYS[10])
 t.state = 'claimed'
 t.session = session
 t.token = token

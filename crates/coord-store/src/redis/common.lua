@@ -34,6 +34,27 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- The next fencing token from the counter at tokens_key. Redis replicates asynchronously, so a
+-- replica promoted by a failover may lack the last tokens the old master handed out, and a
+-- counter that went back would hand one out twice. A promotion gives the server a new
+-- replication id: on a master whose id is not the one recorded at fenced_key, the counter
+-- first moves past every token that can have been lost, to the greater of TOKEN_GAP ahead
+-- and the clock's milliseconds times TOKENS_PER_MS (which also passes a master promoted and
+-- lost before its own jump reached a replica). Checked in the script, on the master that
+-- hands the token out, so no connection has to know that a failover happened.
+local function take_token(tokens_key, fenced_key)
+  local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)')
+  if not replid then
+    error('INFO replication gives no master_replid')
+  end
+  if redis.call('GET', fenced_key) ~= replid then
+    local counter = tonumber(redis.call('GET', tokens_key) or '0')
+    redis.call('SET', tokens_key, int(math.max(counter + TOKEN_GAP, now_ms() * TOKENS_PER_MS)))
+    redis.call('SET', fenced_key, replid)
+  end
+  return redis.call('INCR', tokens_key)
+end
+
 -- The given fields of the session, false where one is missing.
 local function fields(...)
   return redis.call('HMGET', session_key, ...)

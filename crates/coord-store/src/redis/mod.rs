@@ -20,31 +20,37 @@
 //! - `task:<id>`: a task, a hash of its `revision` and its `record` (JSON); `tasks`: task ids by
 //!   the time they were added, a sorted set; `waiting`, `open` and `finished`: the indexes of
 //!   the tasks that wait, of those not finished (both by age) and of the finished ones (by
-//!   when they finished), sorted sets; `tokens`: the fencing-token counter.
+//!   when they finished), sorted sets; `tokens`: the fencing-token counter, `tokens:fenced`: the
+//!   replication id of the master it was last fenced on (see `take_token` in `common.lua`).
 //!
 //! No key expires: sessions leave by eviction only, so a session is never lost before the sweep
 //! has judged it. Needs Redis 6.2 or later (exclusive stream ranges).
 //!
 //! Connections are synchronous (no async runtime on the hook path) and bounded in time by
-//! [`Config::connect_timeout`]: the connection attempt, then every read and write.
+//! [`Config::connect_timeout`]: the connection attempt, then every read and write
+//! ([`connection`]).
 
 mod batch;
+mod connection;
+mod keys;
 mod record;
+mod scripts;
 mod sentinel;
 mod tasks;
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use ::redis::{
-    Client, Connection, ConnectionLike, FromRedisValue, RedisError, Script, ScriptInvocation,
-};
+use ::redis::{FromRedisValue, ScriptInvocation};
 use coord_core::{
     Beat, Event, EventKind, ExitStatus, HostHeard, Notice, Phase, Registration, Session, Source,
     Task, Timestamp,
 };
 
+use self::connection::{Con, Stage, Target, failed};
+use self::keys::{Keys, host_from_fields, notice_field, pause_field, since_field};
+use self::scripts::{Lua, Scripts};
 use crate::url::RedisUrl;
 use crate::{
     ClaimOutcome, ClaimRequest, Config, Renewal, Result, Store, StoreError, TaskEvent, TaskPut,
@@ -52,22 +58,6 @@ use crate::{
 
 /// How many stream entries [`Store::session_events`] reads per round trip.
 const SCAN_BATCH: usize = 1_000;
-
-/// The scripts coord runs, each one file after `common.lua`.
-#[derive(Clone, Copy)]
-enum Lua {
-    Register,
-    Heartbeat,
-    Unregister,
-    RecordExit,
-    Evict,
-    PutTask,
-    NoteHost,
-    ClaimTask,
-    IndexTasks,
-    RetireTasks,
-    FenceTokens,
-}
 
 /// What the heartbeat script answers.
 #[derive(Clone, Copy)]
@@ -78,111 +68,10 @@ enum Answer {
     Counters,
 }
 
-/// The file of each [`Lua`], in its order.
-const LUA_FILES: [&str; 11] = [
-    include_str!("register.lua"),
-    include_str!("heartbeat.lua"),
-    include_str!("unregister.lua"),
-    include_str!("record_exit.lua"),
-    include_str!("evict.lua"),
-    include_str!("put_task.lua"),
-    include_str!("note_host.lua"),
-    include_str!("claim_task.lua"),
-    include_str!("index_tasks.lua"),
-    include_str!("retire_tasks.lua"),
-    include_str!("fence_tokens.lua"),
-];
-
-/// The scripts of one store, each built as first run: the constants the scripts share with
-/// the Rust side (the store's host gap among them), `common.lua`, then the script's file.
-struct Scripts {
-    host_gap: Duration,
-    built: [OnceCell<Script>; LUA_FILES.len()],
-}
-
-impl Scripts {
-    fn new(host_gap: Duration) -> Self {
-        Self {
-            host_gap,
-            built: Default::default(),
-        }
-    }
-
-    fn get(&self, lua: Lua) -> &Script {
-        self.built[lua as usize].get_or_init(|| {
-            Script::new(&format!(
-                "local HOST_GAP_MS = {}\nlocal SINCE_PREFIX = '{}'\nlocal PAUSE_PREFIX = '{}'\n\
-                 local NOTICE_PREFIX = '{}'\n{}{}",
-                self.host_gap.as_millis(),
-                SINCE_PREFIX.replace('\0', "\\0"),
-                PAUSE_PREFIX.replace('\0', "\\0"),
-                NOTICE_PREFIX.replace('\0', "\\0"),
-                include_str!("common.lua"),
-                LUA_FILES[lua as usize]
-            ))
-        })
-    }
-}
-
-/// What the field of the `hosts` hash holding since when a host has been heard without a gap
-/// starts with, the host's name after it (the host's own field holds when it was last heard);
-/// a host name holds no NUL.
-const SINCE_PREFIX: &str = "since\0";
-
-/// What the field of the `hosts` hash holding a host's longest silence since it has been heard
-/// without a gap (ms) starts with, the host's name after it.
-const PAUSE_PREFIX: &str = "pause\0";
-
-/// What the field of the `hosts` hash holding what is said of a host starts with (JSON of
-/// [`coord_core::Notice`]), the host's name after it.
-const NOTICE_PREFIX: &str = "notice\0";
-
-/// The field of the `hosts` hash that holds since when `host` has been heard without a gap.
-fn since_field(host: &str) -> String {
-    format!("{SINCE_PREFIX}{host}")
-}
-
-/// The field of the `hosts` hash that holds `host`'s longest pause.
-fn pause_field(host: &str) -> String {
-    format!("{PAUSE_PREFIX}{host}")
-}
-
-/// The field of the `hosts` hash that holds what is said of `host`.
-fn notice_field(host: &str) -> String {
-    format!("{NOTICE_PREFIX}{host}")
-}
-
-/// A host's fields as stored: its last signal, since when heard without a gap, its longest
-/// pause since (ms), its notice.
-fn host_from_fields(
-    last: i64,
-    since: Option<i64>,
-    pause: Option<u64>,
-    notice: Option<&str>,
-) -> Result<HostHeard> {
-    Ok(HostHeard {
-        last: Timestamp::from_millis(last),
-        since: Timestamp::from_millis(since.unwrap_or(0)),
-        pause: Duration::from_millis(pause.unwrap_or(0)),
-        notice: notice.map(serde_json::from_str).transpose()?,
-    })
-}
-
-/// Where a store's connection goes.
-enum Target {
-    /// The server the URL names.
-    Server(Client),
-    /// The master that the URL's sentinels name now.
-    Sentinels(RedisUrl),
-}
-
 /// The shared store.
 pub struct RedisStore {
     target: Target,
-    con: RefCell<Connection>,
-    /// Through sentinels: the replication id of the master the connection reaches, until the
-    /// namespace's token counter is fenced on it (see [`sentinel`]).
-    unfenced: RefCell<Option<String>>,
+    con: RefCell<Con>,
     keys: Keys,
     /// The server's URL with its password masked, for errors.
     url: String,
@@ -192,175 +81,24 @@ pub struct RedisStore {
     indexed: Cell<bool>,
 }
 
-/// The keys of one namespace.
-struct Keys {
-    /// `coord:{<ns>}:`, the prefix every key of the namespace starts with.
-    prefix: String,
-    ids: String,
-    last_seen: String,
-    hosts: String,
-    seq: String,
-    events: String,
-    tasks: String,
-    /// The tasks that wait in the queue, by age (a sorted set; see `claim_task.lua`).
-    waiting: String,
-    /// Set once `waiting` was built from every task of the namespace.
-    waiting_built: String,
-    /// The tasks not finished, by age (a sorted set; see `put_task.lua`).
-    open: String,
-    /// The finished tasks, by when they finished (a sorted set).
-    finished: String,
-    /// Set once `open` and `finished` were built from every task of the namespace.
-    indexed: String,
-    tokens: String,
-    /// The replication id of the master `tokens` was last fenced on.
-    tokens_fenced: String,
-}
-
-impl Keys {
-    /// The keys of `namespace`. `%`, `{` and `}` in its name are percent-encoded, so the hash
-    /// tag is the whole name and two namespaces never share a key.
-    fn new(namespace: &str) -> Self {
-        let mut tag = String::with_capacity(namespace.len());
-        for c in namespace.chars() {
-            match c {
-                '%' => tag.push_str("%25"),
-                '{' => tag.push_str("%7B"),
-                '}' => tag.push_str("%7D"),
-                c => tag.push(c),
-            }
-        }
-        let prefix = format!("coord:{{{tag}}}:");
-        let key = |name: &str| format!("{prefix}{name}");
-        Self {
-            ids: key("ids"),
-            last_seen: key("last_seen"),
-            hosts: key("hosts"),
-            seq: key("seq"),
-            events: key("events"),
-            tasks: key("tasks"),
-            waiting: key("waiting"),
-            waiting_built: key("waiting:built"),
-            open: key("open"),
-            finished: key("finished"),
-            indexed: key("open:built"),
-            tokens: key("tokens"),
-            tokens_fenced: key("tokens:fenced"),
-            prefix,
-        }
-    }
-
-    fn session(&self, id: &str) -> String {
-        format!("{}session:{id}", self.prefix)
-    }
-
-    fn task(&self, id: &str) -> String {
-        format!("{}{}", self.task_prefix(), id)
-    }
-
-    fn task_prefix(&self) -> String {
-        format!("{}task:", self.prefix)
-    }
-}
-
 impl RedisStore {
     /// Connects to the server `url` names (or the master its sentinels name), within
     /// [`Config::connect_timeout`].
     pub fn open(url: &RedisUrl, config: &Config) -> Result<Self> {
         let shown = url.to_string();
-        let target = if url.sentinels().is_some() {
-            Target::Sentinels(url.clone())
-        } else {
-            url.connection_info()
-                .and_then(Client::open)
-                .map(Target::Server)
-                .map_err(|source| StoreError::Connect {
-                    url: shown.clone(),
-                    source,
-                })?
-        };
-        let (con, unfenced) = connect_to(&target, config.connect_timeout).map_err(failed(
-            &shown,
-            config.connect_timeout,
-            Stage::Connect,
-        ))?;
+        let timeout = config.connect_timeout;
+        let connect = failed(&shown, timeout, Stage::Connect);
+        let target = Target::of(url, timeout).map_err(&connect)?;
+        let con = target.connect(timeout).map_err(connect)?;
         Ok(Self {
             target,
             con: RefCell::new(con),
-            unfenced: RefCell::new(unfenced),
             keys: Keys::new(&config.namespace),
             url: shown,
-            timeout: config.connect_timeout,
+            timeout,
             scripts: Scripts::new(config.host_gap),
             indexed: Cell::new(false),
         })
-    }
-
-    /// Runs `f` on the connection, connecting again first if the last request broke it, and
-    /// again (once) should the server have become a replica by a failover.
-    fn with<T>(&self, f: impl FnMut(&mut Connection) -> Result<T, RedisError>) -> Result<T> {
-        self.on_connection(false, f)
-    }
-
-    /// The same for a call that may take a fencing token: on a master the namespace's token
-    /// counter was not fenced on yet, it is fenced first.
-    fn with_tokens<T>(&self, f: impl FnMut(&mut Connection) -> Result<T, RedisError>) -> Result<T> {
-        self.on_connection(true, f)
-    }
-
-    fn on_connection<T>(
-        &self,
-        tokens: bool,
-        mut f: impl FnMut(&mut Connection) -> Result<T, RedisError>,
-    ) -> Result<T> {
-        let mut con = self.con.borrow_mut();
-        let fail = failed(&self.url, self.timeout, Stage::Connect);
-        if !con.is_open() {
-            self.reconnect(&mut con).map_err(&fail)?;
-        }
-        let mut run = |con: &mut Connection| {
-            if tokens {
-                self.fence(con)?;
-            }
-            f(con)
-        };
-        match run(&mut con) {
-            Err(e) if self.demoted(&e) => {
-                self.reconnect(&mut con).map_err(&fail)?;
-                run(&mut con)
-            }
-            other => other,
-        }
-        .map_err(failed(&self.url, self.timeout, Stage::Request))
-    }
-
-    /// Replaces the connection with a fresh one to the target.
-    fn reconnect(&self, con: &mut Connection) -> Result<(), RedisError> {
-        let (fresh, unfenced) = connect_to(&self.target, self.timeout)?;
-        *con = fresh;
-        *self.unfenced.borrow_mut() = unfenced;
-        Ok(())
-    }
-
-    /// Fences the token counter on the master `con` reaches, if not done yet.
-    fn fence(&self, con: &mut Connection) -> Result<(), RedisError> {
-        let Some(replid) = self.unfenced.borrow().clone() else {
-            return Ok(());
-        };
-        let mut call = self.scripts.get(Lua::FenceTokens).prepare_invoke();
-        call.key(&self.keys.tokens)
-            .key(&self.keys.tokens_fenced)
-            .arg(&replid)
-            .arg(sentinel::TOKEN_GAP);
-        let _: u64 = call.invoke(con)?;
-        *self.unfenced.borrow_mut() = None;
-        Ok(())
-    }
-
-    /// Whether `e` says the server is no longer the master the sentinels named.
-    fn demoted(&self, e: &RedisError) -> bool {
-        matches!(self.target, Target::Sentinels(_))
-            && e.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::ReadOnly)
     }
 
     /// A call of `script` on the session `id` with `args` after the id.
@@ -433,51 +171,6 @@ impl RedisStore {
     }
 }
 
-/// A connection to `target`, within `timeout`, then with `timeout` on every read and write;
-/// through sentinels, with the master's replication id.
-fn connect_to(
-    target: &Target,
-    timeout: Duration,
-) -> Result<(Connection, Option<String>), RedisError> {
-    match target {
-        Target::Server(client) => connect_raw(client, timeout).map(|con| (con, None)),
-        Target::Sentinels(url) => {
-            sentinel::master(url, timeout).map(|(con, replid)| (con, Some(replid)))
-        }
-    }
-}
-
-/// The same, failing with the `redis` crate's error.
-fn connect_raw(client: &Client, timeout: Duration) -> Result<Connection, RedisError> {
-    let con = client.get_connection_with_timeout(timeout)?;
-    con.set_read_timeout(Some(timeout))?;
-    con.set_write_timeout(Some(timeout))?;
-    Ok(con)
-}
-
-/// What a connection was doing when it failed.
-#[derive(Clone, Copy)]
-enum Stage {
-    Connect,
-    Request,
-}
-
-/// How an error of the `redis` crate reads as a store error: a timeout whatever the stage, else
-/// a failure to connect or of a request.
-fn failed(url: &str, timeout: Duration, stage: Stage) -> impl Fn(RedisError) -> StoreError {
-    move |source| {
-        let url = url.to_owned();
-        match stage {
-            _ if source.is_timeout() => StoreError::Timeout {
-                url,
-                after: timeout,
-            },
-            Stage::Connect => StoreError::Connect { url, source },
-            Stage::Request => StoreError::Redis { url, source },
-        }
-    }
-}
-
 /// `n` as a `COUNT` or `LIMIT` argument.
 fn count(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -485,8 +178,10 @@ fn count(n: usize) -> i64 {
 
 impl Store for RedisStore {
     fn now(&self) -> Result<Timestamp> {
-        let (secs, micros): (i64, i64) = self.with(|con| ::redis::cmd("TIME").query(con))?;
-        Ok(Timestamp::from_millis(secs * 1_000 + micros / 1_000))
+        let mut call = self.scripts.get(Lua::Now).prepare_invoke();
+        call.key(&self.keys.seq);
+        let ms: i64 = self.with(|con| call.invoke(con))?;
+        Ok(Timestamp::from_millis(ms))
     }
 
     fn register(&self, registration: &Registration) -> Result<Session> {
@@ -725,7 +420,9 @@ impl Store for RedisStore {
     }
 
     fn next_token(&self) -> Result<u64> {
-        self.with_tokens(|con| ::redis::cmd("INCR").arg(&self.keys.tokens).query(con))
+        let mut call = self.scripts.get(Lua::NextToken).prepare_invoke();
+        call.key(&self.keys.tokens).key(&self.keys.tokens_fenced);
+        self.with(|con| call.invoke(con))
     }
 
     fn renewals(&self, beats: &[(&str, &Beat)]) -> Vec<Result<Option<Renewal>>> {

@@ -8,31 +8,18 @@
 //! A connection is found again this way whenever the last one broke, or the server it reached
 //! answers `READONLY`: a master that a failover made a replica.
 //!
-//! Redis replicates asynchronously, so a replica promoted by a failover may lack the last
-//! changes of the old master, the last fencing tokens among them: a counter that went back
-//! would hand a token out twice, and a zombie's write under it would be taken. So the master's
-//! replication id (which a promotion changes) is read with its role, and before the first
-//! token a connection takes, the namespace's counter is fenced on it (`fence_tokens.lua`):
-//! on a master it has not seen, the counter jumps by [`TOKEN_GAP`] first.
+//! What a failover may lose of the fencing tokens is fenced by the scripts themselves, on the
+//! master that hands a token out (`take_token` in `common.lua`), so it holds on any target.
 
 use std::time::Duration;
 
 use ::redis::{Client, Connection, ErrorKind, RedisError};
 
-use super::connect_raw;
+use super::connection::connect_raw;
 use crate::url::RedisUrl;
 
-/// How far a namespace's token counter jumps on a master it has not seen: more tokens than
-/// any failover can lose (those the old master handed out in the moments its replica had not
-/// yet received), and little enough that 2^21 failovers keep tokens exact as JSON numbers.
-pub(super) const TOKEN_GAP: u64 = 1 << 32;
-
-/// A connection to the master that `url`'s sentinels name, each step within `timeout`, and
-/// the master's replication id.
-pub(super) fn master(
-    url: &RedisUrl,
-    timeout: Duration,
-) -> Result<(Connection, String), RedisError> {
+/// A connection to the master that `url`'s sentinels name, each step within `timeout`.
+pub(super) fn master(url: &RedisUrl, timeout: Duration) -> Result<Connection, RedisError> {
     let Some((sentinels, name)) = url.sentinels() else {
         return Err(failure("the URL names no sentinels".to_owned()));
     };
@@ -41,8 +28,8 @@ pub(super) fn master(
         match ask(sentinel, name, timeout).and_then(|(host, port)| {
             let mut con = Client::open(url.node_info(&host, port)?)
                 .and_then(|client| connect_raw(&client, timeout))?;
-            if let Some(replid) = master_replid(&mut con)? {
-                Ok((con, replid))
+            if is_master(&mut con)? {
+                Ok(con)
             } else {
                 Err(failure(format!(
                     "{host}:{port}, which a sentinel names as the master of `{name}`, is not one"
@@ -70,18 +57,10 @@ fn ask(
     addr.ok_or_else(|| failure(format!("the sentinel knows no master named `{name}`")))
 }
 
-/// The server's replication id if it is a master now.
-fn master_replid(con: &mut Connection) -> Result<Option<String>, RedisError> {
-    let info: String = ::redis::cmd("INFO").arg("replication").query(con)?;
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .map(str::trim)
-    };
-    Ok(match (field("role"), field("master_replid")) {
-        (Some("master"), Some(replid)) => Some(replid.to_owned()),
-        _ => None,
-    })
+/// Whether the server is a master now.
+fn is_master(con: &mut Connection) -> Result<bool, RedisError> {
+    let role: Vec<::redis::Value> = ::redis::cmd("ROLE").query(con)?;
+    Ok(matches!(role.first(), Some(::redis::Value::BulkString(b)) if b == b"master"))
 }
 
 fn failure(why: String) -> RedisError {

@@ -177,7 +177,7 @@ impl RedisStore {
 
     pub(super) fn claim(&self, claim: &ClaimRequest) -> Result<ClaimOutcome> {
         let call = self.claim_call(claim)?;
-        let answer: Vec<Option<String>> = self.with_tokens(|con| call.invoke(con))?;
+        let answer: Vec<Option<String>> = self.with(|con| call.invoke(con))?;
         self.claim_outcome(claim, &answer)
     }
 
@@ -194,6 +194,7 @@ impl RedisStore {
             .key(&k.waiting)
             .key(&k.tokens)
             .key(&k.waiting_built)
+            .key(&k.tokens_fenced)
             .arg(claim.session)
             .arg(claim.incarnation.to_string())
             .arg(serde_json::to_string(claim.labels)?)
