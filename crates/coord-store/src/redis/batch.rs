@@ -5,9 +5,9 @@
 //!
 //! Each answer is read on its own: one that fails fails only its call. A call the server no
 //! longer knows the script of (`NOSCRIPT`: it restarted or its scripts were flushed) ran
-//! nothing, so it runs again on its own, which loads the script; so does a call a cluster
-//! node sent elsewhere (`MOVED`, `ASK`: its slot moves) or asked to try again, which the
-//! cluster client follows for a call alone but not inside a pipeline. A connection that breaks
+//! nothing, so it runs again on its own, which loads the script. A command a cluster node sent
+//! elsewhere (`MOVED`, `ASK`: its slot moves) or asked to try again also runs again alone: the
+//! cluster client follows those for a command alone, not inside a pipeline. A connection that breaks
 //! fails every call of the batch, which may have landed in part, as a single call that
 //! times out may have.
 
@@ -145,17 +145,25 @@ impl RedisStore {
                 _ => Ok(answers),
             }
         });
-        match round {
+        let mut answers = match round {
             Ok(answers) => answers,
-            Err((_, e)) => (0..n).map(|_| Err(e.clone())).collect(),
+            Err((_, e)) => return (0..n).map(|_| Err(e.clone())).collect(),
+        };
+        // A cluster node that no longer serves the slot (or serves it half moved) answers each
+        // command so: each goes again alone, through the cluster client's redirections.
+        for (answer, cmd) in answers.iter_mut().zip(pipe.cmd_iter()) {
+            if answer.as_ref().is_err_and(RedisError::is_cluster_error) {
+                *answer = self.on_connection(|con| cmd.query(con)).map_err(|(_, e)| e);
+            }
         }
+        answers
     }
 }
 
-/// Whether a call refused inside a pipeline is to run again on its own: the server lost its
-/// script, or a cluster node sent it elsewhere or asked it to wait.
+/// Whether a call refused inside a pipeline is to run again on its own, which loads its script:
+/// the server lost it, or a cluster node the call was sent on to does not have it yet.
 fn again_alone(e: &RedisError) -> bool {
-    e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) || e.is_cluster_error()
+    e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
 }
 
 /// The error of an answer a pipeline did not give.

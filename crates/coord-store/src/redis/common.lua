@@ -38,10 +38,11 @@ end
 -- replica promoted by a failover may lack the last tokens the old master handed out, and a
 -- counter that went back would hand one out twice. A promotion gives the server a new
 -- replication id: on a master whose id is not the one recorded at fenced_key, the counter
--- first moves past every token that can have been lost, to the greater of TOKEN_GAP ahead
--- and the clock's milliseconds times TOKENS_PER_MS (which also passes a master promoted and
--- lost before its own jump reached a replica). Checked in the script, on the master that
--- hands the token out, so no connection has to know that a failover happened.
+-- first moves to TOKEN_GAP past the greater of itself and the clock's milliseconds times
+-- TOKENS_PER_MS. The gap passes what one failover can lose; the clock passes the tokens of a
+-- master that was promoted and lost before its own move reached a replica (which the gap
+-- alone would start again from). Checked in the script, on the master that hands the token
+-- out, so no connection has to know that a failover happened.
 local function take_token(tokens_key, fenced_key)
   local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)')
   if not replid then
@@ -49,7 +50,7 @@ local function take_token(tokens_key, fenced_key)
   end
   if redis.call('GET', fenced_key) ~= replid then
     local counter = tonumber(redis.call('GET', tokens_key) or '0')
-    redis.call('SET', tokens_key, int(math.max(counter + TOKEN_GAP, now_ms() * TOKENS_PER_MS)))
+    redis.call('SET', tokens_key, int(math.max(counter, now_ms() * TOKENS_PER_MS) + TOKEN_GAP))
     redis.call('SET', fenced_key, replid)
   end
   return redis.call('INCR', tokens_key)

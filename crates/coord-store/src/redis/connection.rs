@@ -3,14 +3,17 @@
 //! cluster client, which follows `MOVED` and `ASK` as slots move.
 //!
 //! Every step is bounded by the store's timeout: connecting, then every read and write. A
-//! connection that broke is made again before the next request; one that reached a master a
-//! failover made a replica (`READONLY`) is made again and the request sent once more, which is
-//! safe since a replica refused it whole.
+//! connection that broke (for a cluster: that lost a node) is made again before the next
+//! request; one that reached a master a failover made a replica (`READONLY`) is made again and
+//! the request sent once more, which is safe since a replica refused it whole.
 
 use std::time::Duration;
 
-use ::redis::cluster::{ClusterClient, ClusterClientBuilder};
-use ::redis::{Client, Connection, ConnectionLike, ErrorKind, RedisError, ServerErrorKind};
+use ::redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
+use ::redis::{
+    Client, Cmd, Connection, ConnectionLike, ErrorKind, RedisError, RedisResult, ServerErrorKind,
+    Value,
+};
 
 use super::{RedisStore, sentinel};
 use crate::url::RedisUrl;
@@ -61,14 +64,61 @@ impl Target {
         Ok(match self {
             Self::Server(client) => Box::new(connect_raw(client, timeout)?),
             Self::Sentinels(url) => Box::new(sentinel::master(url, timeout)?),
-            Self::Cluster(client) => Box::new(client.get_connection()?),
+            Self::Cluster(client) => Box::new(OneSlot(client.get_connection()?)),
         })
+    }
+
+    /// Whether `e` leaves a cluster connection unfit for the next request: a node it reached
+    /// is gone, and the cluster client will not look again at who serves its slots unless it
+    /// is told to move, so the next request starts from a fresh connection.
+    fn lost(&self, e: &RedisError) -> bool {
+        matches!(self, Self::Cluster(_)) && (e.is_io_error() || e.is_timeout())
     }
 
     /// Whether `e` says the server is no longer the master the sentinels named.
     pub(super) fn demoted(&self, e: &RedisError) -> bool {
         matches!(self, Self::Sentinels(_))
             && e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
+    }
+}
+
+/// A connection to a cluster that takes pipelines: the cluster client sends one to the node of
+/// its first command's key, which is right for a store whose every key is on one slot. A
+/// command of it that a node sends elsewhere is run again alone (see [`super::batch`]).
+struct OneSlot(ClusterConnection);
+
+impl ConnectionLike for OneSlot {
+    fn supports_pipelining(&self) -> bool {
+        true
+    }
+
+    fn req_command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        self.0.req_command(cmd)
+    }
+
+    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
+        self.0.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        self.0.req_packed_commands(cmd, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
+    }
+
+    fn check_connection(&mut self) -> bool {
+        self.0.check_connection()
+    }
+
+    fn is_open(&self) -> bool {
+        self.0.is_open()
     }
 }
 
@@ -96,25 +146,31 @@ impl RedisStore {
         &self,
         mut f: impl FnMut(&mut dyn ConnectionLike) -> Result<T, RedisError>,
     ) -> Result<T, (Stage, RedisError)> {
-        let mut con = self.con.borrow_mut();
-        let connect = |con: &mut Con| {
-            *con = self
+        let mut slot = self.con.borrow_mut();
+        let connect = |slot: &mut Option<Con>| -> Result<(), (Stage, RedisError)> {
+            *slot = None;
+            let con = self
                 .target
                 .connect(self.timeout)
                 .map_err(|e| (Stage::Connect, e))?;
+            *slot = Some(con);
             Ok(())
         };
-        if !con.is_open() {
-            connect(&mut con)?;
+        if !slot.as_ref().is_some_and(|con| con.is_open()) {
+            connect(&mut slot)?;
         }
-        match f(&mut **con) {
+        let con = slot.as_mut().expect("connected above");
+        let answer = match f(&mut **con) {
             Err(e) if self.target.demoted(&e) => {
-                connect(&mut con)?;
-                f(&mut **con)
+                connect(&mut slot)?;
+                f(&mut **slot.as_mut().expect("connected above"))
             }
             other => other,
+        };
+        if answer.as_ref().is_err_and(|e| self.target.lost(e)) {
+            *slot = None;
         }
-        .map_err(|e| (Stage::Request, e))
+        answer.map_err(|e| (Stage::Request, e))
     }
 }
 

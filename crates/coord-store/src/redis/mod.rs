@@ -71,7 +71,8 @@ enum Answer {
 /// The shared store.
 pub struct RedisStore {
     target: Target,
-    con: RefCell<Con>,
+    /// None once a connection was found unfit: the next request makes a new one.
+    con: RefCell<Option<Con>>,
     keys: Keys,
     /// The server's URL with its password masked, for errors.
     url: String,
@@ -92,7 +93,7 @@ impl RedisStore {
         let con = target.connect(timeout).map_err(connect)?;
         Ok(Self {
             target,
-            con: RefCell::new(con),
+            con: RefCell::new(Some(con)),
             keys: Keys::new(&config.namespace),
             url: shown,
             timeout,

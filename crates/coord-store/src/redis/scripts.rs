@@ -44,13 +44,14 @@ const LUA_FILES: [&str; 12] = [
     include_str!("now.lua"),
 ];
 
-/// How far a namespace's token counter jumps at least on a master it has not seen (see
-/// `take_token` in `common.lua`): past every token the old master can have handed out in the
-/// moments its replica had not yet received them.
-const TOKEN_GAP: u64 = 1 << 32;
+/// How far past the greater of its counter and the clock a namespace's token counter moves on
+/// a master it has not seen (see `take_token` in `common.lua`): more tokens than a master hands
+/// out in the moments its replica has not yet received them (a minute of claims at 16,000 a
+/// second), and little enough that the clock overtakes the counter again about a minute later.
+const TOKEN_GAP: u64 = 1 << 20;
 
 /// How many tokens a millisecond of the server's clock is worth on a master not seen before:
-/// its counter starts no lower than the clock's milliseconds times this, past every token an
+/// the counter moves no lower than the clock's milliseconds times this, past every token an
 /// earlier master handed out, as long as masters hand out fewer than this many a millisecond
 /// on average. Small enough that tokens stay exact in the scripts' JSON (14 digits) until 2168.
 const TOKENS_PER_MS: u64 = 16;

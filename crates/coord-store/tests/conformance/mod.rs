@@ -82,7 +82,8 @@ macro_rules! conformance_suite {
     };
 }
 
-fn registration(id: &str) -> Registration {
+/// The registration of a session `id` that the suite's checks start from.
+pub fn registration(id: &str) -> Registration {
     Registration {
         id: id.to_owned(),
         parent: None,
@@ -638,7 +639,8 @@ pub fn tidy_keeps_every_session_and_recent_event(b: &dyn Backend) {
     assert_eq!(store.events(0, 10).unwrap(), events);
 }
 
-fn new_task(store: &dyn Store, id: &str) -> Task {
+/// A new task `id` that the suite's checks start from.
+pub fn new_task(store: &dyn Store, id: &str) -> Task {
     let labels = BTreeMap::from([("team".to_owned(), "infra".to_owned())]);
     let spec = NewTask {
         id: id.to_owned(),
