@@ -17,7 +17,7 @@ use coord_core::{
 };
 use coord_store::redis::RedisStore;
 use coord_store::{Config, Store, StoreError, StoreUrl};
-use support::{RedisServer, SentinelSet};
+use support::RedisServer;
 
 struct Redis {
     server: RedisServer,
@@ -610,89 +610,4 @@ fn a_namespace_written_before_the_task_indexes_is_claimed_listed_and_retired_fro
     let far = now.plus(Duration::from_secs(3600));
     assert_eq!(store.retire_tasks(far, 10).unwrap(), 1);
     assert_eq!(store.tasks().unwrap().len(), 2);
-}
-
-/// Through its sentinels, a store finds the master, and after a failover the one promoted:
-/// what it wrote before (and the replica received) is there, and it goes on writing.
-#[test]
-fn through_sentinel_the_store_follows_a_failover() {
-    let set = SentinelSet::start("coord-main");
-    let store = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
-    store.register(&registration("s1")).unwrap();
-    let beat = Beat::activity(Source::Hook, store.now().unwrap());
-    assert_eq!(store.renew("s1", &beat).unwrap().expect("alive").beats, 1);
-    set.replicated();
-
-    let before = set.master_port();
-    set.failover();
-    assert_ne!(set.master_port(), before);
-    // The demotion closed the handle's connection: its next call fails (it cannot know
-    // whether a change it sent then landed), and the one after finds the new master.
-    let now = store.now().or_else(|_| store.now()).unwrap();
-    let beat = Beat::activity(Source::Hook, now);
-    let renewed = store.renew("s1", &beat).unwrap();
-    assert_eq!(
-        renewed.expect("the promoted replica has the session").beats,
-        2
-    );
-    let batch: Vec<u64> = store
-        .renewals(&[("s1", &beat), ("s1", &beat)])
-        .into_iter()
-        .map(|r| r.unwrap().unwrap().beats)
-        .collect();
-    assert_eq!(batch, [3, 4]);
-    let fresh = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
-    assert_eq!(fresh.session("s1").unwrap().unwrap().beats, 4);
-    let on_new_master: String = redis::cmd("HGET")
-        .arg("coord:{default}:session:s1")
-        .arg("beats")
-        .query(&mut set.replica.raw())
-        .unwrap();
-    assert_eq!(on_new_master, "4", "written to the promoted replica");
-}
-
-/// A failover to a replica that never received the last tokens the old master handed out
-/// hands none of them out again: on a master not seen before, the counter jumps first.
-#[test]
-fn a_failover_that_lost_the_last_tokens_never_hands_one_out_twice() {
-    let mut set = SentinelSet::start("coord-tokens");
-    let store = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
-    let replicated = store.next_token().unwrap();
-    set.replicated();
-
-    // Cut the replica off (frozen, its link dropped), take a token only the master sees, and
-    // lose the master.
-    set.replica.freeze();
-    let _: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("replica")
-        .query(&mut set.master.raw())
-        .unwrap();
-    let lost = store.next_token().unwrap();
-    assert_eq!(lost, replicated + 1);
-    set.master.stop();
-    set.replica.thaw();
-    set.wait_for_master(set.replica_port());
-
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let next = loop {
-        match store.next_token() {
-            Ok(token) => break token,
-            Err(e) if Instant::now() < deadline => {
-                eprintln!("waiting for the new master: {e}");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => panic!("no token from the new master: {e}"),
-        }
-    };
-    assert!(next > lost, "token {next} after {lost}: handed out twice");
-    let counter: u64 = redis::cmd("GET")
-        .arg("coord:{default}:tokens")
-        .query(&mut set.replica.raw())
-        .unwrap();
-    assert_eq!(
-        counter, next,
-        "the promoted replica keeps counting from there"
-    );
 }

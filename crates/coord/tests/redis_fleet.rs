@@ -7,9 +7,10 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::serve::Served;
 use common::{Sleeper, World, hammer, succeed};
 use serde_json::Value;
-use support::{RedisServer, SentinelSet};
+use support::{ClusterSet, RedisServer, SentinelSet};
 
 /// A coord command on "host" `host`, against the server.
 fn on(w: &World, server: &RedisServer, host: &str) -> Command {
@@ -170,4 +171,97 @@ fn commands_and_hooks_reach_the_fleet_through_its_sentinels_across_a_failover() 
         .query(&mut set.replica.raw())
         .unwrap();
     assert_eq!(on_new_master, 3, "written to the promoted replica");
+}
+
+/// A fleet on a Redis Cluster: the commands, the hooks, the task queue and `coord serve`
+/// reach it through its nodes, and follow the fleet's slot when it moves to another master.
+#[test]
+fn commands_hooks_tasks_and_the_server_reach_a_fleet_on_a_cluster_across_a_move() {
+    let set = ClusterSet::start();
+    let w = World::on(set.url().to_string());
+    let _agent = w.registered("agent-1", &[]);
+    let hook = |session: &str| {
+        let event = format!(r#"{{"session_id":"{session}","hook_event_name":"PostToolUse"}}"#);
+        let out = w.hook_on("host-a", "PostToolUse", event.as_bytes());
+        assert_eq!(out.status.code(), Some(0));
+        assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    };
+    let claim = || {
+        let out = w.ok(&["task", "claim", "--session", "agent-1"]);
+        let mut words = out.split_whitespace();
+        let task = words.next().unwrap().to_owned();
+        (task, words.next().unwrap().parse::<u64>().unwrap())
+    };
+    hook("claude-1");
+    assert_eq!(w.state("claude-1"), "active");
+    w.ok(&["task", "add", "--id", "t1", "first"]);
+    w.ok(&["task", "add", "--id", "t2", "second"]);
+    let (first, token) = claim();
+    assert_eq!(first, "t1");
+
+    let slot = set.slot_of("coord:{default}:ids");
+    let from = set.master_of(slot);
+    let to = *set.masters().iter().find(|&&p| p != from).unwrap();
+    set.move_slot(slot, to);
+
+    hook("claude-1");
+    let beats = |id: &str| w.session(id).unwrap()["beats"].as_u64().unwrap();
+    assert_eq!(
+        beats("claude-1"),
+        2,
+        "the beat before the move and the one after"
+    );
+    let (second, next) = claim();
+    assert_eq!(second, "t2");
+    // On a master not seen before the counter moves ahead first: tokens only grow.
+    assert!(next > token, "token {next} after {token}");
+    let ids: u64 = redis::cmd("ZCARD")
+        .arg("coord:{default}:ids")
+        .query(&mut set.raw(to))
+        .unwrap();
+    assert_eq!(ids, 2, "the fleet is on the slot's new master");
+
+    let served = Served::start(World::on(set.url().to_string()), &[]);
+    let client = World::on(served.url());
+    client.ok(&["heartbeat", "--id", "agent-1"]);
+    assert_eq!(w.session("agent-1").unwrap()["beats"].as_u64(), Some(1));
+    assert_eq!(client.state("claude-1"), "active");
+
+    // A watcher holds a process's session through the cluster and records its end.
+    let mut held = Sleeper::start();
+    let mut watch = w
+        .cmd()
+        .args([
+            "watch",
+            "--pid",
+            &held.pid(),
+            "--id",
+            "held",
+            "--interval",
+            "100ms",
+        ])
+        .spawn()
+        .unwrap();
+    let seen = || {
+        w.session("held")
+            .and_then(|s| s["signals"]["watch"]["at_ms"].as_i64())
+    };
+    until("the watcher to hold its session", || seen().is_some());
+    let first = seen();
+    until("the watcher to renew its session", || seen() > first);
+    held.kill();
+    until("the watcher to record the end", || {
+        w.state("held") == "dead"
+    });
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
+/// Waits, at most ten seconds, until `done`.
+fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -5,6 +5,9 @@
 //! TCP off and nothing saved, waits until it answers `PING`, and kills it when dropped. A
 //! missing `redis-server` fails the test (install the `redis-server` package): a Redis test
 //! that skips would pass without testing anything.
+//!
+//! Sets of such servers on loopback ports: [`SentinelSet`] (a master, its replicas and their
+//! sentinels, in `sentinel.rs`) and [`ClusterSet`] (a Redis Cluster, in `cluster.rs`).
 
 // Shared by several test crates, each of which uses a part of it.
 #![allow(dead_code)]
@@ -19,6 +22,15 @@ use std::time::{Duration, Instant};
 
 use coord_store::StoreUrl;
 use coord_store::url::RedisUrl;
+
+mod cluster;
+mod sentinel;
+
+// Not every test crate that includes this module uses every set.
+#[allow(unused_imports)]
+pub use cluster::{ClusterSet, Move};
+#[allow(unused_imports)]
+pub use sentinel::SentinelSet;
 
 /// How long a new server may take to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,6 +81,8 @@ impl RedisServer {
             .arg(&socket)
             .args(["--save", "", "--appendonly", "no", "--dir"])
             .arg(self.dir.path())
+            .arg("--logfile")
+            .arg(self.log())
             .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -81,19 +95,52 @@ impl RedisServer {
         self.wait_for_pong();
     }
 
+    /// Starts the server again as [`start_again`](Self::start_again) does, with `extra` in
+    /// place of the arguments it had, which it keeps for later restarts (a set's old master
+    /// comes back as a replica of the new one).
+    fn start_again_with(&mut self, extra: Vec<String>) {
+        self.extra = extra;
+        self.start_again();
+    }
+
+    /// Whether it was started and not stopped since; unlike [`is_up`](Self::is_up), it takes
+    /// no `&mut` (and does not notice a server that died on its own).
+    fn is_started(&self) -> bool {
+        self.child.is_some()
+    }
+
     fn wait_for_pong(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             let child = self.child.as_mut().expect("a started server");
             if let Some(status) = child.try_wait().expect("the server's status") {
-                panic!("redis-server exited at start: {status}");
+                panic!(
+                    "redis-server exited at start: {status}; {}",
+                    self.log_tail()
+                );
             }
             if ping(&self.socket()) {
                 return;
             }
             thread::sleep(Duration::from_millis(5));
         }
-        panic!("redis-server did not answer PING within {START_TIMEOUT:?}");
+        panic!(
+            "redis-server did not answer PING within {START_TIMEOUT:?}; {}",
+            self.log_tail()
+        );
+    }
+
+    /// The server's log file.
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("redis.log")
+    }
+
+    /// The last lines of the server's log, to say why it did not start.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.log()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(5)..].join("\n");
+        format!("its log ends:\n{tail}")
     }
 
     /// Stops the server at once (SIGKILL): clients see their connections reset and new ones
@@ -196,170 +243,113 @@ pub fn black_hole() -> (socket2::Socket, TcpStream, SocketAddr) {
     (listener, filler, addr)
 }
 
-/// A free TCP port on loopback: bound, then let go for a server to take.
+/// A free TCP port on loopback for a server to take ([`free_ports`]).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    free_ports(1)[0]
 }
 
-/// A master, its replica and one sentinel that watches them (quorum 1), on loopback ports of
-/// this test alone: a fleet's Redis with failover.
-pub struct SentinelSet {
-    pub master: RedisServer,
-    pub replica: RedisServer,
-    sentinel: Child,
-    sentinel_port: u16,
-    name: String,
-    _dir: tempfile::TempDir,
-}
-
-impl SentinelSet {
-    /// Starts them and waits until the sentinel knows the replica, in sync.
-    pub fn start(name: &str) -> Self {
-        let master_port = free_port();
-        let master = RedisServer::start_with(&["--port", &master_port.to_string()]);
-        let replica_port = free_port();
-        let replica = RedisServer::start_with(&[
-            "--port",
-            &replica_port.to_string(),
-            "--replicaof",
-            "127.0.0.1",
-            &master_port.to_string(),
-        ]);
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let sentinel_port = free_port();
-        let conf = dir.path().join("sentinel.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "port {sentinel_port}\nbind 127.0.0.1\ndir {}\n\
-                 sentinel monitor {name} 127.0.0.1 {master_port} 1\n\
-                 sentinel down-after-milliseconds {name} 1000\n\
-                 sentinel failover-timeout {name} 5000\n",
-                dir.path().display()
-            ),
-        )
-        .expect("the sentinel's configuration");
-        let sentinel = Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server --sentinel");
-        let set = Self {
-            master,
-            replica,
-            sentinel,
-            sentinel_port,
-            name: name.to_owned(),
-            _dir: dir,
-        };
-        Self::wait("the sentinel to know the replica in sync", || {
-            let replicas: Vec<Vec<String>> = redis::cmd("SENTINEL")
-                .arg("replicas")
-                .arg(&set.name)
-                .query(&mut set.sentinel_raw()?)?;
-            let mut replica = set.replica.raw();
-            let info: String = redis::cmd("INFO").arg("replication").query(&mut replica)?;
-            Ok(replicas.len() == 1 && info.contains("master_link_status:up"))
-        });
-        set
-    }
-
-    /// The store URL of the set: its sentinel and the master's name.
-    pub fn url(&self) -> RedisUrl {
-        let text = format!(
-            "redis+sentinel://127.0.0.1:{}/{}",
-            self.sentinel_port, self.name
-        );
-        match StoreUrl::parse(Some(&text), |_| None) {
-            Ok(StoreUrl::Redis(url)) => url,
-            other => panic!("{text} parsed as {other:?}"),
+/// As many distinct free TCP ports on loopback as asked, for servers to take: picked at random
+/// from 20000 up to the kernel's ephemeral ports (which an outgoing connection could take
+/// before the server binds it), all bound at once to check them, then let go.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    use std::hash::BuildHasher;
+    const LOW: u16 = 20_000;
+    let high = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768)
+        .clamp(LOW + 1_000, 32_768);
+    let random = std::hash::RandomState::new();
+    let mut taken: Vec<(u16, std::net::TcpListener)> = Vec::new();
+    for attempt in 0..100_000_u64 {
+        if taken.len() == n {
+            break;
+        }
+        let offset = random.hash_one(attempt) % u64::from(high - LOW);
+        let port = LOW + u16::try_from(offset).expect("an offset below a u16");
+        if taken.iter().all(|(p, _)| *p != port)
+            && let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port))
+        {
+            taken.push((port, listener));
         }
     }
+    assert_eq!(taken.len(), n, "{n} free ports between {LOW} and {high}");
+    taken.into_iter().map(|(port, _)| port).collect()
+}
 
-    /// Waits until the replica has every write the master took (`WAIT 1`).
-    pub fn replicated(&self) {
-        let synced: i64 = redis::cmd("WAIT")
-            .arg(1)
-            .arg(5000)
-            .query(&mut self.master.raw())
-            .expect("WAIT");
-        assert_eq!(synced, 1, "the replica has the writes");
+/// How long one query of a set's waits may take before it counts as no answer (a frozen
+/// server).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A connection to the server on loopback `port` that gives up when it does not answer within
+/// [`QUERY_TIMEOUT`], for the sets' waits; the error names the port.
+fn tcp(port: u16) -> Result<redis::Connection, String> {
+    let open = || {
+        let conn = redis::Client::open(format!("redis://127.0.0.1:{port}"))?
+            .get_connection_with_timeout(QUERY_TIMEOUT)?;
+        conn.set_read_timeout(Some(QUERY_TIMEOUT))?;
+        conn.set_write_timeout(Some(QUERY_TIMEOUT))?;
+        Ok::<_, redis::RedisError>(conn)
+    };
+    open().map_err(|e| format!("127.0.0.1:{port}: {e}"))
+}
+
+/// Runs `cmd` on `conn` to the server on `port`; the error names the port.
+fn query<T: redis::FromRedisValue>(
+    cmd: &redis::Cmd,
+    conn: &mut redis::Connection,
+    port: u16,
+) -> Result<T, String> {
+    cmd.query(conn)
+        .map_err(|e| format!("127.0.0.1:{port}: {e}"))
+}
+
+/// One field of an `INFO` answer (`role`, `master_link_status`…).
+fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// The role (`master`, `slave`) the server on `port` gives in `ROLE`.
+fn role(port: u16) -> Result<String, String> {
+    let role: Vec<redis::Value> = query(&redis::cmd("ROLE"), &mut tcp(port)?, port)?;
+    match role.first() {
+        Some(redis::Value::BulkString(b)) => Ok(String::from_utf8_lossy(b).into_owned()),
+        other => Err(format!("127.0.0.1:{port}: ROLE answered {other:?}")),
     }
+}
 
-    /// The port of the server the sentinel names as the master.
-    pub fn master_port(&self) -> u16 {
-        let (_, port): (String, u16) = redis::cmd("SENTINEL")
-            .arg("get-master-addr-by-name")
-            .arg(&self.name)
-            .query(&mut self.sentinel_raw().expect("the sentinel"))
-            .expect("the master's address");
-        port
+/// Whether the server on `port` replicates the master on `master` with its link up, or why not.
+fn replicates(port: u16, master: u16) -> Result<(), String> {
+    let info: String = query(redis::cmd("INFO").arg("replication"), &mut tcp(port)?, port)?;
+    let field = |f| info_field(&info, f).unwrap_or("?");
+    if field("role") == "slave"
+        && field("master_port") == master.to_string()
+        && field("master_link_status") == "up"
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "127.0.0.1:{port} is {}, of {}, link {}",
+            field("role"),
+            field("master_port"),
+            field("master_link_status")
+        ))
     }
+}
 
-    /// Has the sentinel promote the replica, and waits until it is the master and the old
-    /// master follows it.
-    pub fn failover(&self) {
-        let before = self.master_port();
-        let _: () = redis::cmd("SENTINEL")
-            .arg("failover")
-            .arg(&self.name)
-            .query(&mut self.sentinel_raw().expect("the sentinel"))
-            .expect("SENTINEL FAILOVER");
-        Self::wait("the failover", || {
-            let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut self.master.raw())?;
-            let demoted =
-                matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"slave");
-            Ok(self.master_port() != before && demoted)
-        });
-    }
-
-    /// Waits until the sentinel names the server on `port` as the master.
-    pub fn wait_for_master(&self, port: u16) {
-        Self::wait("the sentinel to name the new master", || {
-            let (_, named): (String, u16) = redis::cmd("SENTINEL")
-                .arg("get-master-addr-by-name")
-                .arg(&self.name)
-                .query(&mut self.sentinel_raw()?)?;
-            Ok(named == port)
-        });
-    }
-
-    /// The replica's port.
-    pub fn replica_port(&self) -> u16 {
-        let port: Vec<String> = redis::cmd("CONFIG")
-            .arg("GET")
-            .arg("port")
-            .query(&mut self.replica.raw())
-            .expect("the replica's port");
-        port[1].parse().expect("a port")
-    }
-
-    fn sentinel_raw(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}", self.sentinel_port))?
-            .get_connection_with_timeout(Duration::from_secs(2))
-    }
-
-    fn wait(what: &str, mut done: impl FnMut() -> redis::RedisResult<bool>) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if done().unwrap_or(false) {
-                return;
+/// Polls `check` until it gives a value, or panics after `timeout` saying what it waited for
+/// and why the last check failed.
+fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(done) => return done,
+            Err(why) if Instant::now() >= deadline => {
+                panic!("gave up after {timeout:?} waiting for {what}: {why}")
             }
-            thread::sleep(Duration::from_millis(50));
+            Err(_) => thread::sleep(Duration::from_millis(50)),
         }
-        panic!("gave up waiting for {what}");
-    }
-}
-
-impl Drop for SentinelSet {
-    fn drop(&mut self) {
-        let _ = self.sentinel.kill();
-        let _ = self.sentinel.wait();
     }
 }

@@ -30,8 +30,9 @@ pub use task::{TaskAction, TaskArgs};
 pub struct Cli {
     /// The store: unset for the embedded default, sqlite:///path/to/coord.db,
     /// redis://[user:password@]host:port/db (rediss://, redis+unix:///path.sock), the sentinels
-    /// of one, redis+sentinel://host:port[,host:port…]/MASTER[/db], or a coord serve at
-    /// http://host:port (its token in COORD_TOKEN).
+    /// of one, redis+sentinel://host:port[,host:port…]/MASTER[/db], the nodes of a cluster,
+    /// redis+cluster://host:port[,host:port…], or a coord serve at http://host:port (its token
+    /// in COORD_TOKEN).
     #[arg(long, env = "COORD_URL", global = true, hide_env_values = true)]
     pub url: Option<String>,
 

@@ -1,0 +1,113 @@
+//! The conformance suite through Redis Sentinel (a master, its replica and a sentinel of this
+//! test alone), plus what a failover must keep: the store follows the master the sentinels
+//! name, and a token the old master handed out is never handed out again.
+
+mod conformance;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use conformance::registration;
+use coord_core::{Beat, Source};
+use coord_store::redis::RedisStore;
+use coord_store::{Config, Store};
+use support::SentinelSet;
+
+struct Sentinel {
+    set: SentinelSet,
+}
+
+impl conformance::Backend for Sentinel {
+    fn open_with(&self, config: Config) -> Box<dyn Store> {
+        Box::new(RedisStore::open(&self.set.url(), &config).unwrap())
+    }
+}
+
+conformance_suite!(Sentinel {
+    set: SentinelSet::start("coord-suite")
+});
+
+/// Through its sentinels, a store finds the master, and after a failover the one promoted:
+/// what it wrote before (and the replica received) is there, and it goes on writing.
+#[test]
+fn through_sentinel_the_store_follows_a_failover() {
+    let set = SentinelSet::start("coord-main");
+    let store = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
+    store.register(&registration("s1")).unwrap();
+    let beat = Beat::activity(Source::Hook, store.now().unwrap());
+    assert_eq!(store.renew("s1", &beat).unwrap().expect("alive").beats, 1);
+    set.replicated();
+
+    let before = set.master_port();
+    set.failover();
+    assert_ne!(set.master_port(), before);
+    // The demotion closed the handle's connection: its next call fails (it cannot know
+    // whether a change it sent then landed), and the one after finds the new master.
+    let now = store.now().or_else(|_| store.now()).unwrap();
+    let beat = Beat::activity(Source::Hook, now);
+    let renewed = store.renew("s1", &beat).unwrap();
+    assert_eq!(
+        renewed.expect("the promoted replica has the session").beats,
+        2
+    );
+    let batch: Vec<u64> = store
+        .renewals(&[("s1", &beat), ("s1", &beat)])
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().beats)
+        .collect();
+    assert_eq!(batch, [3, 4]);
+    let fresh = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
+    assert_eq!(fresh.session("s1").unwrap().unwrap().beats, 4);
+    let on_new_master: String = redis::cmd("HGET")
+        .arg("coord:{default}:session:s1")
+        .arg("beats")
+        .query(&mut set.replica.raw())
+        .unwrap();
+    assert_eq!(on_new_master, "4", "written to the promoted replica");
+}
+
+/// A failover to a replica that never received the last tokens the old master handed out
+/// hands none of them out again: on a master not seen before, the counter jumps first.
+#[test]
+fn a_failover_that_lost_the_last_tokens_never_hands_one_out_twice() {
+    let mut set = SentinelSet::start("coord-tokens");
+    let store = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
+    let replicated = store.next_token().unwrap();
+    set.replicated();
+
+    // Cut the replica off (frozen, its link dropped), take a token only the master sees, and
+    // lose the master.
+    set.replica.freeze();
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("replica")
+        .query(&mut set.master.raw())
+        .unwrap();
+    let lost = store.next_token().unwrap();
+    assert_eq!(lost, replicated + 1);
+    set.master.stop();
+    set.replica.thaw();
+    set.wait_for_master(set.replica_port());
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let next = loop {
+        match store.next_token() {
+            Ok(token) => break token,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("waiting for the new master: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("no token from the new master: {e}"),
+        }
+    };
+    assert!(next > lost, "token {next} after {lost}: handed out twice");
+    let counter: u64 = redis::cmd("GET")
+        .arg("coord:{default}:tokens")
+        .query(&mut set.replica.raw())
+        .unwrap();
+    assert_eq!(
+        counter, next,
+        "the promoted replica keeps counting from there"
+    );
+}
