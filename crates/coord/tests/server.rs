@@ -236,6 +236,27 @@ fn system_methods_answer_with_claudebench_shapes() {
     assert!(ids(&health["healthy"]).contains(&"worker-1"), "{health}");
     assert_eq!(health["failed"], json!([]));
     assert_eq!(health["reassigned"], json!({}));
+    for timeout in [json!(null), json!("10s")] {
+        let refused = s.err("system.check_health", json!({ "timeout": timeout }));
+        assert_eq!(refused["code"], -32602, "timeout {timeout}: {refused}");
+    }
+
+    // As ClaudeBench: an unregister without its instance, session and time is refused, and
+    // changes nothing.
+    for params in [
+        json!({ "instanceId": "worker-1" }),
+        json!({ "instanceId": "worker-1", "sessionId": "", "timestamp": 1 }),
+        json!({ "instanceId": "worker-1", "sessionId": "s", "timestamp": "now" }),
+        json!({ "instanceId": "", "sessionId": "s", "timestamp": 1 }),
+    ] {
+        let refused = s.err("system.unregister", params.clone());
+        assert_eq!(refused["code"], -32602, "{params}: {refused}");
+    }
+    assert_eq!(
+        s.ok("system.heartbeat", json!({ "instanceId": "worker-1" }))["alive"],
+        true,
+        "a refused unregister ends nothing"
+    );
 
     assert_eq!(
         s.ok(
@@ -250,7 +271,10 @@ fn system_methods_answer_with_claudebench_shapes() {
         "no cache: an ended instance is not alive"
     );
     assert_eq!(
-        s.ok("system.unregister", json!({ "instanceId": "never-was" })),
+        s.ok(
+            "system.unregister",
+            json!({ "instanceId": "never-was", "sessionId": "s", "timestamp": 1 })
+        ),
         json!({ "unregistered": true, "tasksReassigned": 0 })
     );
     let state = s.ok("system.get_state", json!({}));
@@ -274,9 +298,9 @@ fn system_methods_answer_with_claudebench_shapes() {
     for line in [
         "coord_sessions{state=\"active\"} 1",
         "coord_sessions{state=\"ended\"} 1",
-        "coord_heartbeats_total 1",
+        "coord_heartbeats_total 2",
         "coord_breaker_state 0",
-        "coord_rpc_request_duration_seconds_count{method=\"system.heartbeat\"} 3",
+        "coord_rpc_request_duration_seconds_count{method=\"system.heartbeat\"} 4",
         "coord_leader 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
@@ -324,7 +348,10 @@ fn check_health_evicts_the_dead_and_hands_their_work_to_the_living() {
 
     // Unregistering takes its work back.
     assert_eq!(
-        s.ok("system.unregister", json!({ "instanceId": "worker-2" })),
+        s.ok(
+            "system.unregister",
+            json!({ "instanceId": "worker-2", "sessionId": "s", "timestamp": 1 })
+        ),
         json!({ "unregistered": true, "tasksReassigned": 1 })
     );
     assert_eq!(

@@ -7,7 +7,8 @@
 //! 10 to 15 s. Its roles become labels (`role=<first role>`, and `role.<r>=true` for each), so
 //! tasks labelled with a role go to instances that have it; `metadata.workingDirectory` is its
 //! working directory. Whether an instance is healthy is coord's verdict (one rule for every
-//! session), not a timeout the caller picks: `check_health` accepts `timeout` and ignores it.
+//! session), not a timeout the caller picks: `check_health` checks that `timeout` is a number,
+//! as ClaudeBench does, and does not use it yet.
 //!
 //! Unlike ClaudeBench: a heartbeat always renews (no cache), an unregister takes back the
 //! instance's tasks (whatever their holder's role), `check_health` hands waiting work to any
@@ -49,8 +50,13 @@ struct Metadata {
 }
 
 #[derive(Deserialize)]
-struct CheckParams {
-    timeout: Option<Value>,
+#[serde(rename_all = "camelCase")]
+struct UnregisterParams {
+    instance_id: String,
+    session_id: String,
+    /// Required, as ClaudeBench requires it; coord times the end on the store's clock.
+    #[serde(rename = "timestamp")]
+    _timestamp: f64,
 }
 
 #[derive(Deserialize)]
@@ -131,13 +137,15 @@ pub fn heartbeat(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError>
     .or_else(json!({ "alive": false, "isLeader": false })))
 }
 
-/// `system.unregister {instanceId, sessionId?, timestamp?}` → `{unregistered: true,
+/// `system.unregister {instanceId, sessionId, timestamp}` → `{unregistered: true,
 /// tasksReassigned: n}`: ends the instance and takes back the tasks it held (they wait the
 /// lock-delay, then go to the next live instance that fits). An unknown instance is not an
-/// error.
+/// error. As in ClaudeBench, all three parameters are required (the ids not empty, the time a
+/// number), and a call without them changes nothing.
 pub fn unregister(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError> {
-    let p: InstanceParams = parse(params)?;
+    let p: UnregisterParams = parse(params)?;
     non_empty("instanceId", &p.instance_id)?;
+    non_empty("sessionId", &p.session_id)?;
     let metrics = ctx.metrics.clone();
     let id = p.instance_id;
     Ok(Prepared::change(
@@ -163,12 +171,9 @@ pub fn unregister(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError
 /// period and taking back their work), the leader lease handed on if it was lost, and the
 /// waiting tasks handed to live sessions. `failed` lists the dead, evicted or not.
 pub fn check_health(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError> {
-    let p: CheckParams = parse(params)?;
-    if p.timeout.is_some_and(|t| !t.is_u64()) {
-        return Err(RpcError::invalid_params(
-            "timeout",
-            "must be a whole number of milliseconds",
-        ));
+    let p: serde_json::Map<String, Value> = parse(params)?;
+    if p.get("timeout").is_some_and(|t| !t.is_number()) {
+        return Err(RpcError::invalid_params("timeout", "must be a number"));
     }
     let metrics = ctx.metrics.clone();
     Ok(Prepared::new("id", move |s| {
