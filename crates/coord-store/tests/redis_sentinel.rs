@@ -1,6 +1,6 @@
 //! The conformance suite through Redis Sentinel (a master, its replica and a sentinel of this
 //! test alone), plus what a failover must keep: the store follows the master the sentinels
-//! name, and a token the old master handed out is never handed out again.
+//! name, and a token the old master handed out is never handed out again; over TLS too.
 
 mod conformance;
 mod support;
@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use conformance::registration;
 use coord_core::{Beat, Source};
 use coord_store::redis::RedisStore;
-use coord_store::{Config, Store};
-use support::SentinelSet;
+use coord_store::url::RedisUrl;
+use coord_store::{Config, Store, StoreError};
+use support::{SentinelSet, TlsCerts, run_in_child};
 
 struct Sentinel {
     set: SentinelSet,
@@ -31,7 +32,11 @@ conformance_suite!(Sentinel {
 /// what it wrote before (and the replica received) is there, and it goes on writing.
 #[test]
 fn through_sentinel_the_store_follows_a_failover() {
-    let set = SentinelSet::start("coord-main");
+    follows_a_failover(&SentinelSet::start("coord-main"));
+}
+
+/// What [`through_sentinel_the_store_follows_a_failover`] checks, on any set with one replica.
+fn follows_a_failover(set: &SentinelSet) {
     let store = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
     store.register(&registration("s1")).unwrap();
     let beat = Beat::activity(Source::Hook, store.now().unwrap());
@@ -64,6 +69,49 @@ fn through_sentinel_the_store_follows_a_failover() {
         .query(&mut set.replica.raw())
         .unwrap();
     assert_eq!(on_new_master, "4", "written to the promoted replica");
+}
+
+/// `rediss+sentinel://`: sentinels asked over plain TCP name a master and a replica that speak
+/// TLS only, with a certificate a test authority signed. Unless it trusts that authority, the
+/// store cannot connect, nor can it without TLS (`redis+sentinel://`); once it does, it reaches
+/// the master over TLS and follows a failover as
+/// [`through_sentinel_the_store_follows_a_failover`] does. The authority is given to the store
+/// through `SSL_CERT_FILE`, which only a new process can set (the environment is read when
+/// connecting): that half is [`tls_sentinel_client`], run in a child of this test binary.
+#[test]
+fn through_sentinels_over_tls_the_store_reaches_the_master_and_follows_a_failover() {
+    let certs = TlsCerts::make();
+    {
+        let set = SentinelSet::start_tls("coord-untrusted", &certs);
+        let refused = |url: &RedisUrl| match RedisStore::open(url, &Config::new("default")) {
+            Err(StoreError::Connect { source, .. }) => source,
+            Err(other) => panic!("{url}: {other:?}"),
+            Ok(_) => panic!("{url} connected"),
+        };
+        let untrusted = refused(&set.url());
+        assert!(untrusted.to_string().contains("certificate"), "{untrusted}");
+        // A master that speaks TLS hangs up on a request in plain text.
+        let plain = refused(&set.plain_url());
+        assert!(plain.is_io_error(), "{plain:?}");
+    }
+    run_in_child(
+        "tls_sentinel_client",
+        &[
+            ("SSL_CERT_FILE", &certs.ca()),
+            ("COORD_TEST_CERTS", certs.dir()),
+        ],
+    );
+}
+
+/// The half of [`through_sentinels_over_tls_the_store_reaches_the_master_and_follows_a_failover`]
+/// that trusts the test authority, run only by it.
+#[test]
+#[ignore = "run by through_sentinels_over_tls_…, with the test authority in SSL_CERT_FILE"]
+fn tls_sentinel_client() {
+    let dir = std::env::var_os("COORD_TEST_CERTS").expect("COORD_TEST_CERTS: run by the TLS test");
+    let set = SentinelSet::start_tls("coord-tls", &TlsCerts::at(dir.into()));
+    assert!(set.url().to_string().starts_with("rediss+sentinel://"));
+    follows_a_failover(&set);
 }
 
 /// A failover to a replica that never received the last tokens the old master handed out

@@ -236,28 +236,6 @@ fn system_methods_answer_with_claudebench_shapes() {
     assert!(ids(&health["healthy"]).contains(&"worker-1"), "{health}");
     assert_eq!(health["failed"], json!([]));
     assert_eq!(health["reassigned"], json!({}));
-    for timeout in [json!(null), json!("10s")] {
-        let refused = s.err("system.check_health", json!({ "timeout": timeout }));
-        assert_eq!(refused["code"], -32602, "timeout {timeout}: {refused}");
-    }
-
-    // As ClaudeBench: an unregister without its instance, session and time is refused, and
-    // changes nothing.
-    for params in [
-        json!({ "instanceId": "worker-1" }),
-        json!({ "instanceId": "worker-1", "sessionId": "", "timestamp": 1 }),
-        json!({ "instanceId": "worker-1", "sessionId": "s", "timestamp": "now" }),
-        json!({ "instanceId": "", "sessionId": "s", "timestamp": 1 }),
-    ] {
-        let refused = s.err("system.unregister", params.clone());
-        assert_eq!(refused["code"], -32602, "{params}: {refused}");
-    }
-    assert_eq!(
-        s.ok("system.heartbeat", json!({ "instanceId": "worker-1" }))["alive"],
-        true,
-        "a refused unregister ends nothing"
-    );
-
     assert_eq!(
         s.ok(
             "system.unregister",
@@ -298,13 +276,44 @@ fn system_methods_answer_with_claudebench_shapes() {
     for line in [
         "coord_sessions{state=\"active\"} 1",
         "coord_sessions{state=\"ended\"} 1",
-        "coord_heartbeats_total 2",
+        "coord_heartbeats_total 1",
         "coord_breaker_state 0",
-        "coord_rpc_request_duration_seconds_count{method=\"system.heartbeat\"} 4",
+        "coord_rpc_request_duration_seconds_count{method=\"system.heartbeat\"} 3",
         "coord_leader 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
+}
+
+/// What ClaudeBench refuses, coord refuses too, and a refused call changes nothing.
+#[test]
+fn system_calls_claudebench_would_refuse_are_refused_and_change_nothing() {
+    let s = Server::start(World::new(), &[]);
+    s.ok(
+        "system.register",
+        json!({ "id": "worker-1", "roles": ["worker"] }),
+    );
+    for timeout in [json!(null), json!("10s")] {
+        let refused = s.err("system.check_health", json!({ "timeout": timeout }));
+        assert_eq!(refused["code"], -32602, "timeout {timeout}: {refused}");
+    }
+
+    // As ClaudeBench: an unregister without its instance, session and time is refused, and
+    // changes nothing.
+    for params in [
+        json!({ "instanceId": "worker-1" }),
+        json!({ "instanceId": "worker-1", "sessionId": "", "timestamp": 1 }),
+        json!({ "instanceId": "worker-1", "sessionId": "s", "timestamp": "now" }),
+        json!({ "instanceId": "", "sessionId": "s", "timestamp": 1 }),
+    ] {
+        let refused = s.err("system.unregister", params.clone());
+        assert_eq!(refused["code"], -32602, "{params}: {refused}");
+    }
+    assert_eq!(
+        s.ok("system.heartbeat", json!({ "instanceId": "worker-1" }))["alive"],
+        true,
+        "a refused unregister ends nothing"
+    );
 }
 
 #[test]

@@ -8,6 +8,10 @@
 //!
 //! Sets of such servers on loopback ports: [`SentinelSet`] (a master, its replicas and their
 //! sentinels, in `sentinel.rs`) and [`ClusterSet`] (a Redis Cluster, in `cluster.rs`).
+//!
+//! For TLS, [`TlsCerts`] makes a test authority and a server certificate it signed, and
+//! [`run_in_child`] runs a test in a new process of its test binary, which can be told to trust
+//! that authority (`SSL_CERT_FILE`).
 
 // Shared by several test crates, each of which uses a part of it.
 #![allow(dead_code)]
@@ -204,6 +208,13 @@ impl RedisServer {
             .and_then(|c| c.get_connection())
             .expect("a connection to the test server")
     }
+
+    /// A connection through its unix socket that gives up when it does not answer within
+    /// [`QUERY_TIMEOUT`], for the sets' waits, whatever the server listens on besides (a set's
+    /// server may speak TLS only); the error names `port`, the one it has in its set.
+    fn bounded(&self, port: u16) -> Result<redis::Connection, String> {
+        bounded(redis::ConnectionAddr::Unix(self.socket()), port)
+    }
 }
 
 impl Drop for RedisServer {
@@ -227,6 +238,122 @@ fn ping(socket: &Path) -> bool {
     }
     let n = stream.read(&mut answer).unwrap_or(0);
     answer[..n].starts_with(b"+PONG") || answer[..n].starts_with(b"-NOAUTH")
+}
+
+/// A test certificate authority and a certificate it signed for `localhost` and `127.0.0.1`
+/// (elliptic-curve keys, a day's validity), made with `openssl`, for servers that speak TLS. A
+/// client of this crate trusts the authority when `SSL_CERT_FILE` names [`ca`](Self::ca), which
+/// only a new process can be given ([`run_in_child`]).
+pub struct TlsCerts {
+    dir: PathBuf,
+    /// Where [`make`](Self::make) wrote them, removed when they are dropped.
+    _made: Option<tempfile::TempDir>,
+}
+
+impl TlsCerts {
+    /// Makes an authority and a server certificate in a temporary directory.
+    pub fn make() -> Self {
+        let made = tempfile::tempdir().expect("a temporary directory");
+        let dir = made.path();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("openssl is installed");
+            assert!(out.status.success(), "openssl {args:?}: {out:?}");
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let ca = ["-keyout", "ca.key", "-out", "ca.pem", "-days", "1"];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &ca,
+                &["-subj", "/CN=coord test authority"],
+            ]
+            .concat(),
+        );
+        let csr = ["-keyout", "server.key", "-out", "server.csr"];
+        openssl(&[&["req"][..], &ec, &csr, &["-subj", "/CN=localhost"]].concat());
+        std::fs::write(
+            dir.join("san.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .expect("the certificate's names");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "san.ext",
+        ]);
+        Self {
+            dir: dir.to_owned(),
+            _made: Some(made),
+        }
+    }
+
+    /// The certificates that [`make`](Self::make) wrote in `dir` (for another process).
+    pub fn at(dir: PathBuf) -> Self {
+        Self { dir, _made: None }
+    }
+
+    /// Where they are.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The authority's certificate, for `SSL_CERT_FILE`.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// The settings (name, value) of a server or sentinel that speaks TLS with them: the
+    /// certificate (shown to clients, and to the servers it connects to), its key, the
+    /// authority the certificates of others are checked against, no certificate asked of
+    /// clients, and replication (for a sentinel: every connection it makes) over TLS.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let path = |name: &str| self.dir.join(name).display().to_string();
+        vec![
+            ("tls-cert-file", path("server.pem")),
+            ("tls-key-file", path("server.key")),
+            ("tls-ca-cert-file", path("ca.pem")),
+            ("tls-auth-clients", "no".to_owned()),
+            ("tls-replication", "yes".to_owned()),
+        ]
+    }
+}
+
+/// Runs `test`, an ignored test of this test binary, alone in a new process with `env` added
+/// to its environment, and panics with its output unless it passed: for what only a new process
+/// can be given, as the authority a TLS client trusts (`SSL_CERT_FILE`, read when connecting).
+pub fn run_in_child(test: &str, env: &[(&str, &Path)]) {
+    let child = Command::new(std::env::current_exe().expect("the test binary"))
+        .args([test, "--exact", "--ignored", "--nocapture"])
+        .envs(env.iter().copied())
+        .output()
+        .expect("the test binary runs");
+    let output = String::from_utf8_lossy(&child.stdout);
+    let errors = String::from_utf8_lossy(&child.stderr);
+    assert!(child.status.success(), "{test}: {output}{errors}");
+    assert!(output.contains("1 passed"), "{test}: {output}{errors}");
 }
 
 /// An address that drops every connection attempt, like a black-holed host, without sending a
@@ -284,9 +411,17 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 /// A connection to the server on loopback `port` that gives up when it does not answer within
 /// [`QUERY_TIMEOUT`], for the sets' waits; the error names the port.
 fn tcp(port: u16) -> Result<redis::Connection, String> {
+    bounded(
+        redis::ConnectionAddr::Tcp("127.0.0.1".to_owned(), port),
+        port,
+    )
+}
+
+/// A connection to `addr`, the server on loopback `port`, that gives up when it does not
+/// answer within [`QUERY_TIMEOUT`]; the error names the port.
+fn bounded(addr: redis::ConnectionAddr, port: u16) -> Result<redis::Connection, String> {
     let open = || {
-        let conn = redis::Client::open(format!("redis://127.0.0.1:{port}"))?
-            .get_connection_with_timeout(QUERY_TIMEOUT)?;
+        let conn = redis::Client::open(addr)?.get_connection_with_timeout(QUERY_TIMEOUT)?;
         conn.set_read_timeout(Some(QUERY_TIMEOUT))?;
         conn.set_write_timeout(Some(QUERY_TIMEOUT))?;
         Ok::<_, redis::RedisError>(conn)
@@ -311,9 +446,9 @@ fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-/// The role (`master`, `slave`) the server on `port` gives in `ROLE`.
-fn role(port: u16) -> Result<String, String> {
-    let role: Vec<redis::Value> = query(&redis::cmd("ROLE"), &mut tcp(port)?, port)?;
+/// The role (`master`, `slave`) the server on `port` gives in `ROLE` on `conn`.
+fn role(conn: &mut redis::Connection, port: u16) -> Result<String, String> {
+    let role: Vec<redis::Value> = query(&redis::cmd("ROLE"), conn, port)?;
     match role.first() {
         Some(redis::Value::BulkString(b)) => Ok(String::from_utf8_lossy(b).into_owned()),
         other => Err(format!("127.0.0.1:{port}: ROLE answered {other:?}")),
@@ -322,7 +457,12 @@ fn role(port: u16) -> Result<String, String> {
 
 /// Whether the server on `port` replicates the master on `master` with its link up, or why not.
 fn replicates(port: u16, master: u16) -> Result<(), String> {
-    let info: String = query(redis::cmd("INFO").arg("replication"), &mut tcp(port)?, port)?;
+    replicates_on(&mut tcp(port)?, port, master)
+}
+
+/// The same, asked on `conn` to the server on `port`.
+fn replicates_on(conn: &mut redis::Connection, port: u16, master: u16) -> Result<(), String> {
+    let info: String = query(redis::cmd("INFO").arg("replication"), conn, port)?;
     let field = |f| info_field(&info, f).unwrap_or("?");
     if field("role") == "slave"
         && field("master_port") == master.to_string()

@@ -1,6 +1,7 @@
 //! [`SentinelSet`]: a master, its replicas and the sentinels that watch them, on loopback ports
 //! of this test alone: a fleet's Redis with failover, by hand ([`SentinelSet::failover`]) or by
-//! losing the master ([`SentinelSet::kill_master`]), as many times in a row as a test likes.
+//! losing the master ([`SentinelSet::kill_master`]), as many times in a row as a test likes;
+//! its servers may speak TLS only ([`SentinelSet::start_tls`]).
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -9,7 +10,7 @@ use std::time::Duration;
 use coord_store::StoreUrl;
 use coord_store::url::RedisUrl;
 
-use super::{RedisServer, free_ports, query, replicates, role, tcp, wait_for};
+use super::{RedisServer, TlsCerts, free_ports, query, replicates_on, role, tcp, wait_for};
 
 /// How long a sentinel waits for an answer before it takes a server for down. Not 1000: a
 /// sentinel whose master just changed reconnects to its servers up to a second later (it
@@ -37,8 +38,14 @@ pub struct SentinelSet {
     ports: Vec<u16>,
     sentinels: Vec<Sentinel>,
     name: String,
+    /// The TLS settings of its servers and sentinels ([`TlsCerts::settings`]), if they speak
+    /// TLS.
+    tls: Option<Tls>,
     _dir: tempfile::TempDir,
 }
+
+/// TLS settings, name and value.
+type Tls = Vec<(&'static str, String)>;
 
 /// One `redis-server --sentinel` of a set.
 struct Sentinel {
@@ -46,16 +53,25 @@ struct Sentinel {
     port: u16,
 }
 
-/// The arguments of a server of a set on `port`, a replica of the one on `master` if any. A
-/// full resync starts at once instead of waiting 5 s for more replicas to join (Redis 7's
-/// `repl-diskless-sync-delay`), which a restarted server needs.
-fn server_args(port: u16, master: Option<u16>) -> Vec<String> {
+/// The arguments of a server of a set on `port`, a replica of the one on `master` if any; with
+/// `tls`, `port` is its TLS port and it has no other but its unix socket, and it replicates
+/// over TLS. A full resync starts at once instead of waiting 5 s for more replicas to join
+/// (Redis 7's `repl-diskless-sync-delay`), which a restarted server needs.
+fn server_args(port: u16, master: Option<u16>, tls: Option<&Tls>) -> Vec<String> {
     let mut args = vec![
-        "--port".to_owned(),
+        if tls.is_some() {
+            "--tls-port"
+        } else {
+            "--port"
+        }
+        .to_owned(),
         port.to_string(),
         "--repl-diskless-sync-delay".to_owned(),
         "0".to_owned(),
     ];
+    for (setting, value) in tls.into_iter().flatten() {
+        args.extend([format!("--{setting}"), value.clone()]);
+    }
     if let Some(master) = master {
         args.extend(["--replicaof".to_owned(), "127.0.0.1".to_owned()]);
         args.push(master.to_string());
@@ -89,24 +105,47 @@ impl SentinelSet {
     /// timeout 5 s), and waits until every replica is in sync and every sentinel knows every
     /// replica and every other sentinel, and has heard from each replica.
     pub fn start_with(name: &str, replicas: usize, sentinels: usize) -> Self {
+        Self::launch(name, replicas, sentinels, None)
+    }
+
+    /// Starts a master, one replica and one sentinel as [`start`](Self::start) does, the servers
+    /// speaking TLS only with `certs` (their ports are TLS ports), the replica replicating over
+    /// TLS, and the sentinel taking plain connections and making TLS ones to the servers. Its
+    /// [`url`](Self::url) is `rediss+sentinel://`.
+    ///
+    /// One sentinel: with `tls-replication` a sentinel speaks TLS to other sentinels as well,
+    /// which would need TLS ports for them too.
+    pub fn start_tls(name: &str, certs: &TlsCerts) -> Self {
+        Self::launch(name, 1, 1, Some(certs.settings()))
+    }
+
+    /// Starts a set as [`start_with`](Self::start_with) does, its servers and sentinels with
+    /// the TLS settings `tls` if any.
+    fn launch(name: &str, replicas: usize, sentinels: usize, tls: Option<Tls>) -> Self {
         assert!(replicas >= 1, "a sentinel set has at least one replica");
         assert!(sentinels >= 1, "a sentinel set has at least one sentinel");
         let ports = free_ports(1 + replicas + sentinels);
         let (server_ports, sentinel_ports) = ports.split_at(1 + replicas);
         let master_port = server_ports[0];
-        let master = start_server(&server_args(master_port, None));
+        let master = start_server(&server_args(master_port, None, tls.as_ref()));
         let mut started: Vec<RedisServer> = server_ports[1..]
             .iter()
-            .map(|&port| start_server(&server_args(port, Some(master_port))))
+            .map(|&port| start_server(&server_args(port, Some(master_port), tls.as_ref())))
             .collect();
         // In sync before the sentinels start: the master's first INFO shows them every replica.
-        for &port in &server_ports[1..] {
+        for (server, &port) in started.iter().zip(&server_ports[1..]) {
             wait_for(
                 &format!("the replica on {port} to sync with {master_port}"),
                 SETTLE_TIMEOUT,
-                || replicates(port, master_port),
+                || replicates_on(&mut server.bounded(port)?, port, master_port),
             );
         }
+        let tls_conf = tls
+            .iter()
+            .flatten()
+            .fold(String::new(), |conf, (setting, value)| {
+                conf + setting + " " + value + "\n"
+            });
         let dir = tempfile::tempdir().expect("a temporary directory");
         let quorum = sentinels / 2 + 1;
         let sentinels = sentinel_ports
@@ -119,7 +158,7 @@ impl SentinelSet {
                         "port {port}\nbind 127.0.0.1\ndir {dir}\n\
                          sentinel monitor {name} 127.0.0.1 {master_port} {quorum}\n\
                          sentinel down-after-milliseconds {name} {DOWN_AFTER_MS}\n\
-                         sentinel failover-timeout {name} 5000\n",
+                         sentinel failover-timeout {name} 5000\n{tls_conf}",
                         dir = dir.path().display()
                     ),
                 )
@@ -145,6 +184,7 @@ impl SentinelSet {
             ports: server_ports.to_vec(),
             sentinels,
             name: name.to_owned(),
+            tls,
             _dir: dir,
         };
         wait_for(
@@ -155,14 +195,26 @@ impl SentinelSet {
         set
     }
 
-    /// The store URL of the set: every sentinel and the master's name.
+    /// The store URL of the set: every sentinel and the master's name; `rediss+sentinel://`
+    /// if its servers speak TLS.
     pub fn url(&self) -> RedisUrl {
+        self.url_with(self.tls.is_some())
+    }
+
+    /// The `redis+sentinel://` URL of the set, even if its servers speak TLS only.
+    pub fn plain_url(&self) -> RedisUrl {
+        self.url_with(false)
+    }
+
+    /// The URL of the set, for a master reached over TLS or not.
+    fn url_with(&self, tls: bool) -> RedisUrl {
         let sentinels: Vec<String> = self
             .sentinels
             .iter()
             .map(|s| format!("127.0.0.1:{}", s.port))
             .collect();
-        let text = format!("redis+sentinel://{}/{}", sentinels.join(","), self.name);
+        let scheme = if tls { "rediss" } else { "redis" };
+        let text = format!("{scheme}+sentinel://{}/{}", sentinels.join(","), self.name);
         match StoreUrl::parse(Some(&text), |_| None) {
             Ok(StoreUrl::Redis(url)) => url,
             other => panic!("{text} parsed as {other:?}"),
@@ -223,7 +275,7 @@ impl SentinelSet {
                 if now == before {
                     return Err(format!("the sentinels still name {before}"));
                 }
-                match role(before)?.as_str() {
+                match role(&mut self.bounded(before)?, before)?.as_str() {
                     "slave" => Ok(()),
                     other => Err(format!("the old master on {before} is still a {other}")),
                 }
@@ -285,7 +337,7 @@ impl SentinelSet {
         );
         for i in 0..self.ports.len() {
             if !self.server_mut(i).is_up() {
-                let args = server_args(self.ports[i], Some(master));
+                let args = server_args(self.ports[i], Some(master), self.tls.as_ref());
                 self.server_mut(i).start_again_with(args);
             }
         }
@@ -387,14 +439,23 @@ impl SentinelSet {
                 }
             }
         }
-        match role(master)?.as_str() {
+        match role(&mut self.bounded(master)?, master)?.as_str() {
             "master" => {}
             other => return Err(format!("the named master {master} is a {other}")),
         }
         for replica in replicas {
-            replicates(replica, master)?;
+            replicates_on(&mut self.bounded(replica)?, replica, master)?;
         }
         Ok(master)
+    }
+
+    /// A connection to the server on `port` (through its unix socket, as it may speak TLS
+    /// only) that gives up when it does not answer, for the waits.
+    fn bounded(&self, port: u16) -> Result<redis::Connection, String> {
+        let i = self
+            .index_of(port)
+            .ok_or_else(|| format!("no server of the set on {port}"))?;
+        self.server(i).bounded(port)
     }
 
     /// The index (in `ports`) of the server on `port`.
