@@ -4,8 +4,9 @@
 //! The mapping follows what the real agents were seen to do (`claude-code-observed.md`,
 //! `codex-observed.md`), not only what they document: Claude Code runs subagents in the same
 //! process with the same `session_id` (only `agent_id` tells them apart), a `Stop` may come
-//! while background subagents still run, Codex's `Interrupt` ends a turn without a `Stop`, and
-//! an event coord does not know is a sign of life and nothing more.
+//! while background subagents still run, Codex's `Interrupt` ends a turn without a `Stop`, a
+//! tool that asks the person something ([`PERSON_TOOLS`]) waits for them from its `PreToolUse`
+//! on, and an event coord does not know is a sign of life and nothing more.
 
 use serde::Deserialize;
 
@@ -71,6 +72,33 @@ pub struct NotifyPayload {
     pub cwd: Option<String>,
 }
 
+/// Claude Code's tools that wait for a person from the moment they are called, and what they
+/// wait for. `AskUserQuestion` and `ExitPlanMode` were recorded (`fixtures/claude-code/tui-ask*`,
+/// `tui-plan*`): `PreToolUse`, `PermissionRequest` for the same tool at once, the dialog,
+/// `Notification(permission_prompt)` 6 s later, then nothing until the person answers
+/// (`PostToolUse`) or dismisses it (no hook at all: the status file turns `idle`). The others
+/// are the tools 2.1.328's binary marks as needing the person (`requiresUserInteraction`), only
+/// offered in other hosts than the terminal, not recorded. `EnterPlanMode` asks nothing.
+pub const PERSON_TOOLS: [(&str, &str); 6] = [
+    ("AskUserQuestion", "your answer to its question"),
+    ("ExitPlanMode", "your approval of its plan"),
+    ("ShowOnboardingRolePicker", "your pick of a role"),
+    ("OfferChromeSetup", "your answer to its Chrome setup offer"),
+    ("PublishPlugin", "your go-ahead to publish a plugin"),
+    ("SendToProject", "your go-ahead to send to the project"),
+];
+
+/// What a call of `tool` waits for, when it waits for a person ([`PERSON_TOOLS`]).
+fn waits_for_person(tool: Option<&str>) -> Option<Phase> {
+    let tool = tool?;
+    PERSON_TOOLS
+        .iter()
+        .find(|(name, _)| *name == tool)
+        .map(|(_, on)| Phase::Blocked {
+            on: (*on).to_owned(),
+        })
+}
+
 /// Which record an event concerns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -96,6 +124,12 @@ pub enum Effect {
     SubagentStart,
     /// The agent reports a phase, with activity.
     Phase(Phase),
+    /// The agent waits for a person without saying for what: blocked on `on`, unless the record
+    /// is blocked already (by an earlier report that said more, which this must not overwrite).
+    Blocked {
+        /// What it waits for, as far as this event tells.
+        on: String,
+    },
     /// Activity without a change of phase.
     Activity,
     /// A sign of life, nothing more.
@@ -135,20 +169,32 @@ pub fn read_hook(event: &str, p: &HookPayload, at: Timestamp) -> Reading {
         "SubagentStart" => Effect::SubagentStart,
         "SubagentStop" | "SessionEnd" => Effect::End,
         "UserPromptSubmit" | "PostToolUse" | "PostToolUseFailure" | "PreModelRequest" => working(),
-        "PreToolUse" => Effect::Phase(Phase::InTool {
-            tool: p.tool_name.clone().unwrap_or_else(|| "a tool".to_owned()),
-            since: at,
-        }),
-        "PermissionRequest" => Effect::Phase(Phase::Blocked {
-            on: match &p.tool_name {
-                Some(tool) => format!("permission for {tool}"),
-                None => "permission".to_owned(),
-            },
-        }),
+        "PreToolUse" => {
+            Effect::Phase(waits_for_person(p.tool_name.as_deref()).unwrap_or_else(|| {
+                Phase::InTool {
+                    tool: p.tool_name.clone().unwrap_or_else(|| "a tool".to_owned()),
+                    since: at,
+                }
+            }))
+        }
+        // A tool that asks the person is shown the way a permission is asked: the same words
+        // as its PreToolUse, so the more telling reason stays.
+        "PermissionRequest" => {
+            Effect::Phase(waits_for_person(p.tool_name.as_deref()).unwrap_or_else(|| {
+                Phase::Blocked {
+                    on: match &p.tool_name {
+                        Some(tool) => format!("permission for {tool}"),
+                        None => "permission".to_owned(),
+                    },
+                }
+            }))
+        }
         "Notification" => match p.notification_type.as_deref() {
-            Some("permission_prompt") => Effect::Phase(Phase::Blocked {
+            // 6 s into any dialog the PermissionRequest opened (a question and a plan too),
+            // naming no tool.
+            Some("permission_prompt") => Effect::Blocked {
                 on: "permission".to_owned(),
-            }),
+            },
             Some("elicitation_dialog" | "elicitation_url_dialog" | "agent_needs_input") => {
                 Effect::Phase(Phase::Blocked {
                     on: "an answer".to_owned(),
@@ -294,6 +340,64 @@ mod tests {
         assert_eq!(
             (unknown.effect, unknown.may_register),
             (Effect::Signal, true)
+        );
+    }
+
+    #[test]
+    fn a_question_or_a_plan_is_blocked_from_its_pre_tool_use_with_its_own_words() {
+        let blocked = |on: &str| Effect::Phase(Phase::Blocked { on: on.to_owned() });
+        for (tool, on) in [
+            ("AskUserQuestion", "your answer to its question"),
+            ("ExitPlanMode", "your approval of its plan"),
+        ] {
+            // The same words from the PreToolUse and the PermissionRequest that follows at once.
+            for event in ["PreToolUse", "PermissionRequest"] {
+                let r = read(&format!(
+                    r#"{{"hook_event_name":"{event}","tool_name":"{tool}"}}"#
+                ));
+                assert_eq!(r.effect, blocked(on), "{event} {tool}");
+            }
+        }
+        // Planning asks nothing: entering plan mode is a tool like any other.
+        let enter = read(r#"{"hook_event_name":"PreToolUse","tool_name":"EnterPlanMode"}"#);
+        assert!(
+            matches!(enter.effect, Effect::Phase(Phase::InTool { .. })),
+            "{enter:?}"
+        );
+        // The notification 6 s into the dialog names no tool: it must not overwrite them.
+        let prompt = read(
+            r#"{"hook_event_name":"Notification","notification_type":"permission_prompt","message":"Claude needs your permission"}"#,
+        );
+        assert_eq!(
+            prompt.effect,
+            Effect::Blocked {
+                on: "permission".into()
+            }
+        );
+        // The answer, a failure, the turn's end or a new prompt end the wait.
+        for after in ["PostToolUse", "PostToolUseFailure", "UserPromptSubmit"] {
+            let r = read(&format!(
+                r#"{{"hook_event_name":"{after}","tool_name":"AskUserQuestion"}}"#
+            ));
+            assert_eq!(r.effect, Effect::Phase(Phase::Working), "{after}");
+        }
+        let stop = read(r#"{"hook_event_name":"Stop"}"#);
+        assert_eq!(stop.effect, Effect::Phase(Phase::Waiting));
+    }
+
+    #[test]
+    fn a_subagents_question_blocks_the_subagent() {
+        let r = read(
+            r#"{"hook_event_name":"PreToolUse","tool_name":"AskUserQuestion","agent_id":"a1"}"#,
+        );
+        assert_eq!(
+            (r.target, r.effect),
+            (
+                Target::Subagent("a1".into()),
+                Effect::Phase(Phase::Blocked {
+                    on: "your answer to its question".into()
+                })
+            )
         );
     }
 

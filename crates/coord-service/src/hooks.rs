@@ -122,6 +122,12 @@ impl Service {
             Effect::End => return self.end_hooked(id, parent.is_none()),
             Effect::SubagentStart => (BeatKind::Activity, Some(Phase::Working)),
             Effect::Phase(phase) => (BeatKind::Activity, Some(phase.clone())),
+            Effect::Blocked { on } => {
+                let blocked = (self.store.session(id)?)
+                    .is_some_and(|s| matches!(s.phase, Phase::Blocked { .. }));
+                let phase = Phase::Blocked { on: on.clone() };
+                (BeatKind::Activity, (!blocked).then_some(phase))
+            }
             Effect::Activity => (BeatKind::Activity, None),
             Effect::Signal => (BeatKind::Signal, None),
         };

@@ -111,7 +111,8 @@ fn rand_suffix() -> u128 {
 /// A check: after the `n`th step named `label` (an event, `notify`, or the first word of an
 /// action: `("PreToolUse", 1)` is right after the first `PreToolUse`), each session named (`"$"`
 /// is the recording's session, `"$/<agent id>"` a subagent, `"count"` the number of sessions)
-/// has the state given.
+/// has the state given, and the reason after it if one is given (`"blocked: waiting for"`: the
+/// reason starts so); `"explain"` names text that `coord explain` of the session shows.
 type Check<'a> = ((&'a str, usize), &'a [(&'a str, &'a str)]);
 
 /// A replay in progress: the private store, one stand-in per recorded agent process.
@@ -334,14 +335,21 @@ fn check(w: &World, case: &str, label: &str, n: usize, sid: &str, expected: &[(&
             );
             continue;
         }
+        if *who == "explain" {
+            let text = w.ok(&["explain", sid]);
+            assert!(text.contains(want), "{case} after {label} #{n}:\n{text}");
+            continue;
+        }
         let id = who.replacen('$', sid, 1);
-        let got = sessions
-            .iter()
-            .find(|s| s["id"] == id)
-            .map_or("(absent)".to_owned(), |s| {
-                s["state"].as_str().unwrap().to_owned()
-            });
-        assert_eq!(got, *want, "{case} after {label} #{n}: {id}\n{ps:#}");
+        let session = sessions.iter().find(|s| s["id"] == id);
+        let got = session.map_or("(absent)", |s| s["state"].as_str().unwrap());
+        let (state, reason) = want.split_once(": ").unwrap_or((want, ""));
+        assert_eq!(got, state, "{case} after {label} #{n}: {id}\n{ps:#}");
+        let why = session.map_or("", |s| s["reason"].as_str().unwrap());
+        assert!(
+            why.starts_with(reason),
+            "{case} after {label} #{n}: {id}: {why}"
+        );
     }
 }
 
@@ -366,11 +374,99 @@ fn claude_permission_prompt_is_blocked_until_answered() {
         "claude-code/tui-permission",
         &[
             (("PreToolUse", 1), &[("$", "in-tool")]),
-            (("PermissionRequest", 1), &[("$", "blocked")]),
-            (("Notification", 1), &[("$", "blocked")]),
+            (
+                ("PermissionRequest", 1),
+                &[("$", "blocked: waiting for permission for Bash")],
+            ),
+            (
+                ("Notification", 1),
+                &[("$", "blocked: waiting for permission for Bash")],
+            ),
             (("PostToolUse", 1), &[("$", "active")]),
             (("Stop", 1), &[("$", "idle")]),
             (("SessionEnd", 1), &[("$", "ended")]),
+        ],
+    );
+}
+
+/// Replays a recording where Claude Code waits for the person from its `call`th `PreToolUse`
+/// to the `PostToolUse` of the same call, for what `on` says: blocked with those words all the
+/// while, through the permission dialog it is shown in, the status file's `waiting` and the
+/// notification 6 s into the wait (74 s before the answer), in `coord explain` too; then
+/// active, idle at the turn's end and ended. `before`: checks of the steps before it.
+fn blocked_until_answered(case: &str, call: usize, on: &str, before: &[Check<'_>]) {
+    let blocked = format!("blocked: waiting for {on}");
+    let blocked = blocked.as_str();
+    let explained = [format!("is {blocked}"), format!("phase    blocked on {on}")];
+    let waiting = [("$", blocked)];
+    let notified = [
+        ("$", blocked),
+        ("explain", explained[0].as_str()),
+        ("explain", explained[1].as_str()),
+    ];
+    let checks: Vec<Check<'_>> = [
+        (("PreToolUse", call), &waiting[..]),
+        (("PermissionRequest", 1), &waiting),
+        (("status", 4), &waiting),
+        (("Notification", 1), &notified),
+        (("PostToolUse", call), &[("$", "active")]),
+        (("Stop", 1), &[("$", "idle")]),
+        (("SessionEnd", 1), &[("$", "ended")]),
+    ]
+    .into_iter()
+    .chain(before.iter().copied())
+    .collect();
+    replay(case, &checks);
+}
+
+#[test]
+fn claude_asking_a_question_is_blocked_until_answered() {
+    blocked_until_answered("claude-code/tui-ask", 1, "your answer to its question", &[]);
+}
+
+#[test]
+fn claude_presenting_a_plan_is_blocked_until_approved() {
+    // The deferred tool is loaded first: a tool like any other.
+    blocked_until_answered(
+        "claude-code/tui-plan",
+        2,
+        "your approval of its plan",
+        &[(("PreToolUse", 1), &[("$", "in-tool")])],
+    );
+}
+
+#[test]
+fn claude_question_dismissed_or_plan_rejected_ends_the_wait_through_the_status_file() {
+    // Escape at the question, "No" to the plan: no hook at all; the status file turns idle.
+    replay(
+        "claude-code/tui-ask-esc",
+        &[
+            (
+                ("Notification", 1),
+                &[("$", "blocked: waiting for your answer")],
+            ),
+            (("status", 5), &[("$", "idle")]),
+        ],
+    );
+    replay(
+        "claude-code/tui-plan-no",
+        &[
+            (
+                ("Notification", 1),
+                &[("$", "blocked: waiting for your approval")],
+            ),
+            (("status", 5), &[("$", "idle")]),
+        ],
+    );
+}
+
+#[test]
+fn claude_entering_plan_mode_asks_nothing() {
+    replay(
+        "claude-code/tui-enter-plan",
+        &[
+            (("PreToolUse", 1), &[("$", "in-tool")]),
+            (("PostToolUse", 1), &[("$", "active")]),
         ],
     );
 }

@@ -151,6 +151,39 @@ fn waiting_for_a_person_is_blocked_and_never_stale() {
 }
 
 #[test]
+fn a_question_or_a_plan_past_the_tool_timeout_is_blocked_not_stale() {
+    use crate::agent_event::{Effect, HookPayload, read_hook};
+    for (tool, reason) in [
+        (
+            "AskUserQuestion",
+            "waiting for your answer to its question for 45m",
+        ),
+        (
+            "ExitPlanMode",
+            "waiting for your approval of its plan for 45m",
+        ),
+    ] {
+        let payload = HookPayload {
+            tool_name: Some(tool.into()),
+            ..HookPayload::default()
+        };
+        let Effect::Phase(phase) = read_hook("PreToolUse", &payload, t(100 * MIN)).effect else {
+            panic!("{tool}: no phase");
+        };
+        let mut s = session(100 * MIN);
+        s.phase = phase;
+        s.phase_at = t(100 * MIN);
+        // Past tool_timeout (30m), stale_after and the ttl, with nothing heard since.
+        let v = state_at(&s, 145 * MIN);
+        assert_eq!(
+            (v.state, v.rule, v.reason.as_str()),
+            (State::Blocked, Rule::WaitingForPerson, reason),
+            "{tool}"
+        );
+    }
+}
+
+#[test]
 fn an_exited_process_is_dead_at_once() {
     let mut s = session(100 * MIN);
     s.process = ProcessFact::Exited {

@@ -46,6 +46,9 @@ impl StatusFile {
     fn phase(&self, current: &Phase) -> Option<Phase> {
         match self.status.as_deref()? {
             "idle" => Some(Phase::Waiting),
+            // Already blocked: the report before (a hook's names the tool) says more than
+            // `waitingFor` ("input needed" for a question, "permission prompt" for a plan).
+            "waiting" if matches!(current, Phase::Blocked { .. }) => None,
             "waiting" => Some(Phase::Blocked {
                 on: self
                     .waiting_for
