@@ -12,9 +12,10 @@
 //!
 //! A web page the user happens to visit must not drive the fleet through the user's browser
 //! either: `POST /rpc` takes only `application/json` bodies (which a browser sends to another
-//! origin only after a CORS preflight, which this server never grants), and a WebSocket
-//! handshake that carries an `Origin` (browsers always send one; programs usually none) must
-//! come from this machine, unless it carries the token (then it is the dashboard served from
+//! origin only after a CORS preflight, which this server grants only to the origins
+//! `--allow-origin` names, see [`crate::cors`]), and a WebSocket handshake that carries an
+//! `Origin` (browsers always send one; programs usually none) must come from this machine or
+//! one of those origins, unless it carries the token (then it is the dashboard served from
 //! this server's own address, or someone who holds the secret anyway).
 
 use std::fmt::{self, Write as _};

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use crate::App;
 use crate::gate::GateError;
-use crate::methods::{self, Method, Prepared};
+use coord_service::ServiceError;
+
+use crate::methods::{self, Fallback, Method, Prepared};
 use crate::rpc::{self, Id, Incoming, Params, Request, Response, RpcError, code};
 use crate::ws::Link;
 
@@ -249,10 +251,11 @@ async fn run_prepared(app: &App, p: Prepared) -> Result<Value, RpcError> {
 }
 
 /// The answer to a call from what the gate returned: the result, the documented fallback of a
-/// call out of time, or the error object.
+/// call out of time (or of one whose store is unavailable, when it says so), or the error
+/// object.
 pub(crate) fn answer(
     outcome: Result<impl Into<Value>, GateError>,
-    fallback: Option<Value>,
+    fallback: Option<Fallback>,
     id_field: &str,
 ) -> Result<Value, RpcError> {
     match outcome {
@@ -262,12 +265,22 @@ pub(crate) fn answer(
 }
 
 /// The answer to a call that did not get the service's result.
-fn failure(e: &GateError, fallback: Option<Value>, id_field: &str) -> Result<Value, RpcError> {
+fn failure(e: &GateError, fallback: Option<Fallback>, id_field: &str) -> Result<Value, RpcError> {
+    let down = matches!(
+        e,
+        GateError::Open
+            | GateError::Unavailable(_)
+            | GateError::GroupFailed(_)
+            | GateError::Service(ServiceError::Store(_))
+    );
+    if let Some(f) = fallback
+        && (matches!(e, GateError::Timeout(_)) || (down && f.when_down))
+    {
+        return Ok(f.answer);
+    }
     match e {
         GateError::Service(e) => Err(methods::refusal(e, id_field)),
-        GateError::Timeout(_) => {
-            fallback.ok_or_else(|| RpcError::new(code::TIMEOUT, format!("Timeout: {e}")))
-        }
+        GateError::Timeout(_) => Err(RpcError::new(code::TIMEOUT, format!("Timeout: {e}"))),
         GateError::Open | GateError::Unavailable(_) | GateError::GroupFailed(_) => Err(
             RpcError::new(code::STORE_UNAVAILABLE, format!("Store unavailable: {e}")),
         ),

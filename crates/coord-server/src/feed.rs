@@ -25,11 +25,11 @@ const BACKLOG: usize = 4096;
 /// The method of the notifications that carry events.
 pub const EVENT_METHOD: &str = "events.event";
 
-/// One event, as its sequence number and its notification's text.
+/// One event, and its notification's text.
 #[derive(Clone, Debug)]
 pub struct Notice {
-    /// The event's sequence number.
-    pub seq: u64,
+    /// The event.
+    pub event: Arc<Event>,
     /// The notification, as JSON text.
     pub text: Arc<str>,
 }
@@ -102,16 +102,17 @@ pub async fn run(app: Arc<App>) {
                     break;
                 }
             };
-            for e in &page {
+            let last_page = page.len() < PAGE;
+            for e in page {
+                from = e.seq;
                 // No subscriber is not an error: the event is simply not sent.
                 let _ = app.feed.tx.send(Notice {
-                    seq: e.seq,
-                    text: notification(e).into(),
+                    text: notification(&e).into(),
+                    event: Arc::new(e),
                 });
-                from = e.seq;
             }
             app.methods.seq_hint.fetch_max(from, Ordering::Relaxed);
-            if page.len() < PAGE {
+            if last_page {
                 break;
             }
         }

@@ -6,7 +6,8 @@
 //! JSON-RPC errors come with HTTP 200; a body with nothing to answer (only notifications)
 //! gets 204; a body over [`MAX_BODY`] gets 413, and one not sent as `application/json` 415,
 //! each with a JSON-RPC error. With a token, every route but
-//! the dashboard's files (which hold no data) is behind [`auth::require`].
+//! the dashboard's files (which hold no data) is behind [`auth::require`]; with
+//! `--allow-origin`, every route is behind [`cors::apply`], outside the token's check.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::{self, Token};
 use crate::rpc::{Id, Response as RpcResponse, RpcError};
-use crate::{App, MAX_BODY, REQUEST_TIMEOUT, dashboard, dispatch, ws};
+use crate::{App, MAX_BODY, REQUEST_TIMEOUT, cors, dashboard, dispatch, ws};
 
 /// Every route, with its layers.
 pub fn router(app: Arc<App>, token: Option<Token>) -> Router {
@@ -41,6 +42,7 @@ pub fn router(app: Arc<App>, token: Option<Token>) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::map_response(explain_too_large));
+    let origins = app.origins.clone();
     let api = Router::new()
         .merge(rpc)
         .route("/ws", get(ws::upgrade))
@@ -51,7 +53,13 @@ pub fn router(app: Arc<App>, token: Option<Token>) -> Router {
         Some(token) => api.layer(middleware::from_fn_with_state(token, auth::require)),
         None => api,
     };
-    api.merge(dashboard::routes()).layer(CatchPanicLayer::new())
+    let all = api.merge(dashboard::routes());
+    let all = if origins.any() {
+        all.layer(middleware::from_fn_with_state(origins, cors::apply))
+    } else {
+        all
+    };
+    all.layer(CatchPanicLayer::new())
 }
 
 /// `POST /rpc`, `POST /rpc/batch`.

@@ -10,18 +10,21 @@
 //!
 //! What protects it: a body limit (1 MiB) and a batch limit (100), a time budget per call
 //! (2 s), a rate limit per instance (1000 calls a minute), a circuit breaker toward the store
-//! ([`limits`]), loopback by default and a bearer token for any other address ([`auth`]).
+//! ([`limits`]), loopback by default and a bearer token for any other address ([`auth`]), and
+//! no web page of another origin unless `--allow-origin` names it ([`cors`]).
 //! While it runs it is a session of the fleet and, when it leads, sweeps it ([`leader`]).
 //!
 //! - [`rpc`]: the envelope, error codes and answers.
 //! - [`dispatch`]: from a body to its answers.
 //! - [`methods`]: the method table; [`work`]: what a call runs, and a group of calls' runs of
 //!   like changes applied together.
-//! - [`http`], [`ws`]: the routes; [`feed`]: the live event feed.
+//! - [`http`], [`ws`]: the routes (and ClaudeBench's WebSocket actions, [`ws::actions`]);
+//!   [`feed`]: the live event feed.
 //! - [`metrics`]: what `GET /metrics` shows.
 //! - [`dashboard`]: the page `GET /` serves, embedded in the binary.
 
 mod auth;
+mod cors;
 mod dashboard;
 mod dispatch;
 mod feed;
@@ -45,8 +48,10 @@ use std::time::Duration;
 use coord_service::Service;
 
 pub use auth::Token;
+pub use cors::{BadOrigin, Origin};
 pub use gate::BoxError;
 
+use crate::cors::Origins;
 use crate::feed::Feed;
 use crate::gate::{Gate, Opener};
 use crate::limits::{Breaker, RateLimit};
@@ -87,6 +92,9 @@ pub struct ServeOptions {
     /// thread, which runs whatever waits as one group, instead of contending for the store's
     /// lock.
     pub one_writer: bool,
+    /// The origins of the web pages that may call the server from a browser (CORS, and the
+    /// WebSocket's `Origin` check); none by default.
+    pub allow_origins: Vec<Origin>,
 }
 
 impl Default for ServeOptions {
@@ -99,6 +107,7 @@ impl Default for ServeOptions {
             call_timeout: Duration::from_secs(2),
             rate_per_minute: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
             one_writer: false,
+            allow_origins: Vec::new(),
         }
     }
 }
@@ -139,6 +148,7 @@ struct App {
     metrics: Metrics,
     methods: methods::Context,
     feed: Feed,
+    origins: Origins,
     budget: Duration,
     long_budget: Duration,
     max_batch: usize,
@@ -230,6 +240,7 @@ impl Server {
             },
             metrics,
             feed: Feed::new(),
+            origins: Origins::new(&options.allow_origins),
             budget: options.call_timeout,
             long_budget: LONG_BUDGET,
             max_batch: MAX_BATCH,

@@ -120,13 +120,20 @@ pub enum BreakerState {
 }
 
 impl BreakerState {
+    /// The level of a closed breaker.
+    pub const CLOSED: i64 = 0;
+    /// The level of a half-open breaker.
+    pub const HALF_OPEN: i64 = 1;
+    /// The level of an open breaker.
+    pub const OPEN: i64 = 2;
+
     /// 0 closed, 1 half-open, 2 open: the value of the `coord_breaker_state` gauge.
     #[must_use]
     pub fn level(self) -> i64 {
         match self {
-            BreakerState::Closed { .. } => 0,
-            BreakerState::HalfOpen { .. } => 1,
-            BreakerState::Open { .. } => 2,
+            BreakerState::Closed { .. } => Self::CLOSED,
+            BreakerState::HalfOpen { .. } => Self::HALF_OPEN,
+            BreakerState::Open { .. } => Self::OPEN,
         }
     }
 

@@ -1,13 +1,15 @@
 //! What `GET /metrics` shows, in the Prometheus text format (as OpenMetrics): the fleet by state,
 //! heartbeats, evictions, work taken back and handed on, call latency by method, calls refused
-//! by the rate limit, the breaker's state, whether this server leads, and how many calls each
-//! transaction of the store's one writer took.
+//! by the rate limit, the breaker's state and how often it opened, whether this server leads,
+//! and how many calls each transaction of the store's one writer took.
 //!
 //! Label values come from closed sets (the method table, the states), so the number of series
-//! is bounded whatever clients send.
+//! is bounded whatever clients send. `system.metrics` reads the figures back (each method's
+//! calls, errors and time, [`Metrics::method`], and the others), in ClaudeBench's shape.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use coord_core::State;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -16,7 +18,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
+
+use crate::limits::BreakerState;
 
 /// The `state` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,10 +56,24 @@ struct Inner {
     retired: Counter,
     latency: LatencyFamily,
     errors: Family<CodeLabel, Counter>,
+    methods: Mutex<HashMap<&'static str, MethodFigures>>,
     rate_limited: Counter,
     breaker: Gauge,
+    trips: Counter,
     leader: Gauge,
     groups: Histogram,
+    started: SystemTime,
+}
+
+/// One method's calls since the server started.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MethodFigures {
+    /// Calls answered.
+    pub calls: u64,
+    /// Calls answered with an error.
+    pub errors: u64,
+    /// The time spent answering them, in seconds.
+    pub seconds: f64,
 }
 
 fn latency_histogram() -> Histogram {
@@ -63,83 +81,23 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 4.0, 9))
 }
 
+/// Registers `metric` as `name` and gives it back.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     /// Every metric, registered and at zero.
     #[must_use]
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("coord");
-        let sessions = Family::<StateLabel, Gauge>::default();
-        let heartbeats = Counter::default();
-        let evictions = Counter::default();
-        let released = Counter::default();
-        let reassigned = Counter::default();
-        let retired = Counter::default();
-        let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
-        let errors = Family::<CodeLabel, Counter>::default();
-        let rate_limited = Counter::default();
-        let breaker = Gauge::default();
-        let leader = Gauge::default();
-        // 1 to 1024 calls.
-        let groups = Histogram::new(exponential_buckets(1.0, 2.0, 11));
-        registry.register(
+        let r = &mut registry;
+        let sessions = registered(
+            r,
             "sessions",
             "Sessions by state, as judged at the last scrape",
-            sessions.clone(),
-        );
-        registry.register(
-            "heartbeats",
-            "Heartbeats taken through the API",
-            heartbeats.clone(),
-        );
-        registry.register(
-            "evictions",
-            "Sessions evicted by the sweeps this server ran",
-            evictions.clone(),
-        );
-        registry.register(
-            "tasks_released",
-            "Tasks taken back from lost or departed holders",
-            released.clone(),
-        );
-        registry.register(
-            "tasks_reassigned",
-            "Tasks handed to live sessions",
-            reassigned.clone(),
-        );
-        registry.register(
-            "tasks_retired",
-            "Finished tasks removed, past the time the namespace keeps them",
-            retired.clone(),
-        );
-        registry.register(
-            "rpc_request_duration_seconds",
-            "Time to answer one JSON-RPC call, by method",
-            latency.clone(),
-        );
-        registry.register(
-            "rpc_errors",
-            "JSON-RPC calls answered with an error, by code",
-            errors.clone(),
-        );
-        registry.register(
-            "rpc_rate_limited",
-            "Calls refused by the per-instance rate limit",
-            rate_limited.clone(),
-        );
-        registry.register(
-            "breaker_state",
-            "The circuit breaker toward the store: 0 closed, 1 half-open, 2 open",
-            breaker.clone(),
-        );
-        registry.register(
-            "leader",
-            "1 while this server holds the leader lease",
-            leader.clone(),
-        );
-        registry.register(
-            "writer_group_calls",
-            "Calls run in each transaction of the store's one writer (embedded store)",
-            groups.clone(),
+            Family::<StateLabel, Gauge>::default(),
         );
         for state in State::ALL {
             sessions
@@ -148,21 +106,86 @@ impl Metrics {
                 })
                 .set(0);
         }
-        Self(Arc::new(Inner {
-            registry,
+        let inner = Inner {
             sessions,
-            heartbeats,
-            evictions,
-            released,
-            reassigned,
-            retired,
-            latency,
-            errors,
-            rate_limited,
-            breaker,
-            leader,
-            groups,
-        }))
+            heartbeats: registered(
+                r,
+                "heartbeats",
+                "Heartbeats taken through the API",
+                Counter::default(),
+            ),
+            evictions: registered(
+                r,
+                "evictions",
+                "Sessions evicted by the sweeps this server ran",
+                Counter::default(),
+            ),
+            released: registered(
+                r,
+                "tasks_released",
+                "Tasks taken back from lost or departed holders",
+                Counter::default(),
+            ),
+            reassigned: registered(
+                r,
+                "tasks_reassigned",
+                "Tasks handed to live sessions",
+                Counter::default(),
+            ),
+            retired: registered(
+                r,
+                "tasks_retired",
+                "Finished tasks removed, past the time the namespace keeps them",
+                Counter::default(),
+            ),
+            latency: registered(
+                r,
+                "rpc_request_duration_seconds",
+                "Time to answer one JSON-RPC call, by method",
+                Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            ),
+            errors: registered(
+                r,
+                "rpc_errors",
+                "JSON-RPC calls answered with an error, by code",
+                Family::default(),
+            ),
+            methods: Mutex::default(),
+            rate_limited: registered(
+                r,
+                "rpc_rate_limited",
+                "Calls refused by the per-instance rate limit",
+                Counter::default(),
+            ),
+            breaker: registered(
+                r,
+                "breaker_state",
+                "The circuit breaker toward the store: 0 closed, 1 half-open, 2 open",
+                Gauge::default(),
+            ),
+            trips: registered(
+                r,
+                "breaker_trips",
+                "Times the circuit breaker toward the store opened",
+                Counter::default(),
+            ),
+            leader: registered(
+                r,
+                "leader",
+                "1 while this server holds the leader lease",
+                Gauge::default(),
+            ),
+            // 1 to 1024 calls.
+            groups: registered(
+                r,
+                "writer_group_calls",
+                "Calls run in each transaction of the store's one writer (embedded store)",
+                Histogram::new(exponential_buckets(1.0, 2.0, 11)),
+            ),
+            started: SystemTime::now(),
+            registry,
+        };
+        Self(Arc::new(inner))
     }
 
     /// Sets the number of sessions in each state.
@@ -199,6 +222,35 @@ impl Metrics {
         if let Some(code) = error {
             self.0.errors.get_or_create(&CodeLabel { code }).inc();
         }
+        let mut methods = self
+            .0
+            .methods
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let figures = methods.entry(method).or_default();
+        figures.calls += 1;
+        figures.errors += u64::from(error.is_some());
+        figures.seconds += took.as_secs_f64();
+    }
+
+    /// The calls of `method` so far.
+    #[must_use]
+    pub fn method(&self, method: &str) -> MethodFigures {
+        let methods = self
+            .0
+            .methods
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        methods.get(method).copied().unwrap_or_default()
+    }
+
+    /// How many calls were answered with the error `code`.
+    #[must_use]
+    pub fn errors_with(&self, code: i64) -> u64 {
+        self.0
+            .errors
+            .get(&CodeLabel { code })
+            .map_or(0, |c| c.get())
     }
 
     /// Counts a call refused by the rate limit.
@@ -206,9 +258,25 @@ impl Metrics {
         self.0.rate_limited.inc();
     }
 
-    /// Shows the breaker's state (its [`crate::limits::BreakerState::level`]).
+    /// Shows the breaker's state (its [`crate::limits::BreakerState::level`]), counting each
+    /// time it opens.
     pub fn breaker(&self, level: i64) {
+        if level == BreakerState::OPEN {
+            self.0.trips.inc();
+        }
         self.0.breaker.set(level);
+    }
+
+    /// The breaker's state now (its level) and how many times it opened.
+    #[must_use]
+    pub fn breaker_state(&self) -> (i64, u64) {
+        (self.0.breaker.get(), self.0.trips.get())
+    }
+
+    /// When the server started counting.
+    #[must_use]
+    pub fn started(&self) -> SystemTime {
+        self.0.started
     }
 
     /// Counts a group of `calls` calls the store's one writer ran in one transaction.

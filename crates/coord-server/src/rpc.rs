@@ -27,7 +27,8 @@ pub mod code {
     pub const INVALID_REQUEST: i64 = -32600;
     /// No method of this name.
     pub const METHOD_NOT_FOUND: i64 = -32601;
-    /// A parameter is missing, of the wrong type or out of range; `data.field` names it.
+    /// A parameter is missing, of the wrong type or out of range; `data.field` names it (for
+    /// the `system.*` methods, `data` is zod's issues, as ClaudeBench sends them).
     pub const INVALID_PARAMS: i64 = -32602;
     /// A fault of the server itself.
     pub const INTERNAL_ERROR: i64 = -32603;

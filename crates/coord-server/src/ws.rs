@@ -6,8 +6,14 @@
 //! reads what it missed from the store, then follows the server's live feed; if it falls too
 //! far behind the feed, it reads from the store again, so no event is skipped. A second
 //! `events.subscribe` on the same connection replaces the first. A handshake from a web page of
-//! another machine (its `Origin`) is refused with 403 unless it carries the token. A client
-//! that offers the subprotocol [`auth::PROTOCOL`] (the dashboard does) gets it in the answer.
+//! another machine (its `Origin`) is refused with 403 unless it carries the token or
+//! `--allow-origin` names it. A client that offers the subprotocol [`auth::PROTOCOL`] (the
+//! dashboard does) gets it in the answer.
+//!
+//! A message that is not JSON-RPC but one of ClaudeBench's actions (`{"action": …}`) is
+//! answered as ClaudeBench's server answers it ([`actions`]).
+
+pub mod actions;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,6 +23,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use coord_core::Event;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
@@ -40,7 +47,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     let origin = headers.get(header::ORIGIN).map(HeaderValue::as_bytes);
-    if admitted.is_none() && !auth::origin_is_local(origin) {
+    if admitted.is_none() && !auth::origin_is_local(origin) && !app.origins.allows(origin) {
         return StatusCode::FORBIDDEN.into_response();
     }
     ws.protocols([auth::PROTOCOL])
@@ -58,16 +65,7 @@ impl Link {
     /// Answers `events.subscribe {since?}` with `{subscribed: true, since}`; the connection
     /// starts sending events after `since` once the answer is sent.
     pub async fn subscribe(&self, app: &App, params: Params<'_>) -> Result<Value, RpcError> {
-        let since = if let Some(since) = subscribe_params(named(params)?)?.since {
-            since
-        } else {
-            let hint = app.methods.seq_hint();
-            let end = app
-                .gate
-                .call(app.budget, move |s| Ok(Value::from(end_of_log(s, hint)?)))
-                .await;
-            answer(end, None, "id")?.as_u64().unwrap_or(hint)
-        };
+        let since = start(app, subscribe_params(named(params)?)?.since).await?;
         *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = Some(since);
         Ok(json!({ "subscribed": true, "since": since }))
     }
@@ -80,31 +78,48 @@ impl Link {
     }
 }
 
+/// Where a subscription starts: after `since`, else at the end of the log.
+async fn start(app: &App, since: Option<u64>) -> Result<u64, RpcError> {
+    if let Some(since) = since {
+        return Ok(since);
+    }
+    let hint = app.methods.seq_hint();
+    let end = app
+        .gate
+        .call(app.budget, move |s| Ok(Value::from(end_of_log(s, hint)?)))
+        .await;
+    Ok(answer(end, None, "id")?.as_u64().unwrap_or(hint))
+}
+
 /// Serves one connection until it closes.
 async fn serve(mut socket: WebSocket, app: Arc<App>, client: IpAddr) {
     let (tx, mut outbox) = mpsc::channel::<String>(OUTBOX);
     let link = Link::default();
+    let mut watch = actions::Watch::default();
     let mut subscription: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             incoming = socket.recv() => {
-                let reply = match incoming {
-                    Some(Ok(Message::Text(text))) => {
-                        dispatch::handle(&app, text.as_bytes(), client, Some(&link)).await
-                    }
-                    Some(Ok(Message::Binary(bytes))) => {
-                        dispatch::handle(&app, &bytes, client, Some(&link)).await
-                    }
+                let message = match incoming {
+                    Some(Ok(Message::Text(text))) => text.into(),
+                    Some(Ok(Message::Binary(bytes))) => bytes,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 };
-                if let Some(text) = reply.to_json()
+                let reply = match actions::read(&message) {
+                    Some(action) => watch.answer(&app, action, client, &link, &tx).await,
+                    None => dispatch::handle(&app, &message, client, Some(&link)).await.to_json(),
+                };
+                if let Some(text) = reply
                     && socket.send(Message::Text(text.into())).await.is_err()
                 {
                     break;
                 }
                 if let Some(since) = link.take() {
-                    let started = tokio::spawn(follow(Arc::clone(&app), since, tx.clone()));
+                    let rpc = |e: &Event, text: Option<&str>| {
+                        Some(text.map_or_else(|| feed::notification(e), str::to_owned))
+                    };
+                    let started = tokio::spawn(follow(Arc::clone(&app), since, tx.clone(), rpc));
                     if let Some(old) = subscription.replace(started) {
                         old.abort();
                     }
@@ -122,9 +137,13 @@ async fn serve(mut socket: WebSocket, app: Arc<App>, client: IpAddr) {
     }
 }
 
-/// Sends every event after `after` to `out`: from the store until caught up, then from the
-/// live feed (back to the store whenever it fell behind).
-async fn follow(app: Arc<App>, mut after: u64, out: mpsc::Sender<String>) {
+/// Sends every event after `after` to `out`, as `render` writes it (given the event and, from
+/// the live feed, its notification already written; `None`: not sent): from the store until
+/// caught up, then from the live feed (back to the store whenever it fell behind).
+async fn follow<F>(app: Arc<App>, mut after: u64, out: mpsc::Sender<String>, render: F)
+where
+    F: Fn(&Event, Option<&str>) -> Option<String>,
+{
     let mut live = app.feed.subscribe();
     loop {
         loop {
@@ -136,7 +155,9 @@ async fn follow(app: Arc<App>, mut after: u64, out: mpsc::Sender<String>) {
             {
                 Ok(page) => {
                     for e in &page {
-                        if out.send(feed::notification(e)).await.is_err() {
+                        if let Some(text) = render(e, None)
+                            && out.send(text).await.is_err()
+                        {
                             return;
                         }
                         after = e.seq;
@@ -150,12 +171,14 @@ async fn follow(app: Arc<App>, mut after: u64, out: mpsc::Sender<String>) {
         }
         loop {
             match live.recv().await {
-                Ok(notice) if notice.seq <= after => {}
+                Ok(notice) if notice.event.seq <= after => {}
                 Ok(notice) => {
-                    if out.send(notice.text.to_string()).await.is_err() {
+                    if let Some(text) = render(&notice.event, Some(&notice.text))
+                        && out.send(text).await.is_err()
+                    {
                         return;
                     }
-                    after = notice.seq;
+                    after = notice.event.seq;
                 }
                 Err(RecvError::Lagged(_)) => break,
                 Err(RecvError::Closed) => return,

@@ -55,7 +55,7 @@ use coord_store::{Store, StoreError};
 pub use fleet::{Entry, Fleet};
 pub use hooks::HookContext;
 pub use host::HostInfo;
-pub use sweep::SweepReport;
+pub use sweep::{Released, SweepReport};
 
 /// What went wrong in a service call.
 #[derive(Debug, thiserror::Error)]
@@ -315,9 +315,12 @@ impl Service {
     }
 }
 
+/// The longest session id, in bytes.
+pub const MAX_ID_BYTES: usize = 200;
+
 fn validate_id(id: String) -> Result<String> {
     let ok = !id.is_empty()
-        && id.len() <= 200
+        && id.len() <= MAX_ID_BYTES
         && id.chars().all(|c| !c.is_whitespace() && !c.is_control());
     if ok {
         Ok(id)

@@ -17,6 +17,17 @@ use crate::leader::DEFAULT_LEADER_LEASE;
 use crate::observe::Observed;
 use crate::{Result, Service};
 
+/// A task a sweep took back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Released {
+    /// The task.
+    pub task: String,
+    /// The session that held it.
+    pub holder: String,
+    /// Why it was taken back.
+    pub why: String,
+}
+
 /// What one sweep did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -26,8 +37,8 @@ pub struct SweepReport {
     pub exited: Vec<String>,
     /// Sessions it evicted, with the reason.
     pub evicted: Vec<(String, String)>,
-    /// Tasks it took back (from evicted holders, lapsed claims, vanished holders), with why.
-    pub released: Vec<(String, String)>,
+    /// Tasks it took back (from evicted holders, lapsed claims, vanished holders).
+    pub released: Vec<Released>,
     /// How many finished tasks it removed, past the time the namespace keeps them.
     pub retired: usize,
     /// Hosts it noted, with what each became (`lost`, `rejoined`, `awake`).
@@ -55,7 +66,11 @@ impl Service {
                 if self.store.evict(&s.id, s.revision, &reason)? {
                     let why = format!("{} was evicted ({reason})", s.id);
                     for task in self.reclaim_from(&s.id, &why, self.policy.lock_delay)? {
-                        report.released.push((task, why.clone()));
+                        report.released.push(Released {
+                            task,
+                            holder: s.id.clone(),
+                            why: why.clone(),
+                        });
                     }
                     report.evicted.push((s.id, reason));
                 }

@@ -15,6 +15,7 @@ use coord_core::{EventKind, NewTask, Task, TaskError, TaskState, Timestamp};
 use coord_store::TaskEvent;
 
 use crate::batch::Claim;
+use crate::sweep::Released;
 use crate::{Result, Service, ServiceError};
 
 /// How long a claim holds without progress, by default.
@@ -231,7 +232,7 @@ impl Service {
         &self,
         now: Timestamp,
         lock_delay: Duration,
-    ) -> Result<Vec<(String, String)>> {
+    ) -> Result<Vec<Released>> {
         let mut taken = Vec::new();
         for t in self.claims()? {
             let TaskState::Claimed {
@@ -258,9 +259,13 @@ impl Service {
                 }
                 Some(_) => continue,
             };
-            let id = t.id.clone();
-            if self.reclaim(t, &why, lock_delay)? {
-                taken.push((id, why));
+            let released = Released {
+                task: t.id.clone(),
+                holder: session.clone(),
+                why,
+            };
+            if self.reclaim(t, &released.why, lock_delay)? {
+                taken.push(released);
             }
         }
         Ok(taken)

@@ -5,6 +5,7 @@ use coord_service::{Service, ServiceError, json as shapes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::schema::{Field, OBJECT, Schema, Signature};
 use super::{Named, Prepared, parse};
 use crate::rpc::RpcError;
 
@@ -13,6 +14,26 @@ pub const PAGE: usize = 1000;
 
 /// The most events one `events.list` returns.
 pub const MAX_LIMIT: usize = 10_000;
+
+/// What `events.list` takes and gives.
+pub static LIST: Signature = Signature {
+    input: Schema::Object(&[
+        Field::optional("since", Schema::Number),
+        Field::optional("limit", Schema::Number),
+    ]),
+    output: Schema::Object(&[Field::required("events", Schema::Array(&OBJECT))]),
+    writes: false,
+};
+
+/// What `events.subscribe` takes and gives (then pushes each event as `events.event`).
+pub static SUBSCRIBE: Signature = Signature {
+    input: Schema::Object(&[Field::optional("since", Schema::Number)]),
+    output: Schema::Object(&[
+        Field::required("subscribed", Schema::Boolean),
+        Field::required("since", Schema::Number),
+    ]),
+    writes: false,
+};
 
 #[derive(Deserialize)]
 struct ListParams {

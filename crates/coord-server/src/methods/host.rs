@@ -5,7 +5,19 @@
 use coord_service::json as shapes;
 use serde_json::{Value, json};
 
+use super::schema::{Field, NOTHING, OBJECT, STRING, Schema, Signature};
 use super::{Context, Prepared};
+
+/// What `host.list` takes and gives.
+pub static LIST: Signature = Signature {
+    input: NOTHING,
+    output: Schema::Object(&[
+        Field::required("now_ms", Schema::Number),
+        Field::required("namespace", STRING),
+        Field::required("hosts", Schema::Array(&OBJECT)),
+    ]),
+    writes: false,
+};
 
 /// `host.list {}` → the document of `coord hosts --json`: `{now, now_ms, namespace, hosts}`,
 /// the hosts by name.

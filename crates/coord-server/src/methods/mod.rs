@@ -1,6 +1,7 @@
-//! The method table: every JSON-RPC method the server answers, its parameters, and the work it
-//! runs on a service handle. The server adds transport, not logic: each method reads its
-//! parameters, then calls the service and shapes the answer.
+//! The method table: every JSON-RPC method the server answers, what it is for, what it takes
+//! and gives ([`schema::Signature`], which `system.discover` shows), and the work it runs on a
+//! service handle. The server adds transport, not logic: each method reads its parameters,
+//! then calls the service and shapes the answer.
 //!
 //! - [`system`]: the ClaudeBench `system.*` family, with its exact parameters and results.
 //! - [`session`]: coord's own `session.*`, mirroring `coord register|heartbeat|unregister|ps|show`.
@@ -9,13 +10,16 @@
 //! - [`events`]: `events.list` (and the parameters of `events.subscribe`, which the WebSocket
 //!   serves).
 //! - [`store`]: `store.*`, the store operations of a command line pointed at this server.
+//! - [`schema`]: the shapes of parameters and results, as data.
 //!
 //! Parameters are named (an object; absent or `null` is `{}`), camelCase, and fields a method
-//! does not know are ignored. A parameter that is missing or of the wrong type is answered
-//! with -32602 naming it.
+//! does not know are ignored. A parameter of coord's own methods that is missing or of the
+//! wrong type is answered with -32602 naming it (`data.field`); the `system.*` methods answer
+//! as ClaudeBench does, with zod's issues ([`system::params`]).
 
 pub mod events;
 pub mod host;
+pub mod schema;
 pub mod session;
 pub mod store;
 pub mod system;
@@ -33,14 +37,16 @@ use serde_json::value::RawValue;
 use crate::metrics::Metrics;
 use crate::rpc::{Params, RpcError, code};
 pub use crate::work::{Answer, Work};
+use schema::Signature;
 
 /// A call whose parameters were read, ready to run.
 pub struct Prepared {
     /// The work.
     pub work: Work,
-    /// What a ClaudeBench client gets when the call runs out of time (its documented
-    /// fallback); `None`: the call is answered with -32006.
-    pub fallback: Option<Value>,
+    /// What a ClaudeBench client gets when the call runs out of time, and for some calls when
+    /// the store is unavailable (its documented fallback); `None`: the call is answered with
+    /// -32006 (or the store's error).
+    pub fallback: Option<Fallback>,
     /// The parameter that names the session, for an error about an invalid id.
     pub id_field: &'static str,
     /// The namespace to run on, when it is not the server's own.
@@ -85,11 +91,39 @@ impl Prepared {
         self
     }
 
-    /// The same, answered with `fallback` when out of time.
-    fn or_else(mut self, fallback: Value) -> Self {
-        self.fallback = Some(fallback);
+    /// The same, answered with `answer` when out of time.
+    fn or_else(mut self, answer: Value) -> Self {
+        self.fallback = Some(Fallback {
+            answer,
+            when_down: false,
+        });
         self
     }
+
+    /// The same, answered with `answer` when out of time or when the store is unavailable
+    /// (what answers whether the store is up, or needs no store).
+    fn or_else_when_down(mut self, answer: Value) -> Self {
+        self.fallback = Some(Fallback {
+            answer,
+            when_down: true,
+        });
+        self
+    }
+
+    /// Work that needs no store: `answer`, whatever the store does.
+    fn constant(answer: Value) -> Self {
+        let given = answer.clone();
+        Self::new("id", move |_| Ok(given)).or_else_when_down(answer)
+    }
+}
+
+/// A call's documented answer when the service does not give one.
+pub struct Fallback {
+    /// The answer.
+    pub answer: Value,
+    /// Whether it is also the answer when the store is unavailable (else only when out of
+    /// time).
+    pub when_down: bool,
 }
 
 /// What methods need from the server besides a service handle.
@@ -113,17 +147,20 @@ impl Context {
 }
 
 macro_rules! methods {
-    ($($variant:ident => $name:literal,)*) => {
+    ($($variant:ident => $name:literal, $signature:expr, $about:literal;)*) => {
         /// A method the server knows.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum Method {
             $(
-                #[doc = concat!("`", $name, "`")]
+                #[doc = concat!("`", $name, "`: ", $about)]
                 $variant,
             )*
         }
 
         impl Method {
+            /// Every method, in the table's order.
+            pub const ALL: &[Method] = &[$(Method::$variant,)*];
+
             /// The method called `name`, if any (every `store.<op>` is [`Method::Store`]).
             #[must_use]
             pub fn find(name: &str) -> Option<Self> {
@@ -143,33 +180,77 @@ macro_rules! methods {
                     $(Method::$variant => $name,)*
                 }
             }
+
+            /// What it is for, in a sentence.
+            #[must_use]
+            pub fn about(self) -> &'static str {
+                match self {
+                    $(Method::$variant => $about,)*
+                }
+            }
+
+            /// What it takes and gives.
+            #[must_use]
+            pub fn signature(self) -> &'static Signature {
+                match self {
+                    $(Method::$variant => &$signature,)*
+                }
+            }
         }
     };
 }
 
 methods! {
-    SystemRegister => "system.register",
-    SystemHeartbeat => "system.heartbeat",
-    SystemUnregister => "system.unregister",
-    SystemCheckHealth => "system.check_health",
-    SystemGetState => "system.get_state",
-    SessionRegister => "session.register",
-    SessionHeartbeat => "session.heartbeat",
-    SessionUnregister => "session.unregister",
-    SessionList => "session.list",
-    SessionShow => "session.show",
-    TaskAdd => "task.add",
-    TaskClaim => "task.claim",
-    TaskProgress => "task.progress",
-    TaskComplete => "task.complete",
-    TaskFail => "task.fail",
-    TaskRelease => "task.release",
-    TaskList => "task.list",
-    TaskShow => "task.show",
-    HostList => "host.list",
-    EventsList => "events.list",
-    EventsSubscribe => "events.subscribe",
-    Store => "store.*",
+    SystemRegister => "system.register", system::REGISTER,
+        "Register an instance with its roles (a session of the API with a 30 s TTL); registering again replaces them";
+    SystemHeartbeat => "system.heartbeat", system::HEARTBEAT,
+        "Renew an instance and the leader lease; alive is false for an instance not registered";
+    SystemUnregister => "system.unregister", system::UNREGISTER,
+        "End an instance and take back the tasks it held";
+    SystemCheckHealth => "system.check_health", system::health::CHECK_HEALTH,
+        "Sweep the fleet, hand waiting tasks on, and list the instances healthy and failed (dead, or silent longer than timeout ms)";
+    SystemGetState => "system.get_state", system::state::GET_STATE,
+        "The instances, tasks and latest events (empty lists left out), the leader and the log's latest sequence number";
+    SystemHealth => "system.health", system::health::HEALTH,
+        "Whether coord's store answers (shown as redis; coord has no postgres or mcp)";
+    SystemMetrics => "system.metrics", system::state::METRICS,
+        "Calls, latency, memory and the work queue; with detailed, each method's figures and the breaker's";
+    SystemDiscover => "system.discover", system::discover::DISCOVER,
+        "Every method coord serves with its parameters and result; domain keeps one family";
+    SessionRegister => "session.register", session::REGISTER,
+        "Register a session (coord register)";
+    SessionHeartbeat => "session.heartbeat", session::HEARTBEAT,
+        "Signal that a session lives, with its phase (coord heartbeat)";
+    SessionUnregister => "session.unregister", session::UNREGISTER,
+        "End a session (coord unregister)";
+    SessionList => "session.list", session::LIST,
+        "The fleet, each session with its state (coord ps --json)";
+    SessionShow => "session.show", session::SHOW,
+        "One session with its verdict and latest events (coord show --json)";
+    TaskAdd => "task.add", task::ADD,
+        "Add a task to the work queue (coord task add)";
+    TaskClaim => "task.claim", task::CLAIM,
+        "Claim a task with a new fencing token (coord task claim)";
+    TaskProgress => "task.progress", task::PROGRESS,
+        "Report progress under a claim, renewing its lease (coord task progress)";
+    TaskComplete => "task.complete", task::COMPLETE,
+        "Finish a claimed task (coord task complete)";
+    TaskFail => "task.fail", task::FAIL,
+        "Give a claimed task up as failed (coord task fail)";
+    TaskRelease => "task.release", task::RELEASE,
+        "Give a claimed task back to the queue (coord task release)";
+    TaskList => "task.list", task::LIST,
+        "The open tasks and the last finished (coord task list --json)";
+    TaskShow => "task.show", task::SHOW,
+        "One task with its history (coord task show --json)";
+    HostList => "host.list", host::LIST,
+        "Every host with its state and sessions (coord hosts --json)";
+    EventsList => "events.list", events::LIST,
+        "The event log after a sequence number (coord events --json)";
+    EventsSubscribe => "events.subscribe", events::SUBSCRIBE,
+        "Every new event, pushed as events.event notifications (over the WebSocket only)";
+    Store => "store.*", store::OPERATION,
+        "A remote command line's store operations (not listed by system.discover)";
 }
 
 /// Reads the parameters of a call of `method` (called `name`) and prepares its work.
@@ -180,29 +261,31 @@ pub fn prepare(
     params: Params,
     ctx: &Context,
 ) -> Result<Prepared, RpcError> {
-    let params = named(params)?;
     match method {
-        Method::Store => store::prepare(name, params),
         Method::SystemRegister => system::register(params),
         Method::SystemHeartbeat => system::heartbeat(params, ctx),
         Method::SystemUnregister => system::unregister(params, ctx),
-        Method::SystemCheckHealth => system::check_health(params, ctx),
-        Method::SystemGetState => Ok(system::get_state(ctx)),
-        Method::SessionRegister => session::register(params),
-        Method::SessionHeartbeat => session::heartbeat(params, ctx),
-        Method::SessionUnregister => session::unregister(params),
-        Method::SessionList => session::list(params, ctx),
-        Method::SessionShow => session::show(params),
-        Method::TaskAdd => task::add(params),
-        Method::TaskClaim => task::claim(params),
-        Method::TaskProgress => task::progress(params),
-        Method::TaskComplete => task::complete(params),
-        Method::TaskFail => task::fail(params),
-        Method::TaskRelease => task::release(params),
-        Method::TaskList => task::list(params),
-        Method::TaskShow => task::show(params),
-        Method::HostList => Ok(host::list(ctx)),
-        Method::EventsList => events::list(params),
+        Method::SystemCheckHealth => system::health::check_health(params, ctx),
+        Method::SystemGetState => system::state::get_state(params, ctx),
+        Method::SystemHealth => system::health::health(params),
+        Method::SystemMetrics => system::state::metrics(params, ctx),
+        Method::SystemDiscover => system::discover::discover(params),
+        Method::Store => store::prepare(name, named(params)?),
+        Method::SessionRegister => session::register(named(params)?),
+        Method::SessionHeartbeat => session::heartbeat(named(params)?, ctx),
+        Method::SessionUnregister => session::unregister(named(params)?),
+        Method::SessionList => session::list(named(params)?, ctx),
+        Method::SessionShow => session::show(named(params)?),
+        Method::TaskAdd => task::add(named(params)?),
+        Method::TaskClaim => task::claim(named(params)?),
+        Method::TaskProgress => task::progress(named(params)?),
+        Method::TaskComplete => task::complete(named(params)?),
+        Method::TaskFail => task::fail(named(params)?),
+        Method::TaskRelease => task::release(named(params)?),
+        Method::TaskList => task::list(named(params)?),
+        Method::TaskShow => task::show(named(params)?),
+        Method::HostList => named(params).map(|_| host::list(ctx)),
+        Method::EventsList => events::list(named(params)?),
         Method::EventsSubscribe => {
             let mut e = RpcError::method_not_found(method.name());
             e.data = Some(serde_json::json!({ "hint": "only over the WebSocket (GET /ws)" }));
@@ -311,6 +394,75 @@ mod tests {
         assert!(parse::<P>(None).is_err(), "no parameters at all");
     }
 
+    /// A value of the shape `schema`, every field of an object filled in.
+    fn sample(schema: &schema::Schema) -> Value {
+        use schema::Schema;
+        match schema {
+            Schema::String { .. } => "x".into(),
+            Schema::Number => 1.into(),
+            Schema::Boolean => true.into(),
+            Schema::Any => serde_json::json!({}),
+            Schema::Enum(values) => values[0].into(),
+            Schema::Array(item) => Value::Array(vec![sample(item)]),
+            Schema::Record(each) => serde_json::json!({ "k": sample(each) }),
+            Schema::Object(fields) => fields
+                .iter()
+                .map(|f| (f.name.to_owned(), sample(&f.schema)))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        }
+    }
+
+    fn prepared(m: Method, params: &Value) -> Result<Prepared, RpcError> {
+        let raw = RawValue::from_string(params.to_string()).unwrap();
+        let ctx = Context {
+            metrics: Metrics::new(),
+            namespace: "ns".to_owned(),
+            seq_hint: Arc::default(),
+        };
+        prepare(m, m.name(), Params::Named(Some(&raw)), &ctx)
+    }
+
+    /// The signatures `system.discover` shows are what the methods read: every field of the
+    /// input, of its type, is taken, and leaving out a required one is refused.
+    #[test]
+    fn every_signature_is_what_its_method_takes() {
+        for &m in Method::ALL {
+            if matches!(m, Method::Store | Method::EventsSubscribe) {
+                continue;
+            }
+            let full = sample(&m.signature().input);
+            assert!(prepared(m, &full).is_ok(), "{}: {full}", m.name());
+            let schema::Schema::Object(fields) = m.signature().input else {
+                panic!("{}: parameters are an object", m.name());
+            };
+            for f in fields
+                .iter()
+                .filter(|f| f.presence == schema::Presence::Required)
+            {
+                let mut without = full.clone();
+                without.as_object_mut().unwrap().remove(f.name);
+                assert!(
+                    prepared(m, &without).is_err(),
+                    "{} without {}",
+                    m.name(),
+                    f.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_names_signatures_list_are_coords() {
+        let runtimes: Vec<&str> = coord_core::Runtime::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        assert_eq!(runtimes, session::RUNTIMES);
+        let states: Vec<&str> = coord_core::State::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(states, session::STATES);
+    }
+
     #[test]
     fn every_method_is_found_by_its_name() {
         for name in [
@@ -322,5 +474,11 @@ mod tests {
             assert_eq!(Method::find(name).map(Method::name), Some(name));
         }
         assert_eq!(Method::find("system.nope"), None);
+        for &m in Method::ALL {
+            if m != Method::Store {
+                assert_eq!(Method::find(m.name()), Some(m));
+            }
+            assert!(!m.about().is_empty());
+        }
     }
 }

@@ -10,6 +10,7 @@ use coord_service::{RegisterRequest, ServiceError, json as shapes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::schema::{Field, NAME, OBJECT, STRING, Schema, Signature};
 use super::{Answer, Context, Named, Prepared, Work, non_empty, parse};
 use crate::rpc::RpcError;
 use crate::work::{Beaten, Then};
@@ -34,6 +35,63 @@ struct RegisterParams {
     tool_timeout: Option<u64>,
     host_lost_after: Option<u64>,
 }
+
+/// The names of the runtimes.
+pub const RUNTIMES: &[&str] = &["claude", "codex", "pi", "shell", "other"];
+
+/// The names of the states.
+pub const STATES: &[&str] = &[
+    "active",
+    "in-tool",
+    "blocked",
+    "limited",
+    "background",
+    "idle",
+    "stale",
+    "unknown",
+    "dead",
+    "ended",
+];
+
+/// A session as `coord show --json` prints it (its main fields).
+const SESSION: Schema = Schema::Object(&[
+    Field::required("id", NAME),
+    Field::required("incarnation", Schema::Number),
+    Field::required("state", Schema::Enum(STATES)),
+    Field::required("reason", STRING),
+    Field::required("runtime", Schema::Enum(RUNTIMES)),
+    Field::required("host", STRING),
+    Field::required("labels", Schema::Record(&STRING)),
+    Field::required("last_seen_ms", Schema::Number),
+]);
+
+/// A session's counters after a change.
+const COUNTERS: Schema = Schema::Object(&[
+    Field::required("id", NAME),
+    Field::required("incarnation", Schema::Number),
+]);
+
+/// What `session.register` takes and gives.
+pub static REGISTER: Signature = Signature {
+    input: Schema::Object(&[
+        Field::required("id", NAME),
+        Field::optional("task", STRING),
+        Field::optional("pid", Schema::Number),
+        Field::optional("runtime", Schema::Enum(RUNTIMES)),
+        Field::optional("cwd", STRING),
+        Field::optional("log", STRING),
+        Field::optional("parent", STRING),
+        Field::optional("labels", Schema::Record(&STRING)),
+        Field::optional("restart", Schema::Boolean),
+        Field::optional("ttl", Schema::Number),
+        Field::optional("staleAfter", Schema::Number),
+        Field::optional("activeWindow", Schema::Number),
+        Field::optional("toolTimeout", Schema::Number),
+        Field::optional("hostLostAfter", Schema::Number),
+    ]),
+    output: COUNTERS,
+    writes: true,
+};
 
 /// `session.register {id, task?, pid?, runtime?, cwd?, log?, parent?, labels?, restart?, ttl?,
 /// staleAfter?, activeWindow?, toolTimeout?, hostLostAfter?}` → `{id, incarnation}`. A `pid` must be a running
@@ -81,6 +139,25 @@ enum PhaseParam {
     InTool,
     Waiting,
 }
+
+/// What `session.heartbeat` takes and gives.
+pub static HEARTBEAT: Signature = Signature {
+    input: Schema::Object(&[
+        Field::required("id", NAME),
+        Field::optional("phase", Schema::Enum(&["working", "in-tool", "waiting"])),
+        Field::optional("tool", STRING),
+        Field::optional("progress", Schema::Any),
+        Field::optional("lead", Schema::Boolean),
+    ]),
+    output: Schema::Object(&[
+        Field::required("id", NAME),
+        Field::required("incarnation", Schema::Number),
+        Field::required("beats", Schema::Number),
+        Field::optional("leader", Schema::Boolean),
+        Field::optional("leaderId", STRING),
+    ]),
+    writes: true,
+};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -154,6 +231,20 @@ struct IdParams {
     id: String,
 }
 
+/// The parameters of a method that names one session.
+const ONE: Schema = Schema::Object(&[Field::required("id", NAME)]);
+
+/// What `session.unregister` takes and gives.
+pub static UNREGISTER: Signature = Signature {
+    input: ONE,
+    output: Schema::Object(&[
+        Field::required("id", NAME),
+        Field::required("incarnation", Schema::Number),
+        Field::required("ended", Schema::Boolean),
+    ]),
+    writes: true,
+};
+
 /// `session.unregister {id}` → `{id, incarnation, ended: true}`; -32004 when it is not
 /// registered.
 pub fn unregister(params: Named<'_>) -> Result<Prepared, RpcError> {
@@ -169,6 +260,20 @@ pub fn unregister(params: Named<'_>) -> Result<Prepared, RpcError> {
         }),
     ))
 }
+
+/// What `session.list` takes and gives.
+pub static LIST: Signature = Signature {
+    input: Schema::Object(&[
+        Field::optional("all", Schema::Boolean),
+        Field::optional("state", Schema::Array(&Schema::Enum(STATES))),
+    ]),
+    output: Schema::Object(&[
+        Field::required("now_ms", Schema::Number),
+        Field::required("namespace", STRING),
+        Field::required("sessions", Schema::Array(&SESSION)),
+    ]),
+    writes: false,
+};
 
 #[derive(Deserialize)]
 struct ListParams {
@@ -204,6 +309,17 @@ pub fn list(params: Named<'_>, ctx: &Context) -> Result<Prepared, RpcError> {
         ))
     }))
 }
+
+/// What `session.show` takes and gives.
+pub static SHOW: Signature = Signature {
+    input: ONE,
+    output: Schema::Object(&[
+        Field::required("now_ms", Schema::Number),
+        Field::required("session", SESSION),
+        Field::required("events", Schema::Array(&OBJECT)),
+    ]),
+    writes: false,
+};
 
 /// `session.show {id}` → the document of `coord show --json`: `{now, now_ms, session,
 /// events}`; -32004 when there is no such session.

@@ -7,7 +7,16 @@
 use coord_store::remote::Call;
 use serde_json::{Map, Value};
 
+use super::schema::{Field, NAME, Schema, Signature};
 use super::{Named, Prepared, parse};
+
+/// What a `store.<op>` takes and gives: the namespace and the operation's arguments; the
+/// operation's result.
+pub static OPERATION: Signature = Signature {
+    input: Schema::Object(&[Field::required("namespace", NAME)]),
+    output: Schema::Any,
+    writes: true,
+};
 use crate::rpc::RpcError;
 
 /// `store.<op> {namespace, …the operation's arguments}` → the operation's result.

@@ -14,9 +14,39 @@ use coord_service::tasks::{DEFAULT_LEASE, TaskOp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::schema::{Field, NAME, STRING, Schema, Signature};
 use super::{Answer, Named, Prepared, Work, non_empty, parse};
 use crate::rpc::RpcError;
 use crate::work::Then;
+
+/// A task as `coord task show --json` prints it (its main fields).
+const TASK: Schema = Schema::Object(&[
+    Field::required("id", NAME),
+    Field::required("title", STRING),
+    Field::required(
+        "state",
+        Schema::Enum(&["pending", "claimed", "done", "failed"]),
+    ),
+    Field::optional("session", STRING),
+    Field::optional("token", Schema::Number),
+    Field::required("labels", Schema::Record(&STRING)),
+    Field::required("attempts", Schema::Number),
+    Field::required("max_attempts", Schema::Number),
+    Field::required("progress", Schema::Any),
+    Field::required("history", Schema::Array(&Schema::Any)),
+]);
+
+/// What `task.add` takes and gives.
+pub static ADD: Signature = Signature {
+    input: Schema::Object(&[
+        Field::required("title", NAME),
+        Field::optional("id", STRING),
+        Field::optional("labels", Schema::Record(&STRING)),
+        Field::optional("maxAttempts", Schema::Number),
+    ]),
+    output: TASK,
+    writes: true,
+};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,6 +78,17 @@ pub fn add(params: Named<'_>) -> Result<Prepared, RpcError> {
     ))
 }
 
+/// What `task.claim` takes and gives.
+pub static CLAIM: Signature = Signature {
+    input: Schema::Object(&[
+        Field::required("session", NAME),
+        Field::optional("task", STRING),
+        Field::optional("lease", Schema::Number),
+    ]),
+    output: TASK,
+    writes: true,
+};
+
 #[derive(Deserialize)]
 struct ClaimParams {
     session: String,
@@ -69,6 +110,18 @@ pub fn claim(params: Named<'_>) -> Result<Prepared, RpcError> {
     Ok(Prepared::change("session", Work::Claim(claim, shaped())))
 }
 
+/// What `task.progress` takes and gives.
+pub static PROGRESS: Signature = Signature {
+    input: Schema::Object(&[
+        Field::required("task", STRING),
+        Field::required("token", Schema::Number),
+        Field::optional("details", Schema::Any),
+        Field::optional("lease", Schema::Number),
+    ]),
+    output: TASK,
+    writes: true,
+};
+
 #[derive(Deserialize)]
 struct ProgressParams {
     task: String,
@@ -84,6 +137,26 @@ pub fn progress(params: Named<'_>) -> Result<Prepared, RpcError> {
     Ok(update(p.task, p.token, op))
 }
 
+/// The parameters of a holder's change that says nothing more: the task and the token.
+const UNDER_CLAIM: Schema = Schema::Object(&[
+    Field::required("task", STRING),
+    Field::required("token", Schema::Number),
+]);
+
+/// What `task.complete` takes and gives.
+pub static COMPLETE: Signature = Signature {
+    input: UNDER_CLAIM,
+    output: TASK,
+    writes: true,
+};
+
+/// What `task.release` takes and gives.
+pub static RELEASE: Signature = Signature {
+    input: UNDER_CLAIM,
+    output: TASK,
+    writes: true,
+};
+
 #[derive(Deserialize)]
 struct TokenParams {
     task: String,
@@ -95,6 +168,17 @@ pub fn complete(params: Named<'_>) -> Result<Prepared, RpcError> {
     let p: TokenParams = parse(params)?;
     Ok(update(p.task, p.token, TaskOp::Complete))
 }
+
+/// What `task.fail` takes and gives.
+pub static FAIL: Signature = Signature {
+    input: Schema::Object(&[
+        Field::required("task", STRING),
+        Field::required("token", Schema::Number),
+        Field::required("reason", NAME),
+    ]),
+    output: TASK,
+    writes: true,
+};
 
 #[derive(Deserialize)]
 struct FailParams {
@@ -116,6 +200,13 @@ pub fn release(params: Named<'_>) -> Result<Prepared, RpcError> {
     Ok(update(p.task, p.token, TaskOp::Release))
 }
 
+/// What `task.list` takes and gives.
+pub static LIST: Signature = Signature {
+    input: Schema::Object(&[Field::optional("all", Schema::Boolean)]),
+    output: Schema::Object(&[Field::required("tasks", Schema::Array(&TASK))]),
+    writes: false,
+};
+
 #[derive(Deserialize)]
 struct ListParams {
     #[serde(default)]
@@ -131,6 +222,13 @@ pub fn list(params: Named<'_>) -> Result<Prepared, RpcError> {
         Ok(json!({ "tasks": tasks }))
     }))
 }
+
+/// What `task.show` takes and gives.
+pub static SHOW: Signature = Signature {
+    input: Schema::Object(&[Field::required("task", STRING)]),
+    output: TASK,
+    writes: false,
+};
 
 #[derive(Deserialize)]
 struct ShowParams {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use coord_core::Policy;
-use coord_server::{ServeOptions, Server, ServerError, Token};
+use coord_server::{Origin, ServeOptions, Server, ServerError, Token};
 use coord_service::{HostInfo, Service};
 use coord_store::{Config, StoreUrl};
 use tracing_subscriber::filter::LevelFilter;
@@ -42,6 +42,11 @@ struct Args {
     /// The bearer token every request must carry (Authorization: Bearer <token>).
     #[arg(long, env = "COORD_TOKEN", hide_env_values = true)]
     token: Option<Token>,
+    /// Let web pages of this origin (scheme, host and port, as a browser's Origin header writes
+    /// them) call the server from a browser (CORS) and open its WebSocket; repeat for more
+    /// [default: none].
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<Origin>,
     /// Evict sessions dead or ended for longer than this [default: 5m].
     #[arg(long, value_parser = parse_duration)]
     grace: Option<Duration>,
@@ -121,6 +126,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         token: args.token.clone(),
         namespace: args.namespace.clone(),
         one_writer,
+        allow_origins: args.allow_origins.clone(),
         ..ServeOptions::default()
     };
     let server = Server::bind(options, open)?;

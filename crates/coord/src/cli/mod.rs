@@ -476,6 +476,11 @@ pub struct ServeArgs {
     /// The bearer token every request must carry (Authorization: Bearer <token>).
     #[arg(long, env = "COORD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Let web pages of this origin (scheme, host and port, as a browser's Origin header writes
+    /// them) call the server from a browser (CORS) and open its WebSocket; repeat for more
+    /// [default: none].
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
     /// Evict sessions dead or ended for longer than this [default: 5m].
     #[arg(long, value_parser = parse_duration)]
     pub grace: Option<Duration>,

@@ -31,6 +31,9 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(token) = &args.token {
         cmd.env("COORD_TOKEN", token);
     }
+    for origin in &args.allow_origins {
+        cmd.arg("--allow-origin").arg(origin);
+    }
     if let Some(grace) = args.grace {
         cmd.arg("--grace").arg(format!("{}ms", grace.as_millis()));
     }

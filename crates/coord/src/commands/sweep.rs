@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
             "examined": report.examined,
             "exited": report.exited,
             "evicted": pairs(&report.evicted, "reason"),
-            "released": pairs(&report.released, "why"),
+            "released": report.released.iter().map(|r| json!({ "id": r.task, "holder": r.holder, "why": r.why })).collect::<Vec<_>>(),
             "retired": report.retired,
             "hosts": pairs(&report.hosts, "became"),
             "assigned": assigned,
@@ -54,8 +54,8 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
     for (id, reason) in &report.evicted {
         println!("evicted   {id}: {reason}");
     }
-    for (task, why) in &report.released {
-        println!("released  {task}: {why}");
+    for r in &report.released {
+        println!("released  {}: {}", r.task, r.why);
     }
     for (task, session) in &assigned {
         println!("assigned  {task} -> {session}");

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod serve;
+pub mod ws;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -277,4 +278,13 @@ pub fn exit_logged_at(world: &World, id: &str) -> Option<i64> {
         .into_iter()
         .find(|e| matches!(e.kind, coord_core::EventKind::Exited { .. }))
         .map(|e| e.at.as_millis())
+}
+
+/// The strings of a JSON list.
+pub fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect()
 }
