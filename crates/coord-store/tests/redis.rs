@@ -8,7 +8,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use coord_core::{
@@ -17,7 +16,7 @@ use coord_core::{
 };
 use coord_store::redis::RedisStore;
 use coord_store::{Config, Store, StoreError, StoreUrl};
-use support::RedisServer;
+use support::{RedisServer, TlsCerts, run_in_child};
 
 struct Redis {
     server: RedisServer,
@@ -437,97 +436,31 @@ fn a_wrong_password_names_the_masked_url() {
 /// read when connecting): the test runs [`tls_client`] in a child of this test binary.
 #[test]
 fn rediss_urls_connect_over_tls() {
-    let certs = tempfile::tempdir().unwrap();
-    let dir = certs.path();
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl is installed");
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &["-keyout", "ca.key", "-out", "ca.pem"],
-            &["-days", "1", "-subj", "/CN=coord test authority"],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &["-keyout", "server.key", "-out", "server.csr"],
-            &["-subj", "/CN=localhost"],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "1",
-        "-extfile",
-        "san.ext",
-    ]);
-
+    let certs = TlsCerts::make();
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let path = |name: &str| dir.join(name).display().to_string();
-    let _server = RedisServer::start_with(&[
-        "--bind",
-        "127.0.0.1",
-        "--tls-port",
-        &port.to_string(),
-        "--tls-cert-file",
-        &path("server.pem"),
-        "--tls-key-file",
-        &path("server.key"),
-        "--tls-ca-cert-file",
-        &path("ca.pem"),
-        "--tls-auth-clients",
-        "no",
-    ]);
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["tls_client", "--exact", "--ignored", "--nocapture"])
-        .env("SSL_CERT_FILE", path("ca.pem"))
-        .env("COORD_TEST_TLS_URL", format!("rediss://localhost:{port}/0"))
-        .output()
-        .unwrap();
-    let output = String::from_utf8_lossy(&child.stdout);
-    assert!(
-        child.status.success(),
-        "{output}{}",
-        String::from_utf8_lossy(&child.stderr)
+    let mut args = vec![
+        "--bind".to_owned(),
+        "127.0.0.1".to_owned(),
+        "--tls-port".to_owned(),
+        port.to_string(),
+    ];
+    for (name, value) in certs.settings() {
+        args.extend([format!("--{name}"), value]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _server = RedisServer::start_with(&args);
+    let url = format!("rediss://localhost:{port}/0");
+    run_in_child(
+        "tls_client",
+        &[
+            ("SSL_CERT_FILE", certs.ca().as_os_str()),
+            ("COORD_TEST_TLS_URL", std::ffi::OsStr::new(&url)),
+        ],
     );
-    assert!(output.contains("1 passed"), "{output}");
 }
 
 /// The client half of [`rediss_urls_connect_over_tls`], run only by it.

@@ -97,8 +97,8 @@ fn through_sentinels_over_tls_the_store_reaches_the_master_and_follows_a_failove
     run_in_child(
         "tls_sentinel_client",
         &[
-            ("SSL_CERT_FILE", &certs.ca()),
-            ("COORD_TEST_CERTS", certs.dir()),
+            ("SSL_CERT_FILE", certs.ca().as_os_str()),
+            ("COORD_TEST_CERTS", certs.dir().as_os_str()),
         ],
     );
 }

@@ -344,7 +344,7 @@ impl TlsCerts {
 /// Runs `test`, an ignored test of this test binary, alone in a new process with `env` added
 /// to its environment, and panics with its output unless it passed: for what only a new process
 /// can be given, as the authority a TLS client trusts (`SSL_CERT_FILE`, read when connecting).
-pub fn run_in_child(test: &str, env: &[(&str, &Path)]) {
+pub fn run_in_child(test: &str, env: &[(&str, &std::ffi::OsStr)]) {
     let child = Command::new(std::env::current_exe().expect("the test binary"))
         .args([test, "--exact", "--ignored", "--nocapture"])
         .envs(env.iter().copied())
