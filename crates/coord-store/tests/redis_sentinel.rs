@@ -71,6 +71,43 @@ fn follows_a_failover(set: &SentinelSet) {
     assert_eq!(on_new_master, "4", "written to the promoted replica");
 }
 
+/// A master that a failover demoted goes on running scripts while it resyncs from the new one,
+/// its data flushed or old: there a renewal would answer "not registered" of a session the new
+/// master holds, and an eviction "changed since". A replica refuses every change it would find
+/// nothing for as it refuses writes (READONLY), which sends a handle through sentinels back to
+/// the master; and the renewal through the sentinels lands on the master.
+#[test]
+fn a_replica_refuses_the_changes_it_finds_nothing_for() {
+    let set = SentinelSet::start("coord-replica");
+    let store = RedisStore::open(&set.url(), &Config::new("default")).unwrap();
+    store.register(&registration("s1")).unwrap();
+    set.replicated();
+
+    let on_replica = RedisStore::open(&set.replica.url(), &Config::new("default")).unwrap();
+    let beat = Beat::activity(Source::Hook, on_replica.now().unwrap());
+    let refusals = [
+        on_replica.renew("s2", &beat).map(|_| ()),
+        on_replica.unregister("s2", Source::Hook).map(|_| ()),
+        on_replica.evict("s2", 1, "gone").map(|_| ()),
+    ];
+    for refused in refusals {
+        let e = refused.expect_err("a replica changes nothing and says so");
+        assert!(e.to_string().contains("this server is a replica"), "{e}");
+    }
+    assert!(
+        on_replica.session("s1").unwrap().is_some(),
+        "reads go on: the replica has what it was sent"
+    );
+    assert_eq!(
+        store
+            .renew("s1", &beat)
+            .unwrap()
+            .expect("on the master")
+            .beats,
+        1
+    );
+}
+
 /// `rediss+sentinel://`: sentinels asked over plain TCP name a master and a replica that speak
 /// TLS only, with a certificate a test authority signed. Unless it trusts that authority, the
 /// store cannot connect, nor can it without TLS (`redis+sentinel://`); once it does, it reaches

@@ -56,6 +56,19 @@ local function take_token(tokens_key, fenced_key)
   return redis.call('INCR', tokens_key)
 end
 
+-- What a script that changes nothing answers: `value`, unless this server is a replica. A master
+-- that a failover demoted goes on running scripts while it resyncs, with its data flushed or
+-- old: there a script would find nothing to change in a session the new master holds, and a
+-- renewal would answer "not registered". So it is refused as any write there is (READONLY),
+-- and the connection goes again to the master. Asked only on these rare paths: INFO costs a
+-- renewal's worth of time.
+local function unchanged(value)
+  if string.find(redis.call('INFO', 'replication'), 'role:slave', 1, true) then
+    return redis.error_reply('READONLY this server is a replica: nothing was changed')
+  end
+  return value
+end
+
 -- The given fields of the session, false where one is missing.
 local function fields(...)
   return redis.call('HMGET', session_key, ...)

@@ -13,60 +13,62 @@
 local id, source, kind, observed_at = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local new_phase, progress, log_mtime, answer = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 
--- A renewal does the least it needs: one read of the fields it looks at, one write of the
--- fields it changes (the beat count among them), the indexes; an event only for a new phase.
-local s = fields('host', 'phase', 'phase_at', 'process', 'last_seen', 'log_mtime',
-  'incarnation', 'revision', 'beats')
-local host, phase, phase_at, process, last_seen, stored_mtime, incarnation, revision, beats =
-  s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]
+-- A renewal does the least it needs: one read of the fields it looks at (the phase's time and
+-- the log's only when it brings them), one write of the fields it changes, the indexes; an
+-- event only for a new phase.
+local s
+if new_phase == '' and log_mtime == '' then
+  s = fields('host', 'phase', 'process', 'last_seen', 'incarnation', 'revision', 'beats')
+else
+  s = fields('host', 'phase', 'process', 'last_seen', 'incarnation', 'revision', 'beats',
+    'phase_at', 'log_mtime')
+end
+local host, phase, process = s[1], s[2], s[3]
 if not host or ended(phase) or exited(process) then
-  return nil
+  return unchanged(nil)
 end
 local now = now_ms()
-
-last_seen = math.max(tonumber(last_seen), now)
-revision = tonumber(revision) + 1
-beats = tonumber(beats)
-local list = { 'last_seen', int(last_seen), 'signal:' .. source, int(now),
+local at = int(now)
+local last_seen = math.max(tonumber(s[4]), now)
+local incarnation, revision, beats = s[5], tonumber(s[6]) + 1, tonumber(s[7])
+local list = { 'last_seen', last_seen == now and at or int(last_seen), 'signal:' .. source, at,
   'revision', int(revision) }
+local n = 6
 local function put(name, value)
-  table.insert(list, name)
-  table.insert(list, value)
+  list[n + 1] = name
+  list[n + 2] = value
+  n = n + 2
 end
 if kind == 'activity' then
-  put('last_activity', int(now))
   beats = beats + 1
+  put('last_activity', at)
   put('beats', int(beats))
+  put('last_progress', at)
 elseif kind == 'alive' then
-  put('process', '{"process":"alive","checked_at":' .. int(now) .. '}')
+  put('process', '{"process":"alive","checked_at":' .. at .. '}')
 end
 if progress ~= '' then
   put('progress', progress)
-end
-if kind == 'activity' or progress ~= '' then
-  put('last_progress', int(now))
+  if kind ~= 'activity' then
+    put('last_progress', at)
+  end
 end
 if log_mtime ~= '' then
-  local mtime = tonumber(log_mtime)
+  local mtime, stored_mtime = tonumber(log_mtime), s[9]
   if stored_mtime ~= 'null' then
     mtime = math.max(mtime, tonumber(stored_mtime))
   end
   put('log_mtime', int(mtime))
 end
-local event
-if new_phase ~= '' and observed_at >= tonumber(phase_at) and new_phase ~= phase then
+if new_phase ~= '' and observed_at >= tonumber(s[8]) and new_phase ~= phase then
   local to = phase_name(new_phase)
   if to == 'ended' then
-    event = ENDED_EVENT
+    log(id, incarnation, now, ENDED_EVENT)
   else
-    event = cjson.encode({ kind = 'phase', from = phase_name(phase), to = to })
+    log(id, incarnation, now, cjson.encode({ kind = 'phase', from = phase_name(phase), to = to }))
   end
   put('phase', new_phase)
   put('phase_at', int(observed_at))
-end
-
-if event then
-  log(id, incarnation, now, event)
 end
 set(list)
 heard(id, host, last_seen)

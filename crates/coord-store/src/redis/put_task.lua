@@ -22,10 +22,10 @@ local waits, progress, finished = ARGV[6], ARGV[7], ARGV[8]
 local stored = redis.call('HGET', task_key, 'revision')
 if expected == '' then
   if stored then
-    return 0
+    return unchanged(0)
   end
 elseif stored ~= expected then
-  return 0
+  return unchanged(0)
 end
 
 local now = now_ms()
