@@ -15,6 +15,11 @@
 //! (a hook, a command, the API). A store that cannot be reached costs a round, not the
 //! watcher. It writes to whatever store `COORD_URL` names, so each host of a fleet runs one and
 //! all of them show up in one `coord ps`.
+//!
+//! With a [`Dispatcher`] (the `[[notify]]` rules of the config file), the verdicts of this
+//! host's sessions (subagents left out: a person attaches to their parent) go to it after every
+//! round and every exit, and again when a change it saw is due to settle; it sends off this
+//! thread, so the watcher never waits for a channel.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -23,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use coord_core::{Phase, ProcessFact, Session};
+use coord_notify::Dispatcher;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
 use rustix::io::Errno;
@@ -42,21 +48,35 @@ struct Holding {
 
 impl Service {
     /// Watches this host until `stop` says so (checked whenever a signal interrupts the wait,
-    /// and at least every `interval`). Returns how many sessions it held at the end.
-    pub fn watch_host(&self, interval: Duration, stop: &dyn Fn() -> bool) -> Result<usize> {
+    /// and at least every `interval`), telling `notify` of each round's verdicts. Returns how
+    /// many sessions it held at the end.
+    pub fn watch_host(
+        &self,
+        interval: Duration,
+        stop: &dyn Fn() -> bool,
+        mut notify: Option<&mut Dispatcher>,
+    ) -> Result<usize> {
         let inotify = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).ok();
         if let Some(fd) = &inotify {
             self.watch_dirs(fd);
         }
         let mut holding: BTreeMap<String, Holding> = BTreeMap::new();
         let mut next_round = Instant::now();
+        // When a change the notifier saw settles.
+        let mut notify_due: Option<Instant> = None;
         while !stop() {
             if Instant::now() >= next_round {
                 // A store that cannot be reached costs this round only.
                 let _ = self.host_round(&mut holding);
                 next_round = Instant::now() + interval;
+                notify_due = self.notify(notify.as_deref_mut());
+            } else if notify_due.is_some_and(|due| Instant::now() >= due) {
+                notify_due = self.notify(notify.as_deref_mut());
             }
             let mut wait = next_round.saturating_duration_since(Instant::now());
+            if let Some(due) = notify_due {
+                wait = wait.min(due.saturating_duration_since(Instant::now()));
+            }
             if holding.values().any(|h| h.held.mode() == HoldMode::Polling) {
                 wait = wait.min(POLLING_STEP);
             }
@@ -68,6 +88,7 @@ impl Service {
                 let _ = self.discover();
                 let _ = self.host_round(&mut holding);
             }
+            let exits = !changed.ended.is_empty();
             for id in changed.ended {
                 if let Some(h) = holding.remove(&id)
                     && let Some(status) = h.held.wait(Duration::ZERO)
@@ -76,8 +97,28 @@ impl Service {
                         self.watch_exit(&id, h.incarnation, status, watcher_source(h.held.mode()));
                 }
             }
+            if changed.dirs || exits {
+                notify_due = self.notify(notify.as_deref_mut());
+            }
         }
         Ok(holding.len())
+    }
+
+    /// Hands the verdicts of this host's sessions to `notify`, if there is one; returns when
+    /// the next change it saw settles. A store that cannot be reached costs this look only.
+    fn notify(&self, notify: Option<&mut Dispatcher>) -> Option<Instant> {
+        let notify = notify?;
+        let fleet = self.judge_all().ok()?;
+        notify.round(
+            fleet.now,
+            fleet
+                .entries
+                .iter()
+                .filter(|e| e.session.host == self.host.name && e.session.parent.is_none())
+                .map(|e| (&e.session, &e.verdict)),
+        );
+        let due = notify.next_due()?;
+        Some(Instant::now() + due.since(fleet.now))
     }
 
     /// Watches the directories whose changes mean a session appeared, changed or went: Claude

@@ -25,6 +25,7 @@
 //!   trip to a store behind a network.
 //! - [`json`]: the JSON shapes every adapter shows to scripts (CLI `--json`, the server).
 
+pub mod attach;
 pub mod batch;
 pub mod discover;
 pub mod fleet;

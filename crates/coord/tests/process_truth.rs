@@ -3,9 +3,10 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::tmux::{Tmux, run_in_tmux};
 use common::{COORD, Sleeper, World};
 
 /// Waits until `f` holds, up to `limit`; returns how long it took.
@@ -93,53 +94,6 @@ fn run_in_the_foreground_records_a_kill_by_signal() {
         "{}",
         s["reason"]
     );
-}
-
-/// A private tmux server for one test.
-struct Tmux {
-    dir: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn cmd(&self, w: &World) -> Command {
-        let mut c = w.cmd();
-        c.env("TMUX_TMPDIR", self.dir.path());
-        c
-    }
-
-    fn tmux(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .args(args)
-            .env("TMUX_TMPDIR", self.dir.path())
-            .env_remove("TMUX")
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
-
-fn run_in_tmux(w: &World, t: &Tmux, name: &str, extra: &[&str], script: &str) {
-    let mut args = vec!["run", "--tmux", name];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["--", "sh", "-c", script]);
-    let out = common::succeed(
-        t.cmd(w)
-            .env("XDG_STATE_HOME", w.dir.path().join("state"))
-            .args(&args)
-            .stdin(Stdio::null()),
-    );
-    assert_eq!(out.trim(), name);
 }
 
 #[test]

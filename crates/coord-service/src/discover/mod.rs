@@ -14,7 +14,7 @@ mod agents;
 mod claude;
 mod codex;
 mod processes;
-mod tmux;
+pub mod tmux;
 
 use crate::{Result, Service};
 

@@ -127,7 +127,7 @@ impl Service {
     fn merge_process(
         &self,
         c: &Candidate<'_>,
-        panes: &HashMap<u32, String>,
+        panes: &HashMap<u32, tmux::Pane>,
         local: &mut Option<Vec<Session>>,
     ) -> Result<()> {
         let f = c.found;
@@ -158,7 +158,7 @@ impl Service {
         }
         let chain = std::iter::once(f.pid).chain(f.ancestors.iter().copied());
         if let Some(pane) = tmux::pane_of(chain, panes) {
-            labels.insert("tmux".to_owned(), pane.to_owned());
+            pane.label(&mut labels);
         }
         let req = RegisterRequest {
             id: Some(id),

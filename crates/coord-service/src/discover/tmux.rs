@@ -1,5 +1,6 @@
-//! Where a discovered agent runs in tmux: the pane whose process is the agent or one of its
-//! ancestors, as `session:window.pane`.
+//! Where an agent runs in tmux: the pane whose process is the agent or one of its ancestors, as
+//! `session:window.pane`, and the server's socket unless it is this user's default one: the
+//! labels [`PANE_LABEL`] and [`SOCKET_LABEL`] a session carries, which `coord attach` follows.
 //!
 //! The tmux servers asked are the ones the agents themselves name (the `TMUX` variable a pane
 //! gives its processes: the server's socket, whichever `-S` or `-L` started it) and the
@@ -7,7 +8,7 @@
 //! `tmux -S <socket> list-panes -a`, bounded in time; a missing `tmux`, a dead server or a slow
 //! one only means no pane is known.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
@@ -18,14 +19,42 @@ use std::time::{Duration, Instant};
 /// How long one tmux server may take to list its panes.
 const LIST_TIMEOUT: Duration = Duration::from_millis(300);
 
-/// Every pane's process (its `pane_pid`) on the servers behind `sockets`, with the pane's
-/// target.
+/// The label holding a session's pane (`session:window.pane`).
+pub const PANE_LABEL: &str = "tmux";
+
+/// The label holding the socket of the pane's tmux server, when it is not the default one.
+pub const SOCKET_LABEL: &str = "tmux-socket";
+
+/// A pane: its server's socket and its target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pane {
+    /// The socket of the tmux server that has it.
+    pub socket: PathBuf,
+    /// `session:window.pane`.
+    pub target: String,
+}
+
+impl Pane {
+    /// Puts the pane in a session's labels: its target, and its server's socket unless that
+    /// is this user's default one.
+    pub fn label(&self, labels: &mut BTreeMap<String, String>) {
+        labels.insert(PANE_LABEL.to_owned(), self.target.clone());
+        if default_socket().as_ref() != Some(&self.socket) {
+            labels.insert(SOCKET_LABEL.to_owned(), self.socket.display().to_string());
+        }
+    }
+}
+
+/// Every pane's process (its `pane_pid`) on the servers behind `sockets`, with the pane.
 #[must_use]
-pub fn panes(sockets: &[PathBuf]) -> HashMap<u32, String> {
+pub(crate) fn panes(sockets: &[PathBuf]) -> HashMap<u32, Pane> {
     let mut panes = HashMap::new();
     for socket in sockets {
         if let Some(text) = list_panes(socket) {
-            panes.extend(parse_panes(&text));
+            panes.extend(parse_panes(&text).map(|(pid, target)| {
+                let socket = socket.clone();
+                (pid, Pane { socket, target })
+            }));
         }
     }
     panes
@@ -51,11 +80,11 @@ pub fn default_socket() -> Option<PathBuf> {
 
 /// The target of the pane that runs `chain` (a process, then its ancestors, nearest first).
 #[must_use]
-pub fn pane_of(chain: impl IntoIterator<Item = u32>, panes: &HashMap<u32, String>) -> Option<&str> {
-    chain
-        .into_iter()
-        .find_map(|pid| panes.get(&pid))
-        .map(String::as_str)
+pub(crate) fn pane_of(
+    chain: impl IntoIterator<Item = u32>,
+    panes: &HashMap<u32, Pane>,
+) -> Option<&Pane> {
+    chain.into_iter().find_map(|pid| panes.get(&pid))
 }
 
 /// `tmux -S <socket> list-panes -a`: each pane's process and target, one a line; `None` when
@@ -113,9 +142,15 @@ mod tests {
     #[test]
     fn panes_are_read_with_names_that_hold_spaces() {
         let text = "4242 agents:0.0\n4250 my work:2.1\nnot a pane\n";
-        let panes: HashMap<u32, String> = parse_panes(text).collect();
+        let panes: HashMap<u32, Pane> = parse_panes(text)
+            .map(|(pid, target)| {
+                let socket = PathBuf::from("/s");
+                (pid, Pane { socket, target })
+            })
+            .collect();
         assert_eq!(panes.len(), 2);
-        assert_eq!(pane_of([4300, 4250, 1], &panes), Some("my work:2.1"));
+        let found = pane_of([4300, 4250, 1], &panes).map(|p| p.target.as_str());
+        assert_eq!(found, Some("my work:2.1"));
         assert_eq!(pane_of([4300, 1], &panes), None);
     }
 

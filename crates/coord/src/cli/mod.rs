@@ -106,8 +106,16 @@ pub enum Command {
     Show(ShowArgs),
     /// Explain one session's state: every signal held and the rule that decided.
     Explain(ExplainArgs),
+    /// Go to a session's agent: switch to (or attach) the tmux pane it runs in, or print the
+    /// line that does it from the host it runs on.
+    Attach(AttachArgs),
     /// Check the installation: the store, the clocks, the agents' hooks, the watchers.
     Doctor,
+    /// The config file, where the notification rules are.
+    Config(ConfigArgs),
+    /// Notifications (the config file's [[notify]] rules, sent by the per-host watcher): test
+    /// them.
+    Notify(NotifyArgs),
     /// Show the event log.
     Events(EventsArgs),
     /// Evict sessions dead (or ended) for longer than the grace period; take back their work.
@@ -324,6 +332,16 @@ pub struct ExplainArgs {
     pub id: String,
 }
 
+/// `coord attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The session id.
+    pub id: String,
+    /// Print the tmux command that goes there instead of running it.
+    #[arg(long)]
+    pub print: bool,
+}
+
 /// `coord events`.
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -419,6 +437,38 @@ pub enum ServiceAction {
         #[arg(long)]
         no_start: bool,
     },
+}
+
+/// `coord config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+/// What `coord config` does.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the config file's path ($XDG_CONFIG_HOME/coord/config.toml, else
+    /// ~/.config/coord/config.toml), whether it exists or not.
+    Path,
+}
+
+/// `coord notify`.
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: NotifyAction,
+}
+
+/// What `coord notify` does.
+#[derive(Debug, Subcommand)]
+pub enum NotifyAction {
+    /// Send a sample event through every rule, waiting for each, and print one line per rule:
+    /// ok, or why it failed. Exit 1 if any failed.
+    Test,
 }
 
 /// `coord watch-report`.

@@ -1,12 +1,14 @@
 //! `coord doctor`: checks the installation, one line per finding: the store (reachable,
 //! writable, its clock), the agents' hooks (installed, calling this coord, trusted by Codex,
 //! and firing: a session whose own status moves while no hook event arrives has hooks that do
-//! not run), and the watchers holding processes. Exit 1 when something is broken.
+//! not run), the watchers holding processes, and notifications (the config file, and what each
+//! rule's channel did in the watcher). Exit 1 when something is broken.
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use coord_core::{Compact, Source, Timestamp};
+use coord_core::{Compact, Source, Timestamp, time::ago};
+use coord_notify::Status;
 use coord_setup::{Agent, Scope};
 
 use super::Context;
@@ -125,12 +127,66 @@ pub fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         }
     }
     hooks(&mut f);
+    notifications(&mut f);
     println!("{} ok, {} warnings, {} failed", f.ok, f.warnings, f.failed);
     Ok(if f.failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The config file (it parses, and how many rules), and the counters the per-host watcher
+/// keeps for each rule: a channel whose last attempt failed is broken.
+fn notifications(f: &mut Findings) {
+    let (path, config) = match super::notify::load_config() {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            f.fail(format!("config: {e:#}"));
+            return;
+        }
+    };
+    if path.exists() {
+        f.ok(format!(
+            "config {}: {} notification rules",
+            path.display(),
+            config.rules.len()
+        ));
+    } else {
+        f.ok(format!(
+            "no config file at {}: no notifications",
+            path.display()
+        ));
+    }
+    let Ok(Some(status)) = super::notify::status_path().and_then(|p| Ok(Status::read(&p)?)) else {
+        return;
+    };
+    let stopped = if std::path::Path::new(&format!("/proc/{}", status.pid)).exists() {
+        ""
+    } else {
+        " (from a watcher that stopped)"
+    };
+    let now = coord_notify::stats::wall_clock();
+    for (i, c) in status.channels.iter().enumerate() {
+        let last = c.last_error.as_ref().map_or(String::new(), |e| {
+            format!("; last error {}: {}", ago(e.at, now), e.error)
+        });
+        let line = format!(
+            "notify rule {} ({}): {} sent, {} failed, {} dropped{last}{stopped}",
+            i + 1,
+            c.channel,
+            c.sent,
+            c.failed,
+            c.dropped
+        );
+        if c.failing() {
+            f.fail(line);
+        } else if c.dropped > 0 {
+            f.warn(line);
+        } else {
+            f.ok(line);
+        }
+    }
 }
 
 /// The hooks of every agent this user has.

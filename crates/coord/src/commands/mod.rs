@@ -1,6 +1,8 @@
 //! One module per command. Each takes its parsed arguments and a [`Context`], calls the
 //! service, and prints through [`crate::render`].
 
+pub mod attach;
+pub mod config;
 pub mod demo;
 pub mod docs;
 pub mod doctor;
@@ -10,6 +12,7 @@ pub mod heartbeat;
 pub mod hook;
 pub mod hooks;
 pub mod hosts;
+pub mod notify;
 pub mod ps;
 pub mod register;
 pub mod run;
@@ -132,7 +135,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(args) => show::run(&ctx, &args),
         Command::Events(args) => events::run(&ctx, &args),
         Command::Explain(args) => explain::run(&ctx, &args),
+        Command::Attach(args) => attach::run(&ctx, &args),
         Command::Doctor => doctor::run(&ctx),
+        Command::Config(args) => config::run(&args),
+        Command::Notify(args) => notify::run(&args),
         Command::Sweep(args) => sweep::run(&ctx, &args),
         Command::Task(args) => task::run(&ctx, &args),
         Command::Demo(args) => demo::run(&args),

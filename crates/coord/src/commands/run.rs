@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use coord_core::{ExitStatus, Source};
 use coord_service::RegisterRequest;
+use coord_service::discover::tmux;
 use coord_service::process::Held;
 use coord_service::watch::WatchEnd;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -118,13 +119,19 @@ fn in_tmux(ctx: &Context, args: &RunArgs, name: &str) -> anyhow::Result<ExitCode
         "50",
         &env.join(" "),
     ])?;
-    let pane_pid: u32 = tmux(&["display-message", "-p", "-t", name, "#{pane_pid}"])?
-        .trim()
+    let pane_pid: u32 = display(name, "#{pane_pid}")?
         .parse()
         .context("tmux did not give the pane's pid")?;
     let pipe = format!("cat >> {}", shell_quote(&log.display().to_string()));
     tmux(&["pipe-pane", "-t", name, "-o", &pipe])?;
     let mut req = request(args, pane_pid, Some(log.clone()));
+    // One value per call: tmux writes a control character in a format as `_` unless its
+    // locale is UTF-8.
+    let pane = tmux::Pane {
+        socket: display(name, "#{socket_path}")?.into(),
+        target: display(name, "#{session_name}:#{window_index}.#{pane_index}")?,
+    };
+    pane.label(&mut req.labels);
     req.id = Some(args.id.clone().unwrap_or_else(|| name.to_owned()));
     let session = service.register(req)?;
     let mut sidecar = Command::new(std::env::current_exe()?);
@@ -147,6 +154,12 @@ fn in_tmux(ctx: &Context, args: &RunArgs, name: &str) -> anyhow::Result<ExitCode
         log.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `format` says of the tmux session `name`.
+fn display(name: &str, format: &str) -> anyhow::Result<String> {
+    let out = tmux(&["display-message", "-p", "-t", name, format])?;
+    Ok(out.trim_end_matches('\n').to_owned())
 }
 
 /// Runs tmux and returns its output.

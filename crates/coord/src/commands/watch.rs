@@ -5,7 +5,8 @@
 //!
 //! `coord watch --all`: the per-host watcher ([`coord_service::host_watch`]), until SIGINT or
 //! SIGTERM, with the receiver of Claude Code's HTTP hooks on a loopback port beside it
-//! ([`coord_service::hook_receiver`]).
+//! ([`coord_service::hook_receiver`]), and the notifications of the config file's rules
+//! ([`coord_notify`]; a config file that cannot be used stops it at the start).
 
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use coord_core::{ExitStatus, Phase, ProcessFact, Source};
+use coord_notify::{Dispatcher, Options};
 use coord_service::hook_receiver::{self, HookReceiver};
 use coord_service::logind::Logind;
 use coord_service::process::Held;
@@ -96,6 +98,7 @@ fn watch_host(ctx: &Context, service: &Service, args: &WatchArgs) -> anyhow::Res
         ))
         .into());
     }
+    let mut notify = notifications()?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
@@ -126,8 +129,38 @@ fn watch_host(ctx: &Context, service: &Service, args: &WatchArgs) -> anyhow::Res
         ),
         Err(e) => eprintln!("coord: not following logind: {e:#}"),
     }
-    service.watch_host(args.interval, &|| stop.load(Ordering::Relaxed))?;
+    service.watch_host(
+        args.interval,
+        &|| stop.load(Ordering::Relaxed),
+        notify.as_mut(),
+    )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The notifications of the config file's rules, sending from now on; none without rules (and
+/// then no counters of an earlier watcher are left for `coord doctor` to show).
+fn notifications() -> anyhow::Result<Option<Dispatcher>> {
+    let (path, config) = super::notify::load_config()?;
+    let status = super::notify::status_path()?;
+    if config.rules.is_empty() {
+        let _ = std::fs::remove_file(&status);
+        return Ok(None);
+    }
+    let dispatcher = Dispatcher::start(
+        &config,
+        Options {
+            status: Some(status),
+            ..Options::default()
+        },
+    )
+    .context("cannot start sending notifications")?;
+    eprintln!(
+        "coord: notifying through {} rules of {} (after {})",
+        config.rules.len(),
+        path.display(),
+        humantime::format_duration(config.notify_after)
+    );
+    Ok(Some(dispatcher))
 }
 
 /// Starts the thread that turns logind's word into the host's, with a service of its own;

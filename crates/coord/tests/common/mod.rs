@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod serve;
+pub mod tmux;
 pub mod ws;
 
 use std::path::PathBuf;
