@@ -13,47 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::bus::Bus;
 use common::{Sleeper, World};
 use serde_json::Value;
 use zbus::blocking::Connection;
-
-/// A `dbus-daemon` on a unix socket in a temp dir, killed when dropped.
-struct Bus {
-    child: Child,
-    address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Bus {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let address = format!("unix:path={}", dir.path().join("bus").display());
-        let child = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile"])
-            .arg(format!("--address={address}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon (apt-get install dbus-daemon)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !dir.path().join("bus").exists() {
-            assert!(Instant::now() < deadline, "dbus-daemon did not start");
-            thread::sleep(Duration::from_millis(5));
-        }
-        Self {
-            child,
-            address,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// logind as the test plays it: the read end of every inhibitor it handed out.
 #[derive(Clone, Default)]

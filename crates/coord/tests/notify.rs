@@ -18,50 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::bus::Bus;
 use common::{World, feed};
 use serde_json::Value;
-
-/// A `dbus-daemon` on a unix socket in a temp dir, killed when dropped.
-struct Bus {
-    child: Child,
-    address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Bus {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("bus");
-        let address = format!("unix:path={}", socket.display());
-        let child = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile"])
-            .arg(format!("--address={address}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start dbus-daemon ({e}): the desktop test needs it; install dbus \
-                     (on Debian or Ubuntu: apt-get install dbus-daemon, or run scripts/test)"
-                )
-            });
-        wait_for("dbus-daemon listens", Duration::from_secs(5), || {
-            socket.exists()
-        });
-        Self {
-            child,
-            address,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One call of `Notify`, every argument as sent.
 #[derive(Clone, Debug)]

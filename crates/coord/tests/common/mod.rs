@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod bus;
 pub mod serve;
 pub mod tmux;
 pub mod ws;
