@@ -3,6 +3,7 @@
 //! runs it, `coord top` runs it on Enter, and the dashboard shows its command to copy.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use coord_core::Session;
 
@@ -50,6 +51,52 @@ impl Target {
         self.line("attach")
     }
 
+    /// `tmux … switch-client -t PANE`: moves the person's client (of the pane's server) there.
+    #[must_use]
+    pub fn switch(&self) -> Command {
+        let mut cmd = self.tmux();
+        cmd.args(["switch-client", "-t", &self.pane]);
+        cmd
+    }
+
+    /// `tmux … attach-session -t PANE`: a new client of the pane. Outside any other server's
+    /// client, which tmux would refuse to nest one in.
+    #[must_use]
+    pub fn attach(&self) -> Command {
+        let mut cmd = self.tmux();
+        cmd.env_remove("TMUX")
+            .args(["attach-session", "-t", &self.pane]);
+        cmd
+    }
+
+    /// Whether the pane still exists; if not, why, for the person who asked for session `id`.
+    pub fn check(&self, id: &str) -> Result<(), Unreachable> {
+        let out = self
+            .tmux()
+            .args(["display-message", "-p", "-t", &self.pane, "#{pane_id}"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(Unreachable::NoTmux)?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(Unreachable::Gone {
+            id: id.to_owned(),
+            pane: self.pane.clone(),
+            server: self
+                .socket
+                .as_ref()
+                .map_or_else(|| "the default one".to_owned(), |s| s.display().to_string()),
+            why: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        })
+    }
+
+    fn tmux(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.args(self.server_args());
+        cmd
+    }
+
     /// `tmux [-S SOCKET] COMMAND -t PANE`, quoted for a shell.
     #[must_use]
     pub fn line(&self, command: &str) -> String {
@@ -75,6 +122,26 @@ impl Target {
 pub struct NoPane {
     /// The session.
     pub id: String,
+}
+
+/// Why a pane coord knows of cannot be reached now.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreachable {
+    /// tmux does not run here.
+    #[error("cannot run tmux (is it installed?): {0}")]
+    NoTmux(#[source] std::io::Error),
+    /// The pane closed, or its server ended.
+    #[error("the pane `{pane}` of {id} is gone (tmux server {server}: {why})")]
+    Gone {
+        /// The session.
+        id: String,
+        /// The pane.
+        pane: String,
+        /// The server's socket, or "the default one".
+        server: String,
+        /// What tmux said.
+        why: String,
+    },
 }
 
 /// The way to `session`'s pane from `here` (this host's name), for a person in the tmux

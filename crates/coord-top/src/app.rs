@@ -144,7 +144,7 @@ impl Filter {
 }
 
 /// What the loop does after a key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Draw again from the snapshot at hand.
     Redraw,
@@ -152,6 +152,8 @@ pub enum Outcome {
     Reload,
     /// Leave and restore the terminal.
     Quit,
+    /// Take the person to this session's agent (`coord attach`).
+    Attach(String),
 }
 
 /// The view's state.
@@ -167,6 +169,8 @@ pub struct App {
     pub filter: Filter,
     /// Whether styles carry colour.
     pub color: bool,
+    /// What the last action said (an attach that could not be made), until the next key.
+    pub notice: Option<String>,
     selected_session: Option<String>,
     selected_task: Option<String>,
     selected_host: Option<String>,
@@ -183,6 +187,7 @@ impl App {
             reversed: false,
             filter: Filter::NotEnded,
             color,
+            notice: None,
             selected_session: None,
             selected_task: None,
             selected_host: None,
@@ -258,10 +263,17 @@ impl App {
     /// Applies a key.
     pub fn on_key(&mut self, key: KeyEvent, snapshot: &Snapshot) -> Outcome {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        self.notice = None;
         match key.code {
             KeyCode::Char('c' | 'd') if ctrl => return Outcome::Quit,
             KeyCode::Char('q') | KeyCode::Esc => return Outcome::Quit,
             KeyCode::Char('r') | KeyCode::F(5) => return Outcome::Reload,
+            KeyCode::Enter if self.pane == Pane::Fleet => {
+                let rows = self.sessions(snapshot);
+                if let Some(at) = self.session_at(&rows) {
+                    return Outcome::Attach(rows[at].session.id.clone());
+                }
+            }
             KeyCode::Char('l') if ctrl => return Outcome::Reload,
             KeyCode::Tab => self.pane = self.next_pane(1),
             KeyCode::BackTab => self.pane = self.next_pane(Pane::ALL.len() - 1),

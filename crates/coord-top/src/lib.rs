@@ -1,8 +1,9 @@
 //! `coord top`: a live terminal view of a fleet. The sessions with their states (coloured as
 //! `coord ps` colours them) and reasons, the explanation of the selected row, the task queue,
 //! the hosts (as `coord hosts` lists them) and the event log, read again every second and at
-//! once on `r`; sortable by any column, filtered by state; `q`, Esc or Ctrl-C leave it and
-//! restore the terminal, as does a panic or SIGTERM.
+//! once on `r`; sortable by any column, filtered by state; Enter takes the person to the
+//! selected session's agent ([`attach`]); `q`, Esc or Ctrl-C leave it and restore the terminal,
+//! as does a panic or SIGTERM.
 //!
 //! It is a library of its own, used only by the `coord-top` binary, so that `coord`, which
 //! every agent hook starts, links no terminal UI. Like every adapter it reads through
@@ -10,6 +11,7 @@
 //! view's state and the keys, [`view`] draws, [`screen`] owns the terminal.
 
 pub mod app;
+mod attach;
 pub mod palette;
 pub mod screen;
 pub mod snapshot;
@@ -77,20 +79,29 @@ pub fn run(service: &Service, options: &Options) -> Result<(), TopError> {
             .terminal()
             .draw(|frame| view::draw(frame, &app, &snapshot))?;
         let wait = due.saturating_duration_since(Instant::now());
-        match terminal_input(wait) {
-            Input::None => continue,
-            Input::Gone => break,
-            Input::Ready => {}
+        if let Input::Gone = terminal_input(wait) {
+            break;
         }
         // Every event the terminal library holds: it reads all the bytes there are, so keys
-        // typed together (or held down) wait in it, not on the terminal.
-        while event::poll(Duration::ZERO)? {
+        // typed together (or held down) wait in it, not on the terminal. Its reader (poll(2) on
+        // /dev/tty, see Cargo.toml) looks at the terminal only for a wait longer than zero.
+        while event::poll(HELD)? {
             match event::read()? {
                 Event::Key(key) if key.kind != KeyEventKind::Release => {
                     match app.on_key(key, &snapshot) {
                         Outcome::Quit => break 'view,
                         Outcome::Reload => due = Instant::now(),
                         Outcome::Redraw => {}
+                        Outcome::Attach(id) => {
+                            let entry = snapshot.fleet.entries.iter().find(|e| e.session.id == id);
+                            if let Some(entry) = entry {
+                                let (back, said) =
+                                    attach::go(&entry.session, &service.host().name, screen)?;
+                                screen = back;
+                                app.notice = Some(said);
+                                due = Instant::now();
+                            }
+                        }
                     }
                 }
                 _ => {}
@@ -101,9 +112,13 @@ pub fn run(service: &Service, options: &Options) -> Result<(), TopError> {
     Ok(())
 }
 
+/// How long the terminal library is given to hand over an event it holds.
+const HELD: Duration = Duration::from_millis(1);
+
 /// What the terminal has for the view.
 enum Input {
-    /// Nothing within the wait (or a signal came: the caller looks at its flag).
+    /// Nothing within the wait, or a signal came (the caller looks at its flag; a resize
+    /// waits in the terminal library).
     None,
     /// Bytes to read.
     Ready,

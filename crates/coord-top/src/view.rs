@@ -377,8 +377,11 @@ fn event_detail(e: &Event, now: Timestamp) -> Vec<Line<'static>> {
     ]
 }
 
-/// The keys, and a failed reading when there is one.
+/// The keys; instead, what the last action said or a failed reading, when there is one.
 fn keys_line(app: &App, snapshot: &Snapshot) -> Line<'static> {
+    if let Some(notice) = &app.notice {
+        return Line::styled(notice.clone(), palette::error(app.color));
+    }
     if let Some(error) = &snapshot.error {
         return Line::styled(
             format!("cannot read the store: {error} (the view shows the last reading)"),
@@ -389,6 +392,7 @@ fn keys_line(app: &App, snapshot: &Snapshot) -> Line<'static> {
         ("q", "quit"),
         ("tab", "pane"),
         ("↑↓", "select"),
+        ("enter", "attach"),
         ("s/S 1-8", "sort"),
         ("i", "reverse"),
         ("f", "filter"),

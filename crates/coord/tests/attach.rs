@@ -146,3 +146,66 @@ fn no_pane_or_a_pane_gone_is_said_precisely() {
     let out = w.run(&["attach", "nobody"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no session `nobody`"));
 }
+
+#[test]
+fn in_coord_top_enter_takes_the_client_to_the_selected_agent() {
+    let (w, t) = (World::new(), Tmux::new());
+    run_in_tmux(&w, &t, "agent", &[], "sleep 60");
+    // The person watches the fleet in coord top, in a tmux session of their own.
+    let url = format!("COORD_URL={}", w.url());
+    let home = format!("HOME={}", w.dir.path().display());
+    let top = format!("{} top", common::COORD);
+    let started = t.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "person",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "-e",
+        &url,
+        "-e",
+        &home,
+        "-e",
+        "TERM=xterm-256color",
+        &top,
+    ]);
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let mut client = in_a_terminal(&t, &w, "tmux attach -t person");
+    clients_become(&t, &["person 0"]);
+    let shows = |what: &str, seen: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut screen = String::new();
+        while Instant::now() < deadline {
+            let out = t.tmux(&["capture-pane", "-p", "-t", "person"]);
+            screen = String::from_utf8_lossy(&out.stdout).into_owned();
+            if seen(&screen) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("coord top never showed {what}:\n{screen}");
+    };
+    // Listed, while the view may still be redrawing for the client's size: keys that come
+    // with a resize are not lost.
+    shows("the agent", &|screen| screen.contains("agent  shell"));
+
+    // The first row selected, Enter: the person's client is on the agent's pane.
+    assert!(
+        t.tmux(&["send-keys", "-t", "person", "Down", "Enter"])
+            .status
+            .success()
+    );
+    clients_become(&t, &["agent 0"]);
+    // The view went on, and says how to come back.
+    let said = "this tmux client went to agent (pane agent:0.0)";
+    shows(said, &|screen| screen.contains(said));
+    let _ = client.kill();
+    let _ = client.wait();
+}

@@ -176,3 +176,26 @@ fn the_hosts_are_listed_by_name_and_selected_in_their_pane() {
         "the fleet keeps its own selection"
     );
 }
+
+#[test]
+fn enter_on_a_selected_session_attaches_and_elsewhere_does_nothing() {
+    let s = fixture::snapshot();
+    let mut app = App::new(true);
+    assert_eq!(app.on_key(key(KeyCode::Enter), &s), Outcome::Redraw);
+    app.on_key(key(KeyCode::Down), &s);
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter), &s),
+        Outcome::Attach("builder".into())
+    );
+    app.on_key(key(KeyCode::Tab), &s);
+    assert_eq!(app.on_key(key(KeyCode::Enter), &s), Outcome::Redraw);
+}
+
+#[test]
+fn a_notice_lasts_until_the_next_key() {
+    let s = fixture::snapshot();
+    let mut app = App::new(true);
+    app.notice = Some("builder runs in no tmux pane".into());
+    app.on_key(key(KeyCode::Down), &s);
+    assert_eq!(app.notice, None);
+}

@@ -5,10 +5,10 @@
 
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::process::CommandExt as _;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 
-use anyhow::{Context as _, anyhow, bail};
-use coord_service::attach::{Target, Way, way};
+use anyhow::{Context as _, anyhow};
+use coord_service::attach::{Way, way};
 use coord_service::discover::tmux;
 
 use super::Context;
@@ -44,9 +44,9 @@ pub fn run(ctx: &Context, args: &AttachArgs) -> anyhow::Result<ExitCode> {
                 println!("{}", target.line("switch-client"));
                 return Ok(ExitCode::SUCCESS);
             }
-            still_there(&target, &session.id)?;
-            let status = tmux(&target)
-                .args(["switch-client", "-t", &target.pane])
+            target.check(&session.id)?;
+            let status = target
+                .switch()
                 .status()
                 .context("cannot run tmux (is it installed?)")?;
             Ok(if status.success() {
@@ -60,43 +60,9 @@ pub fn run(ctx: &Context, args: &AttachArgs) -> anyhow::Result<ExitCode> {
                 println!("{}", target.attach_line());
                 return Ok(ExitCode::SUCCESS);
             }
-            still_there(&target, &session.id)?;
-            // Another tmux server's client cannot nest one of this server: tmux would refuse.
-            let error = tmux(&target)
-                .env_remove("TMUX")
-                .args(["attach-session", "-t", &target.pane])
-                .exec();
+            target.check(&session.id)?;
+            let error = target.attach().exec();
             Err(error).context("cannot run tmux (is it installed?)")
         }
     }
-}
-
-/// `tmux` with the arguments that reach the target's server.
-fn tmux(target: &Target) -> Command {
-    let mut cmd = Command::new("tmux");
-    cmd.args(target.server_args());
-    cmd
-}
-
-/// An error saying why, unless the pane of session `id` still exists.
-fn still_there(target: &Target, id: &str) -> anyhow::Result<()> {
-    let out = tmux(target)
-        .args(["display-message", "-p", "-t", &target.pane, "#{pane_id}"])
-        .stdin(Stdio::null())
-        .output()
-        .context("cannot run tmux (is it installed?)")?;
-    if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr);
-        let server = target
-            .socket
-            .as_ref()
-            .map_or_else(|| "the default one".to_owned(), |s| s.display().to_string());
-        bail!(
-            "the pane `{}` of {id} is gone (tmux server {}: {})",
-            target.pane,
-            server,
-            why.trim()
-        );
-    }
-    Ok(())
 }
