@@ -241,17 +241,17 @@ fn the_scripts_apply_the_core_rules_exactly() {
 }
 
 #[test]
-fn a_flushed_script_cache_is_loaded_again() {
+fn flushed_functions_are_loaded_again() {
     let server = RedisServer::start();
     let store = open(&server, "default");
     store.register(&registration("s1")).unwrap();
     let mut raw = server.raw();
-    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut raw).unwrap();
+    let _: () = redis::cmd("FUNCTION").arg("FLUSH").query(&mut raw).unwrap();
     let beat = Beat::activity(Source::Hook, store.now().unwrap());
     let s = store.heartbeat("s1", &beat).unwrap().expect("alive");
     assert_eq!(s.beats, 1);
     store.register(&registration("s2")).unwrap();
-    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut raw).unwrap();
+    let _: () = redis::cmd("FUNCTION").arg("FLUSH").query(&mut raw).unwrap();
     let beats: Vec<u64> = store
         .renewals(&[("s1", &beat), ("s2", &beat), ("s1", &beat)])
         .into_iter()
@@ -260,11 +260,36 @@ fn a_flushed_script_cache_is_loaded_again() {
     assert_eq!(
         beats,
         [2, 1, 3],
-        "a batch that found no script ran each call once"
+        "a batch that found no functions ran each call once"
     );
     let s = store.session("s1").unwrap().unwrap();
-    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut raw).unwrap();
+    let _: () = redis::cmd("FUNCTION").arg("FLUSH").query(&mut raw).unwrap();
     assert!(store.evict("s1", s.revision, "test").unwrap());
+}
+
+/// Builds of coord whose functions differ (here, by the host gap in their constants) share a
+/// server: each loads its own library beside the other's and calls its own.
+#[test]
+fn stores_built_with_other_functions_keep_their_own_on_one_server() {
+    let server = RedisServer::start();
+    let store = open(&server, "default");
+    let other = RedisStore::open(
+        &server.url(),
+        &Config {
+            host_gap: Duration::from_secs(3),
+            ..Config::new("default")
+        },
+    )
+    .unwrap();
+    store.register(&registration("s1")).unwrap();
+    let beat = Beat::activity(Source::Hook, other.now().unwrap());
+    assert_eq!(other.renew("s1", &beat).unwrap().unwrap().beats, 1);
+    assert_eq!(store.renew("s1", &beat).unwrap().unwrap().beats, 2);
+    let libraries: Vec<redis::Value> = redis::cmd("FUNCTION")
+        .arg("LIST")
+        .query(&mut server.raw())
+        .unwrap();
+    assert_eq!(libraries.len(), 2, "one library each: {libraries:?}");
 }
 
 #[test]

@@ -139,11 +139,14 @@ fn a_failover_that_lost_the_last_tokens_never_hands_one_out_twice() {
     let slot = set.slot_of("coord:{default}:tokens");
     let master = set.master_of(slot);
     let replica = set.replica_of(master);
-    let _: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(5000)
-        .query(&mut set.raw(master))
+    // WAIT waits for the writes of its own connection: one of the slot's, then the wait.
+    let mut raw = set.raw(master);
+    let _: i64 = redis::cmd("INCR")
+        .arg("test:{default}:replicated")
+        .query(&mut raw)
         .unwrap();
+    let synced: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut raw).unwrap();
+    assert_eq!(synced, 1, "the replica has the first token");
 
     // Cut the replica off (frozen, its link dropped), take a token only the master sees, and
     // lose the master.

@@ -1,20 +1,21 @@
 //! The fleet backend's batches: changes and reads of many sessions or tasks sent in one
 //! pipeline, one round trip, rather than one each ([`crate::Store::renewals`] and its
-//! kin). Each change is still one script of its own, atomic on the server as when sent
+//! kin). Each change is still one function call of its own, atomic on the server as when sent
 //! alone; a batch only saves the waiting.
 //!
-//! Each answer is read on its own: one that fails fails only its call. A call the server no
-//! longer knows the script of (`NOSCRIPT`: it restarted or its scripts were flushed) ran
-//! nothing, so it runs again on its own, which loads the script. A command a cluster node sent
+//! Each answer is read on its own: one that fails fails only its call. A call of a function the
+//! server does not have (it restarted without its data, or its functions were flushed) ran
+//! nothing, so it runs again on its own, which loads the library. A command a cluster node sent
 //! elsewhere (`MOVED`, `ASK`: its slot moves) or asked to try again also runs again alone: the
 //! cluster client follows those for a command alone, not inside a pipeline. A connection that breaks
 //! fails every call of the batch, which may have landed in part, as a single call that
 //! times out may have.
 
-use ::redis::{ErrorKind, FromRedisValue, Pipeline, RedisError, ScriptInvocation, ServerErrorKind};
+use ::redis::{ErrorKind, FromRedisValue, Pipeline, RedisError};
 use coord_core::{Beat, Session, Task};
 
 use super::connection::{Stage, failed};
+use super::scripts::{Call, not_loaded};
 use super::tasks::task_from_hmget;
 use super::{Answer, RedisStore, record};
 use crate::{ClaimOutcome, ClaimRequest, Renewal, Result, TaskPut};
@@ -82,11 +83,8 @@ impl RedisStore {
 
     /// Runs the calls that could be made in one pipeline, and gives each its answer in order
     /// (a call that could not be made, its error).
-    fn invoke_all<T: FromRedisValue>(
-        &self,
-        calls: Vec<Result<ScriptInvocation<'_>>>,
-    ) -> Vec<Result<T>> {
-        let alone = |call: &ScriptInvocation<'_>| self.with(|con| call.invoke(con));
+    fn invoke_all<T: FromRedisValue>(&self, calls: Vec<Result<Call<'_>>>) -> Vec<Result<T>> {
+        let alone = |call: &Call<'_>| self.with(|con| call.invoke(con));
         let mut calls = calls;
         if calls.len() == 1
             && let Some(call) = calls.pop()
@@ -97,7 +95,7 @@ impl RedisStore {
         let mut pipe = ::redis::pipe();
         let mut sent = 0;
         for call in calls.iter().flatten() {
-            pipe.invoke_script(call);
+            pipe.add_command(call.cmd());
             sent += 1;
         }
         let mut answers = self.answers_raw::<T>(&mut pipe, sent).into_iter();
@@ -160,10 +158,10 @@ impl RedisStore {
     }
 }
 
-/// Whether a call refused inside a pipeline is to run again on its own, which loads its script:
-/// the server lost it, or a cluster node the call was sent on to does not have it yet.
+/// Whether a call refused inside a pipeline is to run again on its own, which loads the
+/// library: the server lost it, or a cluster node the call was sent on to does not have it yet.
 fn again_alone(e: &RedisError) -> bool {
-    e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
+    not_loaded(e)
 }
 
 /// The error of an answer a pipeline did not give.

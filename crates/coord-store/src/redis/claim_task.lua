@@ -60,18 +60,16 @@ local t
 if named ~= '' then
   t = load(named)
   if not t then
-    return unchanged({ 'missing' })
+    return { 'missing' }
   end
   if not claimable(t) then
-    return unchanged({ 'refused' })
+    return { 'refused' }
   end
 else
   local from = 0
   while not t do
     local ids = redis.call('ZRANGE', waiting_key, from, from + 99)
     if #ids == 0 then
-      -- Not `unchanged`: a claimant that polls pays for no INFO, and finding no work on a
-      -- demoted master costs it one poll.
       return { 'nothing' }
     end
     for _, id in ipairs(ids) do

@@ -1,21 +1,28 @@
--- Prepended to every coord script: the keys each one is given, the server's clock, and the
--- writes every change shares (the event log and the indexes).
+-- What every coord function shares, run once when the server loads the library: the keys each
+-- call is given, the server's clock, and the writes every change shares (the event log and the
+-- indexes).
 --
 -- A session is a hash: one field per field of coord_core::Session, holding the JSON text serde
 -- gives that field, except `signals`, kept as one `signal:<source>` field per source (its time
--- in milliseconds) so that a signal is one HSET. The scripts copy the JSON texts the Rust side
+-- in milliseconds) so that a signal is one HSET. The functions copy the JSON texts the Rust side
 -- sends and write integers; they never re-encode a record with cjson, which would round
 -- integers past 14 digits and turn an empty array into an object. Numbers are written with
 -- int() for the same reason.
 --
--- Every script is given the same keys, all under the namespace's hash tag:
+-- Every function is given the same keys, all under the namespace's hash tag:
 -- KEYS[1] the session, KEYS[2] the ids (a sorted set, all scores 0: ordered by id),
 -- KEYS[3] last_seen per id (a sorted set), KEYS[4] host -> last heard, SINCE_PREFIX .. host
 -- -> since when heard without a silence longer than HOST_GAP_MS and PAUSE_PREFIX .. host -> its
 -- longest silence since (a hash; the constants are set by the Rust side in front of this file),
 -- KEYS[5] the event counter, KEYS[6] the event stream.
-local session_key, ids_key, seen_key, hosts_key, seq_key, events_key =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local session_key, ids_key, seen_key, hosts_key, seq_key, events_key
+
+-- Gives the functions below the keys of the call: every function calls it first. The server runs
+-- one call at a time, so the keys of one never meet another's.
+local function bind(keys)
+  session_key, ids_key, seen_key, hosts_key, seq_key, events_key =
+    keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
+end
 
 -- How many events a namespace keeps, about: the stream is trimmed by whole nodes.
 local RETENTION = 100000
@@ -41,7 +48,7 @@ end
 -- first moves to TOKEN_GAP past the greater of itself and the clock's milliseconds times
 -- TOKENS_PER_MS. The gap passes what one failover can lose; the clock passes the tokens of a
 -- master that was promoted and lost before its own move reached a replica (which the gap
--- alone would start again from). Checked in the script, on the master that hands the token
+-- alone would start again from). Checked in the function, on the master that hands the token
 -- out, so no connection has to know that a failover happened.
 local function take_token(tokens_key, fenced_key)
   local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)')
@@ -54,19 +61,6 @@ local function take_token(tokens_key, fenced_key)
     redis.call('SET', fenced_key, replid)
   end
   return redis.call('INCR', tokens_key)
-end
-
--- What a script that changes nothing answers: `value`, unless this server is a replica. A master
--- that a failover demoted goes on running scripts while it resyncs, with its data flushed or
--- old: there a script would find nothing to change in a session the new master holds, and a
--- renewal would answer "not registered". So it is refused as any write there is (READONLY),
--- and the connection goes again to the master. Asked only on these rare paths: INFO costs a
--- renewal's worth of time.
-local function unchanged(value)
-  if string.find(redis.call('INFO', 'replication'), 'role:slave', 1, true) then
-    return redis.error_reply('READONLY this server is a replica: nothing was changed')
-  end
-  return value
 end
 
 -- The given fields of the session, false where one is missing.

@@ -9,7 +9,7 @@ local id, revision, event = ARGV[1], ARGV[2], ARGV[3]
 local s = fields('revision', 'incarnation')
 local stored, incarnation = s[1], s[2]
 if not stored or tonumber(stored) ~= tonumber(revision) then
-  return unchanged(0)
+  return 0
 end
 
 log(id, incarnation, now_ms(), event)

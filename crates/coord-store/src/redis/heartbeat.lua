@@ -25,7 +25,7 @@ else
 end
 local host, phase, process = s[1], s[2], s[3]
 if not host or ended(phase) or exited(process) then
-  return unchanged(nil)
+  return nil
 end
 local now = now_ms()
 local at = int(now)

@@ -1,14 +1,14 @@
 //! The shared store: one Redis server (or cluster) that a fleet of machines writes to.
 //!
-//! Every change is one Lua script (`*.lua` beside this file, each after `common.lua`) that reads
-//! the record, applies the same rule as the core's [`coord_core::signal`] and writes the record,
-//! its indexes and its event, atomically and with the server's clock (`TIME`), so hosts with
-//! skewed clocks agree and concurrent writers never lose an update. Scripts run by SHA
-//! (`EVALSHA`); the `redis` crate loads one again when the server answers `NOSCRIPT` (after a
-//! restart or a `SCRIPT FLUSH`). Reads are plain commands.
+//! Every change is one call of a Lua function (`*.lua` beside this file, each after `common.lua`,
+//! one library: [`scripts`]) that reads the record, applies the same rule as the core's
+//! [`coord_core::signal`] and writes the record, its indexes and its event, atomically and with
+//! the server's clock (`TIME`), so hosts with skewed clocks agree and concurrent writers never
+//! lose an update. The library is loaded when a server does not have it. Reads are plain
+//! commands. Redis 7 or later (functions).
 //!
 //! Keys of a namespace share one hash tag, `coord:{<ns>}:`, so a Redis Cluster keeps a fleet
-//! in one slot and every script's keys together:
+//! in one slot and every call's keys together:
 //! - `session:<id>`: the record, a hash (layout in [`record`]);
 //! - `ids`: every id, a sorted set with all scores 0, so read in id order;
 //! - `last_seen`: id by last signal, a sorted set read by [`Store::quiet_since`];
@@ -42,7 +42,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use ::redis::{FromRedisValue, ScriptInvocation};
+use ::redis::FromRedisValue;
 use coord_core::{
     Beat, Event, EventKind, ExitStatus, HostHeard, Notice, Phase, Registration, Session, Source,
     Task, Timestamp,
@@ -50,7 +50,7 @@ use coord_core::{
 
 use self::connection::{Con, Stage, Target, failed};
 use self::keys::{Keys, host_from_fields, notice_field, pause_field, since_field};
-use self::scripts::{Lua, Scripts};
+use self::scripts::{Call, Lua, Scripts};
 use crate::url::RedisUrl;
 use crate::{
     ClaimOutcome, ClaimRequest, Config, Renewal, Result, Store, StoreError, TaskEvent, TaskPut,
@@ -103,9 +103,9 @@ impl RedisStore {
     }
 
     /// A call of `script` on the session `id` with `args` after the id.
-    fn session_call(&self, lua: Lua, id: &str, args: &[&str]) -> ScriptInvocation<'_> {
+    fn session_call(&self, lua: Lua, id: &str, args: &[&str]) -> Call<'_> {
         let k = &self.keys;
-        let mut call = self.scripts.get(lua).prepare_invoke();
+        let mut call = self.scripts.call(lua);
         call.key(k.session(id))
             .key(&k.ids)
             .key(&k.last_seen)
@@ -126,12 +126,7 @@ impl RedisStore {
     }
 
     /// A call of the heartbeat script, answering as `answer` says.
-    fn heartbeat_call(
-        &self,
-        id: &str,
-        beat: &Beat,
-        answer: Answer,
-    ) -> Result<ScriptInvocation<'_>> {
+    fn heartbeat_call(&self, id: &str, beat: &Beat, answer: Answer) -> Result<Call<'_>> {
         let beat_args = record::beat_args(beat)?;
         let mut args = vec![beat.source.as_str()];
         args.extend(beat_args.iter().map(String::as_str));
@@ -179,7 +174,7 @@ fn count(n: usize) -> i64 {
 
 impl Store for RedisStore {
     fn now(&self) -> Result<Timestamp> {
-        let mut call = self.scripts.get(Lua::Now).prepare_invoke();
+        let mut call = self.scripts.call(Lua::Now);
         call.key(&self.keys.seq);
         let ms: i64 = self.with(|con| call.invoke(con))?;
         Ok(Timestamp::from_millis(ms))
@@ -421,7 +416,7 @@ impl Store for RedisStore {
     }
 
     fn next_token(&self) -> Result<u64> {
-        let mut call = self.scripts.get(Lua::NextToken).prepare_invoke();
+        let mut call = self.scripts.call(Lua::NextToken);
         call.key(&self.keys.tokens).key(&self.keys.tokens_fenced);
         self.with(|con| call.invoke(con))
     }

@@ -8,7 +8,7 @@ local host, expected, notice, at, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], AR
 
 local field = NOTICE_PREFIX .. host
 if (redis.call('HGET', hosts_key, field) or '') ~= expected then
-  return unchanged(0)
+  return 0
 end
 if notice == '' then
   redis.call('HDEL', hosts_key, field)

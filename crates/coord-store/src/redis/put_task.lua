@@ -1,5 +1,5 @@
 -- Stores a task only if its stored revision is still the one the caller read (compare-and-set),
--- and logs its events. The rules of a task change run in Rust (coord_core::task); this script
+-- and logs its events. The rules of a task change run in Rust (coord_core::task); this function
 -- only swaps, so every backend applies them the same way.
 --
 -- KEYS[1] the task (a hash: `revision`, `record`, and `progress`, a holder's details as the
@@ -22,10 +22,10 @@ local waits, progress, finished = ARGV[6], ARGV[7], ARGV[8]
 local stored = redis.call('HGET', task_key, 'revision')
 if expected == '' then
   if stored then
-    return unchanged(0)
+    return 0
   end
 elseif stored ~= expected then
-  return unchanged(0)
+  return 0
 end
 
 local now = now_ms()

@@ -8,7 +8,7 @@ local id, incarnation, source, status, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4
 local s = fields('incarnation', 'process', 'revision')
 local stored, process, revision = s[1], s[2], s[3]
 if not stored or tonumber(stored) ~= tonumber(incarnation) or exited(process) then
-  return unchanged(0)
+  return 0
 end
 local now = now_ms()
 

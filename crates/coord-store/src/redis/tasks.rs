@@ -5,8 +5,8 @@
 //! (by when it finished), which the sweep, the listing and retirement read.
 
 use coord_core::{Task, Timestamp};
-use redis::ScriptInvocation;
 
+use super::scripts::Call;
 use super::{Lua, RedisStore};
 use crate::{ClaimOutcome, ClaimRequest, Result, TaskEvent};
 
@@ -62,9 +62,9 @@ impl RedisStore {
     }
 
     /// A call of a task script with `put_task.lua`'s keys, for task `id` (any, if none).
-    fn task_call(&self, lua: Lua, id: &str) -> ScriptInvocation<'_> {
+    fn task_call(&self, lua: Lua, id: &str) -> Call<'_> {
         let k = &self.keys;
-        let mut call = self.scripts.get(lua).prepare_invoke();
+        let mut call = self.scripts.call(lua);
         call.key(k.task(id))
             .key(&k.tasks)
             .key(&k.last_seen)
@@ -144,7 +144,7 @@ impl RedisStore {
         task: &Task,
         expected: Option<u64>,
         events: &[TaskEvent],
-    ) -> Result<ScriptInvocation<'_>> {
+    ) -> Result<Call<'_>> {
         let mut call = self.task_call(Lua::PutTask, &task.id);
         call.arg(&task.id)
             .arg(expected.map(|r| r.to_string()).unwrap_or_default())
@@ -182,9 +182,9 @@ impl RedisStore {
     }
 
     /// A call of `claim_task.lua`.
-    pub(super) fn claim_call(&self, claim: &ClaimRequest) -> Result<ScriptInvocation<'_>> {
+    pub(super) fn claim_call(&self, claim: &ClaimRequest) -> Result<Call<'_>> {
         let k = &self.keys;
-        let mut call = self.scripts.get(Lua::ClaimTask).prepare_invoke();
+        let mut call = self.scripts.call(Lua::ClaimTask);
         call.key(k.task(claim.task.unwrap_or("")))
             .key(&k.tasks)
             .key(&k.last_seen)

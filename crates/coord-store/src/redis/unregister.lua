@@ -7,7 +7,7 @@ local id, source, ended_phase = ARGV[1], ARGV[2], ARGV[3]
 local s = fields('host', 'phase', 'last_seen', 'incarnation', 'revision')
 local host, phase, last_seen, incarnation, revision = s[1], s[2], s[3], s[4], s[5]
 if not host then
-  return unchanged(nil)
+  return nil
 end
 if ended(phase) then
   return record()

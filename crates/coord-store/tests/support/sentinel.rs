@@ -222,17 +222,23 @@ impl SentinelSet {
     }
 
     /// Waits until every replica that runs has every write the master (the one the sentinels
-    /// name) took (`WAIT`).
+    /// name) took: `WAIT` after a write of this connection's own, as `WAIT` waits only for a
+    /// connection's own writes (with none, it answers at once, the replicas still behind).
     pub fn replicated(&self) {
         let master = self.master_port();
         let server = self.server_on(master);
         let replicas = (0..self.ports.len())
             .filter(|&i| self.ports[i] != master && self.server(i).is_started())
             .count();
+        let mut raw = server.raw();
+        let _: i64 = redis::cmd("INCR")
+            .arg("test:replicated")
+            .query(&mut raw)
+            .expect("a write to wait for");
         let synced: usize = redis::cmd("WAIT")
             .arg(replicas)
             .arg(5000)
-            .query(&mut server.raw())
+            .query(&mut raw)
             .expect("WAIT");
         assert_eq!(synced, replicas, "the replicas have the writes");
     }

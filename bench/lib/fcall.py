@@ -1,9 +1,9 @@
 """Reads `redis-cli MONITOR` output on stdin and prints, each ended by a NUL, the arguments of the
-first EVALSHA call in it with WORD among them (the SHA, the key count, the keys and the
+first FCALL in it with WORD among them (the function, the key count, the keys and the
 arguments), exactly as the client sent them: what a bench replays with redis-benchmark to
-cost coord's own script.
+cost coord's own function.
 
-Usage: python3 evalsha.py WORD < monitor.txt"""
+Usage: python3 fcall.py WORD < monitor.txt"""
 import re
 import sys
 
@@ -30,7 +30,7 @@ def unquote(token):
 
 for line in sys.stdin:
     tokens = [unquote(t) for t in re.findall(r'"((?:[^"\\]|\\.)*)"', line)]
-    if tokens and tokens[0].upper() == "EVALSHA" and sys.argv[1] in tokens:
+    if tokens and tokens[0].upper() == "FCALL" and sys.argv[1] in tokens:
         sys.stdout.write("".join(t + "\0" for t in tokens[1:]))
         sys.exit(0)
-sys.exit("no EVALSHA call was seen")
+sys.exit("no FCALL was seen")
