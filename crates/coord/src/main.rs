@@ -47,10 +47,17 @@ fn main() -> ExitCode {
     exit_code(commands::run(cli))
 }
 
-/// The exit code of a command's outcome, its error printed.
+/// The exit code of a command's outcome, its error printed. Output whose reader went away
+/// (`coord events | head`) ends the command quietly, as [`render::write_out`] does.
 fn exit_code(outcome: anyhow::Result<ExitCode>) -> ExitCode {
     match outcome {
         Ok(code) => code,
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("coord: {e:#}");
             ExitCode::from(if e.is::<commands::UsageError>() { 2 } else { 1 })

@@ -475,3 +475,23 @@ fn help_shows_examples_for_the_commands_people_use_first() {
         "{help}"
     );
 }
+
+#[test]
+fn output_whose_reader_went_away_ends_the_command_quietly() {
+    let w = World::new();
+    let _s = w.registered("s1", &[]);
+    for args in [&["events"][..], &["show", "s1"], &["ps", "--json"]] {
+        // The reader closes its end before coord writes (`coord events | head -0`).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = w
+            .cmd()
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+}

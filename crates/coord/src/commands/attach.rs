@@ -13,6 +13,7 @@ use coord_service::discover::tmux;
 
 use super::Context;
 use crate::cli::AttachArgs;
+use crate::render::outln;
 
 /// Runs `coord attach`.
 pub fn run(ctx: &Context, args: &AttachArgs) -> anyhow::Result<ExitCode> {
@@ -29,19 +30,19 @@ pub fn run(ctx: &Context, args: &AttachArgs) -> anyhow::Result<ExitCode> {
     match way {
         Way::Elsewhere { host, line } => {
             if args.print {
-                println!("{line}");
+                outln!("{line}");
                 return Ok(ExitCode::SUCCESS);
             }
             eprintln!(
                 "coord: {} runs on {host}, not on this host; attach there with:",
                 session.id
             );
-            println!("{line}");
+            outln!("{line}");
             Ok(ExitCode::FAILURE)
         }
         Way::Switch(target) => {
             if args.print {
-                println!("{}", target.line("switch-client"));
+                outln!("{}", target.line("switch-client"));
                 return Ok(ExitCode::SUCCESS);
             }
             target.check(&session.id)?;
@@ -57,7 +58,7 @@ pub fn run(ctx: &Context, args: &AttachArgs) -> anyhow::Result<ExitCode> {
         }
         Way::Attach(target) => {
             if args.print {
-                println!("{}", target.attach_line());
+                outln!("{}", target.attach_line());
                 return Ok(ExitCode::SUCCESS);
             }
             target.check(&session.id)?;

@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 
 use crate::cli::{ConfigAction, ConfigArgs};
+use crate::render::outln;
 
 /// Runs `coord config`.
 pub fn run(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     match args.action {
-        ConfigAction::Path => println!("{}", super::notify::config_path()?.display()),
+        ConfigAction::Path => outln!("{}", super::notify::config_path()?.display()),
     }
     Ok(ExitCode::SUCCESS)
 }

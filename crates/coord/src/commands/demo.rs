@@ -17,6 +17,7 @@ use coord_store::{Config, StoreUrl};
 
 use super::{events, ps};
 use crate::cli::DemoArgs;
+use crate::render::outln;
 use crate::render::use_color;
 
 /// The demo's workers: (id, script). `$C` is coord itself; every worker judges itself stale
@@ -98,14 +99,14 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         let _ = child.wait();
     }
     outcome?;
-    println!();
-    println!("Events:");
+    outln!();
+    outln!("Events:");
     for e in service.events(0, 1000)? {
-        println!("{}", events::line(&e));
+        outln!("{}", events::line(&e));
     }
-    println!();
-    println!("That was coord on five real processes. Next: `coord register` in a script,");
-    println!("`coord heartbeat` from an agent hook, and `coord ps` to see your own fleet.");
+    outln!();
+    outln!("That was coord on five real processes. Next: `coord register` in a script,");
+    outln!("`coord heartbeat` from an agent hook, and `coord ps` to see your own fleet.");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use crate::render::outln;
 
 /// Prints the completions for the shell asked.
 pub fn completions(args: &CompletionsArgs) -> ExitCode {
@@ -26,6 +27,6 @@ pub fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     clap_mangen::generate_to(Cli::command(), &args.dir)
         .with_context(|| format!("cannot write the man pages in {}", args.dir.display()))?;
-    println!("wrote the man pages to {}", args.dir.display());
+    outln!("wrote the man pages to {}", args.dir.display());
     Ok(ExitCode::SUCCESS)
 }

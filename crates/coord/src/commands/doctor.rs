@@ -13,6 +13,7 @@ use coord_setup::{Agent, Scope};
 
 use super::Context;
 use super::hooks::{agents_found, paths, this_coord};
+use crate::render::outln;
 
 /// A clock further off than this from the store's is worth a warning.
 const CLOCK_SKEW: Duration = Duration::from_secs(2);
@@ -31,17 +32,17 @@ struct Findings {
 impl Findings {
     fn ok(&mut self, what: impl AsRef<str>) {
         self.ok += 1;
-        println!("ok    {}", what.as_ref());
+        outln!("ok    {}", what.as_ref());
     }
 
     fn warn(&mut self, what: impl AsRef<str>) {
         self.warnings += 1;
-        println!("warn  {}", what.as_ref());
+        outln!("warn  {}", what.as_ref());
     }
 
     fn fail(&mut self, what: impl AsRef<str>) {
         self.failed += 1;
-        println!("fail  {}", what.as_ref());
+        outln!("fail  {}", what.as_ref());
     }
 }
 
@@ -128,7 +129,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     hooks(&mut f);
     notifications(&mut f);
-    println!("{} ok, {} warnings, {} failed", f.ok, f.warnings, f.failed);
+    outln!("{} ok, {} warnings, {} failed", f.ok, f.warnings, f.failed);
     Ok(if f.failed > 0 {
         ExitCode::from(1)
     } else {

@@ -9,6 +9,7 @@ use coord_service::fleet::Report;
 
 use super::Context;
 use crate::cli::ExplainArgs;
+use crate::render::out;
 use crate::render::{ago, rfc3339};
 
 /// The rules of `classify`, in the order they are tried.
@@ -30,7 +31,7 @@ const RULES: [Rule; 12] = [
 /// Runs `coord explain`.
 pub fn run(ctx: &Context, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let (service, report) = super::show::load(ctx, &args.id)?;
-    print!("{}", explain(&report, service.policy()));
+    out!("{}", explain(&report, service.policy()));
     Ok(ExitCode::SUCCESS)
 }
 

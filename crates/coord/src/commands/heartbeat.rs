@@ -13,6 +13,7 @@ use coord_service::{RegisterRequest, host};
 use super::{Context, Patience};
 use crate::cli::{HeartbeatArgs, PhaseArg};
 use crate::hook_input::{self, Input};
+use crate::render::outln;
 
 /// Runs `coord heartbeat` without `--hook`: errors are reported.
 pub fn run(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<ExitCode> {
@@ -26,9 +27,9 @@ pub fn run(ctx: &Context, args: &HeartbeatArgs) -> anyhow::Result<ExitCode> {
     if args.lead {
         let leadership = service.lead(&id, DEFAULT_LEADER_LEASE)?;
         match &leadership.leader {
-            _ if leadership.is(&id) => println!("leader"),
-            Some((leader, _)) => println!("follower (leader: {leader})"),
-            None => println!("follower"),
+            _ if leadership.is(&id) => outln!("leader"),
+            Some((leader, _)) => outln!("follower (leader: {leader})"),
+            None => outln!("follower"),
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -14,6 +14,7 @@ use coord_service::hook_receiver;
 use coord_setup::{Agent, Delivery, Options, Paths, Scope};
 
 use crate::cli::{HooksAction, HooksArgs, HooksRuntime, HooksScope, HooksVia};
+use crate::render::{out, outln};
 
 /// The first Claude Code that runs a hook's `args` without a shell.
 const CLAUDE_EXEC_FORM: (u32, u32, u32) = (2, 1, 139);
@@ -57,14 +58,14 @@ pub fn run(args: &HooksArgs) -> anyhow::Result<ExitCode> {
         if target.json {
             docs.push(doc);
         } else {
-            print!("{text}");
+            out!("{text}");
             if !text.ends_with('\n') {
-                println!();
+                outln!();
             }
         }
     }
     if target.json {
-        println!("{}", serde_json::to_string_pretty(&docs)?);
+        outln!("{}", serde_json::to_string_pretty(&docs)?);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ use super::Context;
 use crate::cli::{HostArgs, HostWord, HostsArgs};
 use crate::render::table::{Cell, Table, truncate};
 use crate::render::{ago, json as render_json, paint, use_color};
+use crate::render::{out, outln};
 
 /// Runs `coord hosts`.
 pub fn list(ctx: &Context, args: &HostsArgs) -> anyhow::Result<ExitCode> {
@@ -21,7 +22,7 @@ pub fn list(ctx: &Context, args: &HostsArgs) -> anyhow::Result<ExitCode> {
         let hosts: Vec<_> = hosts.iter().map(render_json::host).collect();
         let doc =
             render_json::document(now, json!({ "namespace": ctx.namespace(), "hosts": hosts }));
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
     }
     let color = use_color();
@@ -56,9 +57,9 @@ pub fn list(ctx: &Context, args: &HostsArgs) -> anyhow::Result<ExitCode> {
         ]);
     }
     if hosts.is_empty() {
-        println!("no host heard yet in namespace `{}`", ctx.namespace());
+        outln!("no host heard yet in namespace `{}`", ctx.namespace());
     } else {
-        print!("{}", table.render());
+        out!("{}", table.render());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -74,13 +75,13 @@ pub fn say(ctx: &Context, args: &HostArgs) -> anyhow::Result<ExitCode> {
     let done = service.announce(said)?;
     let host = &service.host().name;
     match said {
-        Said::Sleep => println!("{host} asleep: its sessions are not lost while it sleeps"),
-        Said::Wake => println!("{host} awake"),
+        Said::Sleep => outln!("{host} asleep: its sessions are not lost while it sleeps"),
+        Said::Wake => outln!("{host} awake"),
         Said::Shutdown => {
             let n = |count: usize, one: &str| {
                 format!("{count} {one}{}", if count == 1 { "" } else { "s" })
             };
-            println!(
+            outln!(
                 "{host} down: {} ended, {} back in the queue",
                 n(done.ended.len(), "session"),
                 n(done.released.len(), "task")

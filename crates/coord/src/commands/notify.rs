@@ -11,6 +11,7 @@ use coord_notify::{Config, Event};
 use coord_service::HostInfo;
 
 use crate::cli::{NotifyAction, NotifyArgs};
+use crate::render::outln;
 
 /// Where the config file is (`$XDG_CONFIG_HOME/coord/config.toml`, else
 /// `~/.config/coord/config.toml`).
@@ -41,7 +42,7 @@ pub fn run(args: &NotifyArgs) -> anyhow::Result<ExitCode> {
 fn test() -> anyhow::Result<ExitCode> {
     let (path, config) = load_config()?;
     if config.rules.is_empty() {
-        println!("no [[notify]] rules in {}: nothing to send", path.display());
+        outln!("no [[notify]] rules in {}: nothing to send", path.display());
         return Ok(ExitCode::SUCCESS);
     }
     let event = Event::sample(&HostInfo::current().name, coord_notify::stats::wall_clock());
@@ -49,10 +50,10 @@ fn test() -> anyhow::Result<ExitCode> {
     for (i, rule) in config.rules.iter().enumerate() {
         let what = format!("rule {} ({})", i + 1, rule.channel.describe());
         match rule.channel.send(&event) {
-            Ok(()) => println!("ok    {what}"),
+            Ok(()) => outln!("ok    {what}"),
             Err(e) => {
                 failed += 1;
-                println!("fail  {what}: {e}");
+                outln!("fail  {what}: {e}");
             }
         }
     }

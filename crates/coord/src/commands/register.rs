@@ -7,6 +7,7 @@ use coord_service::RegisterRequest;
 
 use super::Context;
 use crate::cli::RegisterArgs;
+use crate::render::outln;
 
 /// Runs `coord register`.
 pub fn run(ctx: &Context, args: &RegisterArgs) -> anyhow::Result<ExitCode> {
@@ -29,6 +30,6 @@ pub fn run(ctx: &Context, args: &RegisterArgs) -> anyhow::Result<ExitCode> {
         restart: args.restart,
         ..RegisterRequest::default()
     })?;
-    println!("{}", session.id);
+    outln!("{}", session.id);
     Ok(ExitCode::SUCCESS)
 }

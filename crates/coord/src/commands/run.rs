@@ -21,6 +21,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use super::Context;
 use crate::cli::RunArgs;
+use crate::render::outln;
 
 /// How often the foreground watcher renews the session.
 const RENEW_EVERY: Duration = Duration::from_secs(10);
@@ -148,7 +149,7 @@ fn in_tmux(ctx: &Context, args: &RunArgs, name: &str) -> anyhow::Result<ExitCode
         sidecar.env("COORD_URL", url);
     }
     sidecar.spawn().context("cannot start the sidecar")?;
-    println!("{}", session.id);
+    outln!("{}", session.id);
     eprintln!(
         "coord: running in tmux session `{name}` (tmux attach -t {name}); log {}",
         log.display()

@@ -13,6 +13,7 @@ use coord_setup::service::{
 
 use super::Context;
 use crate::cli::{ServiceAction, ServiceArgs};
+use crate::render::outln;
 
 /// Runs `coord service`.
 pub fn run(ctx: &Context, args: &ServiceArgs) -> anyhow::Result<ExitCode> {
@@ -40,7 +41,7 @@ pub fn run(ctx: &Context, args: &ServiceArgs) -> anyhow::Result<ExitCode> {
                 UnitOutcome::Updated => "updated",
                 _ => "installed",
             };
-            println!("{said}: {}", path.display());
+            outln!("{said}: {}", path.display());
             if !no_start {
                 start(outcome);
             }
@@ -55,8 +56,8 @@ pub fn run(ctx: &Context, args: &ServiceArgs) -> anyhow::Result<ExitCode> {
                 let _ = systemctl(&["daemon-reload"]);
             }
             match outcome {
-                UnitOutcome::Removed => println!("removed: {}", path.display()),
-                _ => println!("not installed: {}", path.display()),
+                UnitOutcome::Removed => outln!("removed: {}", path.display()),
+                _ => outln!("not installed: {}", path.display()),
             }
         }
     }
@@ -75,9 +76,9 @@ fn start(outcome: UnitOutcome) {
             }
         });
     match started {
-        Ok(()) => println!("started: systemctl --user status {UNIT_NAME}"),
+        Ok(()) => outln!("started: systemctl --user status {UNIT_NAME}"),
         Err(why) => {
-            println!(
+            outln!(
                 "not started: {why}\n\
                  Without a user systemd, run the watcher in a way that outlives the shell, for \
                  example:\n  nohup coord watch --all >/dev/null 2>&1 &\n\

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::Context;
 use crate::cli::ShowArgs;
 use crate::render::{ago, json as render_json, paint, rfc3339, use_color};
+use crate::render::{out, outln};
 
 /// The service and the report on session `id`; an error naming the namespace if there is no
 /// such session.
@@ -32,9 +33,9 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<ExitCode> {
             report.now,
             json!({ "session": render_json::entry(&report.entry), "events": events }),
         );
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!("{}", text(&report, service.policy(), use_color()));
+        out!("{}", text(&report, service.policy(), use_color()));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::{Context, Patience};
 use crate::cli::SweepArgs;
+use crate::render::outln;
 
 /// Runs `coord sweep`.
 pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
@@ -42,29 +43,29 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
             "assigned": assigned,
             "leader": report.leader,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
     }
     for (host, became) in &report.hosts {
-        println!("host      {host}: {became}");
+        outln!("host      {host}: {became}");
     }
     for id in &report.exited {
-        println!("exited    {id}: process gone");
+        outln!("exited    {id}: process gone");
     }
     for (id, reason) in &report.evicted {
-        println!("evicted   {id}: {reason}");
+        outln!("evicted   {id}: {reason}");
     }
     for r in &report.released {
-        println!("released  {}: {}", r.task, r.why);
+        outln!("released  {}: {}", r.task, r.why);
     }
     for (task, session) in &assigned {
-        println!("assigned  {task} -> {session}");
+        outln!("assigned  {task} -> {session}");
     }
     if let Some(leader) = &report.leader {
-        println!("leader    {leader}");
+        outln!("leader    {leader}");
     }
     if report.retired > 0 {
-        println!(
+        outln!(
             "retired   {} finished task{}",
             report.retired,
             if report.retired == 1 { "" } else { "s" }
@@ -76,7 +77,7 @@ pub fn run(ctx: &Context, args: &SweepArgs) -> anyhow::Result<ExitCode> {
         && assigned.is_empty()
         && report.hosts.is_empty()
     {
-        println!(
+        outln!(
             "nothing to do ({} quiet sessions examined)",
             report.examined
         );

@@ -13,6 +13,7 @@ use super::Context;
 use crate::cli::{TaskAction, TaskArgs};
 use crate::render::table::{Table, truncate};
 use crate::render::{ago, rfc3339};
+use crate::render::{out, outln};
 
 /// Runs `coord task`.
 pub fn run(ctx: &Context, args: &TaskArgs) -> anyhow::Result<ExitCode> {
@@ -24,12 +25,12 @@ pub fn run(ctx: &Context, args: &TaskArgs) -> anyhow::Result<ExitCode> {
     };
     let print = |t: &Task, json: bool| -> anyhow::Result<()> {
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&coord_service::json::task(t))?
             );
         } else {
-            print!("{}", task_text(t, service.now()?));
+            out!("{}", task_text(t, service.now()?));
         }
         Ok(())
     };
@@ -46,7 +47,7 @@ pub fn run(ctx: &Context, args: &TaskArgs) -> anyhow::Result<ExitCode> {
                 labels: labels.iter().cloned().collect(),
                 max_attempts: *max_attempts,
             })?;
-            println!("{}", task.id);
+            outln!("{}", task.id);
         }
         TaskAction::Claim {
             session: who,
@@ -61,7 +62,7 @@ pub fn run(ctx: &Context, args: &TaskArgs) -> anyhow::Result<ExitCode> {
                 let TaskState::Claimed { token, .. } = t.state else {
                     unreachable!("a claim returns a claimed task")
                 };
-                println!("{} {token}", t.id);
+                outln!("{} {token}", t.id);
                 if let Some(p) = &t.progress {
                     eprintln!("coord: progress left by the last holder: {p}");
                 }
@@ -104,7 +105,7 @@ pub fn run(ctx: &Context, args: &TaskArgs) -> anyhow::Result<ExitCode> {
 fn list(tasks: &[Task], now: coord_core::Timestamp, json: bool) -> anyhow::Result<()> {
     if json {
         let all: Vec<_> = tasks.iter().map(coord_service::json::task).collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "tasks": all }))?
         );
@@ -129,7 +130,7 @@ fn list(tasks: &[Task], now: coord_core::Timestamp, json: bool) -> anyhow::Resul
             truncate(&t.title, 48).into(),
         ]);
     }
-    print!("{}", table.render());
+    out!("{}", table.render());
     Ok(())
 }
 

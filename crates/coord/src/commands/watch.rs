@@ -26,6 +26,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 use super::{Context, UsageError};
 use crate::cli::{WatchArgs, WatchReportArgs};
+use crate::render::outln;
 
 /// Runs `coord watch`.
 pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<ExitCode> {
@@ -211,11 +212,11 @@ pub fn report(ctx: &Context, args: &WatchReportArgs) -> anyhow::Result<ExitCode>
         let status: ExitStatus =
             serde_json::from_str(status).map_err(|e| UsageError(format!("--exited: {e}")))?;
         service.watch_exit(&args.id, args.incarnation, status, source)?;
-        println!("gone");
+        outln!("gone");
     } else if service.watch_renew(&args.id, args.incarnation, source, args.log.as_deref())? {
-        println!("watching");
+        outln!("watching");
     } else {
-        println!("gone");
+        outln!("gone");
     }
     Ok(ExitCode::SUCCESS)
 }

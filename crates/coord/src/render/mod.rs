@@ -5,9 +5,40 @@
 pub mod json;
 pub mod table;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 
 use coord_core::State;
+
+/// Writes a command's output to stdout, as `print!` does ([`out!`], [`outln!`]). A reader that
+/// went away (`coord events | head`) ends the command quietly with success, as it ends `cat` or
+/// `grep`; any other failure to write ends it with the error, as a failed command does.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        unwritable(&e);
+    }
+}
+
+/// Ends the command after stdout refused a write: quietly when its reader went away.
+pub fn unwritable(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("coord: cannot write the output: {e}");
+    std::process::exit(1);
+}
+
+/// `print!` for a command's output: see [`write_out`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::render::write_out(format_args!($($arg)*)) };
+}
+
+/// `println!` for a command's output: see [`write_out`].
+macro_rules! outln {
+    () => { $crate::render::write_out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::render::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+pub(crate) use {out, outln};
 
 /// Whether stdout gets colour: a terminal, and `NO_COLOR` unset or empty.
 #[must_use]
