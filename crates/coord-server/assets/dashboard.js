@@ -157,6 +157,9 @@
       ['cwd', s.cwd ? `<code>${esc(s.cwd)}</code>` : '-'],
       ['log', s.log_path ? `<code>${esc(s.log_path)}</code> · written ${agoSpan(s.log_mtime_ms)}` : '-'],
       ['labels', chipList(labelsOf(s), 'label') || '-'],
+      ['attach', s.attach
+        ? `<code class="attach">${esc(s.attach)}</code> <button type="button" class="copy" data-copy="${esc(s.attach)}">copy</button>`
+        : 'in no tmux pane coord knows of'],
       ['progress', s.progress == null ? '-' : `<code>${esc(JSON.stringify(s.progress))}</code>`],
     ];
     return `<tr class="detail" data-detail="${esc(s.id)}"><td colspan="8"><dl>${
@@ -518,7 +521,18 @@
     view.flash.clear();
     renderFleet();
   }
+  // The attach command of an open row: to the clipboard where the page may write it (a secure
+  // context: https or localhost), else selected for the person to copy.
+  function copy(button) {
+    const code = button.previousElementSibling;
+    const selectIt = () => window.getSelection().selectAllChildren(code);
+    if (!navigator.clipboard) { selectIt(); return; }
+    navigator.clipboard.writeText(button.dataset.copy)
+      .then(() => { button.textContent = 'copied'; }, selectIt);
+  }
   $('fleet-rows').addEventListener('click', (ev) => {
+    const button = ev.target.closest('button.copy');
+    if (button) { copy(button); return; }
     const tr = ev.target.closest('tr[data-id]');
     if (tr && !window.getSelection().toString()) toggleRow(tr);
   });

@@ -173,6 +173,16 @@ pub fn way(session: &Session, here: &str, in_tmux: Option<&Path>) -> Result<Way,
     })
 }
 
+/// The command that takes a person to `session`'s agent from any machine on the same store
+/// (`coord attach ID`, which finds the way from there), if it runs in a pane coord knows of.
+#[must_use]
+pub fn command(session: &Session) -> Option<String> {
+    session
+        .labels
+        .contains_key(tmux::PANE_LABEL)
+        .then(|| format!("coord attach {}", quote(&session.id)))
+}
+
 /// `text` as one word of a POSIX shell: as it is when it holds nothing the shell reads, else
 /// in single quotes.
 fn quote(text: &str) -> String {
@@ -221,6 +231,13 @@ mod tests {
     fn a_session_without_a_pane_has_no_way_and_says_why() {
         let e = way(&session("a", &[]), "a", None).unwrap_err();
         assert!(e.to_string().contains("coord run --tmux"), "{e}");
+        assert_eq!(command(&session("a", &[])), None);
+    }
+
+    #[test]
+    fn a_session_in_a_pane_has_the_command_to_copy() {
+        let s = session("b", &[("tmux", "w:0.0")]);
+        assert_eq!(command(&s).as_deref(), Some("coord attach web-3"));
     }
 
     #[test]

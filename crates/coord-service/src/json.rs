@@ -56,6 +56,7 @@ pub fn entry(e: &Entry) -> Value {
     m.insert("boot_id".into(), to_value(&s.boot_id));
     m.insert("cwd".into(), to_value(&s.cwd));
     m.insert("labels".into(), to_value(&s.labels));
+    m.insert("attach".into(), to_value(&crate::attach::command(s)));
     m.insert("phase".into(), s.phase.name().into());
     if let Phase::InTool { tool, since } = &s.phase {
         m.insert("tool".into(), tool.clone().into());

@@ -131,7 +131,7 @@ impl Fleet {
                 "reviewer",
                 "review the open pull request",
                 "codex",
-                &["--label", "team=web"],
+                &["--label", "team=web", "--label", "tmux=review:0.0"],
             ),
             session(
                 "tester",
@@ -304,6 +304,17 @@ fn shows_the_fleet(b: &mut Browser, w: &World, fleet: &Fleet) {
         detail.contains(&rule) && detail.contains("signals"),
         "{rule}: {detail}"
     );
+    // It runs in a tmux pane: the command that takes a person there, to copy (to the
+    // clipboard where the page may write it, else selected).
+    assert!(detail.contains("coord attach reviewer"), "{detail}");
+    b.eval("document.querySelector('tr[data-detail=\"reviewer\"] button.copy').click()");
+    b.until(
+        "document.querySelector('tr[data-detail=\"reviewer\"] button.copy').textContent === 'copied' \
+         || window.getSelection().toString() === 'coord attach reviewer'",
+        PATIENCE,
+    );
+    // A click on a row with text selected selects; with none, it closes the row.
+    b.eval("window.getSelection().removeAllRanges()");
     b.eval("document.querySelector('tr[data-id=\"reviewer\"]').click()");
     assert_eq!(
         b.eval("document.querySelectorAll('tr[data-detail]').length"),
