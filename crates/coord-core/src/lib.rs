@@ -16,6 +16,7 @@
 //! - [`classify`]: [`classify()`], the only place a state is decided.
 //! - [`task`]: work, its claims and their fencing tokens.
 //! - [`event`]: the entries of the event log.
+//! - [`history`]: what the log says each session did over a window (`coord report`).
 //! - [`agent_event`]: what Claude Code's and Codex's hook events mean in these terms.
 //! - [`transcript`]: what the end of an agent's transcript says that no hook does (an API
 //!   error: limited).
@@ -23,6 +24,7 @@
 pub mod agent_event;
 pub mod classify;
 pub mod event;
+pub mod history;
 pub mod host;
 pub mod policy;
 pub mod session;

@@ -24,6 +24,7 @@
 //! - [`batch`]: heartbeats, claims and holders' changes of many calls at once, in one round
 //!   trip to a store behind a network.
 //! - [`json`]: the JSON shapes every adapter shows to scripts (CLI `--json`, the server).
+//! - [`report`]: what the fleet did over a window, from the event log (`coord report`).
 
 pub mod attach;
 pub mod batch;
@@ -39,6 +40,7 @@ pub mod leader;
 pub mod logind;
 pub mod observe;
 pub mod process;
+pub mod report;
 pub mod sweep;
 pub mod tasks;
 pub mod watch;

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use coord_core::{Runtime, State};
 
 mod docs;
+mod history;
 mod hooks;
 mod task;
 
@@ -21,6 +22,7 @@ pub use docs::{CompletionsArgs, ManArgs};
 use docs::{
     EXAMPLES_COMPLETIONS, EXAMPLES_HOOKS, EXAMPLES_MAN, EXAMPLES_PS, EXAMPLES_RUN, EXAMPLES_TASK,
 };
+pub use history::{EventsArgs, ReportArgs};
 pub use hooks::{HooksAction, HooksArgs, HooksRuntime, HooksScope, HooksVia};
 pub use task::{TaskAction, TaskArgs};
 
@@ -118,6 +120,9 @@ pub enum Command {
     Notify(NotifyArgs),
     /// Show the event log.
     Events(EventsArgs),
+    /// What the fleet did over a window: per session and in all, the time in each phase it
+    /// reported, how often it entered each, and its exits.
+    Report(ReportArgs),
     /// Evict sessions dead (or ended) for longer than the grace period; take back their work.
     Sweep(SweepArgs),
     /// The work queue: add, claim, report progress, complete, fail, release, list, show.
@@ -340,20 +345,6 @@ pub struct AttachArgs {
     /// Print the tmux command that goes there instead of running it.
     #[arg(long)]
     pub print: bool,
-}
-
-/// `coord events`.
-#[derive(Debug, Args)]
-pub struct EventsArgs {
-    /// Only events after this sequence number.
-    #[arg(long, default_value_t = 0)]
-    pub since: u64,
-    /// Keep printing new events as they come, until interrupted.
-    #[arg(long, short)]
-    pub follow: bool,
-    /// Print JSON: one document, or one event per line with --follow.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `coord sweep`.

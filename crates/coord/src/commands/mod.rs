@@ -15,6 +15,7 @@ pub mod hosts;
 pub mod notify;
 pub mod ps;
 pub mod register;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod service;
@@ -134,6 +135,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Top(args) => top::run(&ctx, &args),
         Command::Show(args) => show::run(&ctx, &args),
         Command::Events(args) => events::run(&ctx, &args),
+        Command::Report(args) => report::run(&ctx, &args),
         Command::Explain(args) => explain::run(&ctx, &args),
         Command::Attach(args) => attach::run(&ctx, &args),
         Command::Doctor => doctor::run(&ctx),
