@@ -20,7 +20,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use coord_core::State as SessionState;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -145,27 +144,20 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `GET /metrics`: the Prometheus text, with the fleet judged now (the last known counts if
-/// the store does not answer).
+/// the store does not answer), and the changes of state since the last scrape.
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let counts = app
+    let states = app
         .gate
         .call(app.budget, |s| {
-            let fleet = s.fleet()?;
-            Ok(SessionState::ALL
-                .iter()
-                .map(|&st| {
-                    let n = fleet
-                        .entries
-                        .iter()
-                        .filter(|e| e.verdict.state == st)
-                        .count();
-                    (st, n as i64)
-                })
+            Ok(s.fleet()?
+                .entries
+                .into_iter()
+                .map(|e| (e.session.id, e.verdict.state))
                 .collect::<Vec<_>>())
         })
         .await;
-    if let Ok(counts) = counts {
-        app.metrics.set_sessions(&counts);
+    if let Ok(states) = states {
+        app.metrics.fleet(&states);
     }
     (
         [(

@@ -1,5 +1,5 @@
-//! What `GET /metrics` shows, in the Prometheus text format (as OpenMetrics): the fleet by state,
-//! heartbeats, evictions, work taken back and handed on, call latency by method, calls refused
+//! What `GET /metrics` shows, in the Prometheus text format (as OpenMetrics): the fleet by state
+//! and its changes of state between scrapes, heartbeats, evictions, work taken back and handed on, call latency by method, calls refused
 //! by the rate limit, the breaker's state and how often it opened, whether this server leads,
 //! and how many calls each transaction of the store's one writer took.
 //!
@@ -28,6 +28,13 @@ struct StateLabel {
     state: &'static str,
 }
 
+/// The `from` and `to` labels of a change of state.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransitionLabel {
+    from: &'static str,
+    to: &'static str,
+}
+
 /// The `method` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MethodLabel {
@@ -49,6 +56,9 @@ pub struct Metrics(Arc<Inner>);
 struct Inner {
     registry: Registry,
     sessions: Family<StateLabel, Gauge>,
+    transitions: Family<TransitionLabel, Counter>,
+    /// Each session's state at the last scrape, to count the changes at the next.
+    last_states: Mutex<HashMap<String, State>>,
     heartbeats: Counter,
     evictions: Counter,
     released: Counter,
@@ -108,6 +118,13 @@ impl Metrics {
         }
         let inner = Inner {
             sessions,
+            transitions: registered(
+                r,
+                "transitions",
+                "Changes of a session's state, from one scrape's judgement of the fleet to the next",
+                Family::<TransitionLabel, Counter>::default(),
+            ),
+            last_states: Mutex::new(HashMap::new()),
             heartbeats: registered(
                 r,
                 "heartbeats",
@@ -188,16 +205,35 @@ impl Metrics {
         Self(Arc::new(inner))
     }
 
-    /// Sets the number of sessions in each state.
-    pub fn set_sessions(&self, counts: &[(State, i64)]) {
-        for (state, n) in counts {
+    /// Takes the fleet as judged now (each session's id and state): the number in each state,
+    /// and each change since the last judgement.
+    pub fn fleet(&self, states: &[(String, State)]) {
+        for state in State::ALL {
+            let n = states.iter().filter(|(_, s)| *s == state).count();
             self.0
                 .sessions
                 .get_or_create(&StateLabel {
                     state: state.as_str(),
                 })
-                .set(*n);
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+        let mut last = self
+            .0
+            .last_states
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (id, to) in states {
+            if let Some(from) = last.get(id).filter(|from| *from != to) {
+                self.0
+                    .transitions
+                    .get_or_create(&TransitionLabel {
+                        from: from.as_str(),
+                        to: to.as_str(),
+                    })
+                    .inc();
+            }
+        }
+        *last = states.iter().cloned().collect();
     }
 
     /// Counts `n` heartbeats taken.

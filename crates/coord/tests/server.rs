@@ -153,6 +153,9 @@ fn system_methods_answer_with_claudebench_shapes() {
     assert!(ids(&health["healthy"]).contains(&"worker-1"), "{health}");
     assert_eq!(health["failed"], json!([]));
     assert_eq!(health["reassigned"], json!({}));
+    // A scrape judges the fleet: the next one counts what changed since.
+    let (status, _) = s.get("/metrics");
+    assert_eq!(status, 200);
     assert_eq!(
         s.ok(
             "system.unregister",
@@ -193,6 +196,7 @@ fn system_methods_answer_with_claudebench_shapes() {
         "coord_breaker_state 0",
         "coord_rpc_request_duration_seconds_count{method=\"system.heartbeat\"} 3",
         "coord_leader 1",
+        "coord_transitions_total{from=\"active\",to=\"ended\"} 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
