@@ -97,27 +97,32 @@ fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str
     metric
 }
 
+/// `coord_sessions`, registered with every state at zero.
+fn state_gauges(registry: &mut Registry) -> Family<StateLabel, Gauge> {
+    let sessions = registered(
+        registry,
+        "sessions",
+        "Sessions by state, as judged at the last scrape",
+        Family::<StateLabel, Gauge>::default(),
+    );
+    for state in State::ALL {
+        sessions
+            .get_or_create(&StateLabel {
+                state: state.as_str(),
+            })
+            .set(0);
+    }
+    sessions
+}
+
 impl Metrics {
     /// Every metric, registered and at zero.
     #[must_use]
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("coord");
         let r = &mut registry;
-        let sessions = registered(
-            r,
-            "sessions",
-            "Sessions by state, as judged at the last scrape",
-            Family::<StateLabel, Gauge>::default(),
-        );
-        for state in State::ALL {
-            sessions
-                .get_or_create(&StateLabel {
-                    state: state.as_str(),
-                })
-                .set(0);
-        }
         let inner = Inner {
-            sessions,
+            sessions: state_gauges(r),
             transitions: registered(
                 r,
                 "transitions",
