@@ -195,6 +195,25 @@
     fillSelect($('host-filter'), hosts, view.filter.host);
     fillSelect($('label-filter'), labels, view.filter.label);
     renderTotals();
+    renderWaiting();
+  }
+
+  // ---- waiting for you --------------------------------------------------------------------
+
+  // The sessions blocked on a person, the longest wait first, whatever the filters; a click
+  // opens the session's row below. Hidden while nobody waits.
+  function renderWaiting() {
+    const rows = view.sessions.filter((s) => s.state === 'blocked')
+      .sort((a, b) => (a.state_since_ms ?? 0) - (b.state_since_ms ?? 0) || compare(a, b));
+    $('waiting').hidden = rows.length === 0;
+    $('waiting-count').textContent = rows.length ? String(rows.length) : '';
+    $('waiting-rows').innerHTML = rows.map((s) => `<li data-waiting="${esc(s.id)}" tabindex="0">`
+      + `<span class="waited">${agoSpan(s.state_since_ms)}</span>`
+      + `<span class="id">${esc(s.id)}</span>`
+      + `<span class="where">${esc(s.host)}</span>`
+      + `<span class="why" title="${esc(s.reason)}">${esc(s.task ? `${s.task}: ` : '')}${esc(s.reason)}</span>`
+      + (s.attach ? `<code>${esc(s.attach)}</code>` : '')
+      + '</li>').join('');
   }
 
   // ---- the hosts --------------------------------------------------------------------------
@@ -539,6 +558,20 @@
   $('fleet-rows').addEventListener('keydown', (ev) => {
     const tr = ev.target.closest('tr[data-id]');
     if (tr && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); toggleRow(tr); }
+  });
+
+  function goTo(li) {
+    view.open.add(li.dataset.waiting);
+    renderFleet();
+    document.querySelector(`tr[data-id="${CSS.escape(li.dataset.waiting)}"]`)?.scrollIntoView({ block: 'center' });
+  }
+  $('waiting-rows').addEventListener('click', (ev) => {
+    const li = ev.target.closest('li[data-waiting]');
+    if (li && !window.getSelection().toString()) goTo(li);
+  });
+  $('waiting-rows').addEventListener('keydown', (ev) => {
+    const li = ev.target.closest('li[data-waiting]');
+    if (li && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); goTo(li); }
   });
 
   function pickHost(tr) {

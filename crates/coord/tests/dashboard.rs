@@ -621,3 +621,68 @@ fn with_a_token_the_page_asks_for_it_and_the_socket_takes_it_as_a_subprotocol() 
     b.until("document.querySelector('tr[data-id=\"worker\"]')", PATIENCE);
     assert_eq!(b.eval("location.href"), json!(s.url("/?link")));
 }
+
+/// "Waiting for you": above the fleet, the sessions blocked on a person, the longest wait
+/// first; a click opens the session's row, and one answered leaves the list at once.
+#[test]
+fn the_sessions_waiting_for_a_person_are_listed_the_longest_wait_first() {
+    let Some(binary) = chromium() else { return };
+    let world = World::new();
+    let hook = |id: &str, event: &str, extra: &str| {
+        let body = format!(
+            r#"{{"session_id":"{id}","cwd":"/tmp","transcript_path":"/tmp/{id}.jsonl","hook_event_name":"{event}"{extra}}}"#
+        );
+        let out = world.hook_on("laptop", event, body.as_bytes());
+        assert!(out.status.success(), "{event}: {out:?}");
+    };
+    for id in ["first", "second", "busy"] {
+        hook(id, "SessionStart", r#","source":"startup""#);
+        hook(id, "UserPromptSubmit", r#","prompt":"go""#);
+    }
+    hook("first", "PermissionRequest", r#","tool_name":"Bash""#);
+    std::thread::sleep(Duration::from_millis(1100));
+    hook("second", "PermissionRequest", r#","tool_name":"Edit""#);
+    let server = Server::start(world, &[]);
+
+    let mut b = Browser::launch(&binary, READERS);
+    b.open(&server.url("/?refresh=0"));
+    b.until(
+        "document.querySelectorAll('#waiting-rows li').length === 2",
+        PATIENCE,
+    );
+    let waiting =
+        "Array.from(document.querySelectorAll('#waiting-rows li'), (li) => li.dataset.waiting)";
+    assert_eq!(b.eval(waiting), json!(["first", "second"]));
+    assert_eq!(
+        b.eval("document.getElementById('waiting').hidden"),
+        json!(false)
+    );
+    let first = b.eval("document.querySelector('#waiting-rows li').innerText");
+    assert!(
+        first
+            .as_str()
+            .unwrap_or_default()
+            .contains("permission for Bash"),
+        "{first}"
+    );
+
+    b.eval("document.querySelector('#waiting-rows li').click()");
+    b.until(
+        "document.querySelector('tr[data-detail=\"first\"]')",
+        PATIENCE,
+    );
+
+    // Answered: the event pushes it out of the list.
+    let w = &server.served.world;
+    let body = r#"{"session_id":"first","cwd":"/tmp","transcript_path":"/tmp/first.jsonl","hook_event_name":"PostToolUse","tool_name":"Bash","tool_use_id":"t1"}"#;
+    assert!(
+        w.hook_on("laptop", "PostToolUse", body.as_bytes())
+            .status
+            .success()
+    );
+    b.until(
+        "document.querySelectorAll('#waiting-rows li').length === 1",
+        PATIENCE,
+    );
+    assert_eq!(b.eval(waiting), json!(["second"]));
+}
