@@ -33,6 +33,9 @@ pub struct Policy {
     /// A task done or failed this long ago is removed by the sweep, with its history.
     /// Namespace-wide only.
     pub task_keep: Duration,
+    /// How many events the namespace's log keeps: older ones are removed as it grows. What
+    /// `coord report` and the timelines can look back over. Namespace-wide only.
+    pub event_keep: u64,
 }
 
 impl Default for Policy {
@@ -47,6 +50,7 @@ impl Default for Policy {
             host_lost_after: Duration::from_secs(2 * 60 * 60),
             host_asleep_max: Duration::from_secs(24 * 60 * 60),
             task_keep: Duration::from_secs(7 * 24 * 60 * 60),
+            event_keep: 100_000,
         }
     }
 }
@@ -73,6 +77,7 @@ impl Policy {
                 .map_or(self.host_lost_after, Duration::from_millis),
             host_asleep_max: self.host_asleep_max,
             task_keep: self.task_keep,
+            event_keep: self.event_keep,
         }
     }
 }

@@ -25,8 +25,9 @@ pub enum Said {
 
 /// The namespace's limits where the environment sets them: `COORD_HOST_LOST_AFTER`
 /// ([`Policy::host_lost_after`]), `COORD_HOST_ASLEEP_MAX` ([`Policy::host_asleep_max`]) and
-/// `COORD_TASK_KEEP` ([`Policy::task_keep`]), each a duration (`90m`, `2h`, `30d`); what every
-/// command, the server and the live view judge and sweep by.
+/// `COORD_TASK_KEEP` ([`Policy::task_keep`]), each a duration (`90m`, `2h`, `30d`), and
+/// `COORD_EVENT_KEEP` ([`Policy::event_keep`]), a number of events; what every command, the
+/// server and the live view judge, sweep and keep by.
 pub fn namespace_limits(
     base: Policy,
     env: impl Fn(&str) -> Option<String>,
@@ -40,6 +41,12 @@ pub fn namespace_limits(
         host_lost_after: read("COORD_HOST_LOST_AFTER", base.host_lost_after)?,
         host_asleep_max: read("COORD_HOST_ASLEEP_MAX", base.host_asleep_max)?,
         task_keep: read("COORD_TASK_KEEP", base.task_keep)?,
+        event_keep: match env("COORD_EVENT_KEEP") {
+            None => base.event_keep,
+            Some(text) => text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("COORD_EVENT_KEEP={text}: not a number of events above 0")
+            })?,
+        },
         ..base
     })
 }

@@ -156,6 +156,10 @@ pub struct Config {
     /// ([`HostHeard::since`]): the namespace's [`coord_core::recording_gap`], which every
     /// writer of the namespace must share.
     pub host_gap: Duration,
+    /// How many events the namespace's log keeps ([`coord_core::Policy::event_keep`]): the
+    /// embedded store trims it in [`Store::tidy`], Redis on every append (about: by whole
+    /// nodes of the stream).
+    pub event_keep: u64,
     /// Who calls, for a server that limits each caller's rate (`coord serve` counts a remote
     /// store's calls against it, not against an address many hosts may share): the host.
     pub client: Option<String>,
@@ -174,15 +178,18 @@ impl Config {
             clock: Clock::Host,
             lasting: false,
             host_gap: coord_core::HOST_GAP,
+            event_keep: coord_core::Policy::default().event_keep,
             client: None,
         }
     }
 
-    /// The same for a namespace judged with `policy` (its [`coord_core::recording_gap`]).
+    /// The same for a namespace judged with `policy` (its [`coord_core::recording_gap`]) and
+    /// keeping its events.
     #[must_use]
     pub fn judged_by(self, policy: &coord_core::Policy) -> Self {
         Self {
             host_gap: coord_core::recording_gap(policy),
+            event_keep: policy.event_keep,
             ..self
         }
     }

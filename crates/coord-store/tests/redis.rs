@@ -292,6 +292,31 @@ fn stores_built_with_other_functions_keep_their_own_on_one_server() {
     assert_eq!(libraries.len(), 2, "one library each: {libraries:?}");
 }
 
+/// The event stream keeps about `event_keep` events: trimmed on every append by whole nodes of
+/// the stream (100 entries each), never below the number kept.
+#[test]
+fn the_event_stream_keeps_about_as_many_events_as_configured() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(
+        &server.url(),
+        &Config {
+            event_keep: 10,
+            ..Config::new("default")
+        },
+    )
+    .unwrap();
+    for i in 0..300 {
+        store.register(&registration(&format!("s{i}"))).unwrap();
+    }
+    let kept: usize = redis::cmd("XLEN")
+        .arg("coord:{default}:events")
+        .query(&mut server.raw())
+        .unwrap();
+    assert!((10..=110).contains(&kept), "{kept} of 300 kept");
+    let last = store.events(0, 1000).unwrap();
+    assert_eq!(last.last().map(|e| e.seq), Some(300), "the newest are kept");
+}
+
 #[test]
 fn every_key_is_under_its_namespace_hash_tag_and_never_expires() {
     let server = RedisServer::start();

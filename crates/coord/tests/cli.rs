@@ -495,3 +495,41 @@ fn output_whose_reader_went_away_ends_the_command_quietly() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
     }
 }
+
+#[test]
+fn the_event_log_keeps_as_many_events_as_coord_event_keep_says() {
+    let w = World::new();
+    let keep = |args: &[&str]| {
+        w.cmd()
+            .env("COORD_EVENT_KEEP", "20")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for i in 0..30 {
+        let out = keep(&["register", "--id", &format!("s{i}")]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    assert!(keep(&["sweep"]).status.success());
+    let events: serde_json::Value =
+        serde_json::from_slice(&keep(&["events", "--json"]).stdout).unwrap();
+    let seqs: Vec<u64> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (11..=30).collect::<Vec<_>>(), "the last 20");
+
+    let out = w
+        .cmd()
+        .env("COORD_EVENT_KEEP", "lots")
+        .args(["ps"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("COORD_EVENT_KEEP=lots"),
+        "{out:?}"
+    );
+}

@@ -342,7 +342,8 @@ prop_compose! {
     fn any_policy()(a in any_duration(), s in any_duration(), tt in any_duration(),
                     ttl in any_duration(), g in any_duration()) -> Policy {
         Policy { active_window: a, stale_after: s, tool_timeout: tt, ttl, evict_grace: g, lock_delay: g,
-                 host_lost_after: tt.max(s), host_asleep_max: tt.max(s) * 4, task_keep: g }
+                 host_lost_after: tt.max(s), host_asleep_max: tt.max(s) * 4, task_keep: g,
+                 event_keep: 100 }
     }
 }
 

@@ -24,8 +24,6 @@ local function bind(keys)
     keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
 end
 
--- How many events a namespace keeps, about: the stream is trimmed by whole nodes.
-local RETENTION = 100000
 
 -- The kind of event a clean end logs (coord_core::EventKind::Ended).
 local ENDED_EVENT = '{"kind":"ended"}'
@@ -88,7 +86,7 @@ end
 -- its stream entry id is `<number>-1`, so a reader resumes with an exclusive range.
 local function log(id, incarnation, at, kind)
   local seq = redis.call('INCR', seq_key)
-  redis.call('XADD', events_key, 'MAXLEN', '~', RETENTION, int(seq) .. '-1',
+  redis.call('XADD', events_key, 'MAXLEN', '~', EVENT_KEEP, int(seq) .. '-1',
     'session', id, 'incarnation', int(incarnation), 'at', int(at), 'kind', kind)
 end
 

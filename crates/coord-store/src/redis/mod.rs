@@ -15,8 +15,8 @@
 //! - `hosts`: host name to the last time any session on it was heard, `since\0<host>` to
 //!   since when it has been heard without a gap, `pause\0<host>` to its longest silence since,
 //!   and `notice\0<host>` to what is said of it (JSON of [`coord_core::Notice`]), a hash;
-//! - `seq`: the event counter; `events`: the event log, a stream trimmed to about 100 000
-//!   entries on every append (`MAXLEN ~`);
+//! - `seq`: the event counter; `events`: the event log, a stream trimmed to about
+//!   [`Config::event_keep`] entries on every append (`MAXLEN ~`);
 //! - `task:<id>`: a task, a hash of its `revision` and its `record` (JSON); `tasks`: task ids by
 //!   the time they were added, a sorted set; `waiting`, `open` and `finished`: the indexes of
 //!   the tasks that wait, of those not finished (both by age) and of the finished ones (by
@@ -97,7 +97,7 @@ impl RedisStore {
             keys: Keys::new(&config.namespace),
             url: shown,
             timeout,
-            scripts: Scripts::new(config.host_gap),
+            scripts: Scripts::new(config.host_gap, config.event_keep),
             indexed: Cell::new(false),
         })
     }
@@ -354,7 +354,7 @@ impl Store for RedisStore {
 
     /// Reads the stream backwards, a batch at a time, keeping this session's events: the cost
     /// grows with the events logged since the session's `limit`-th last one, up to the whole
-    /// stream (about 100 000 entries) for a session with few events.
+    /// stream ([`Config::event_keep`] entries, about) for a session with few events.
     fn session_events(&self, id: &str, limit: usize) -> Result<Vec<Event>> {
         let mut events = Vec::new();
         let mut end = "+".to_owned();

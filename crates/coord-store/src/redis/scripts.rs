@@ -71,6 +71,7 @@ const TOKENS_PER_MS: u64 = 16;
 /// The library of one store.
 pub(super) struct Scripts {
     pub(super) host_gap: Duration,
+    event_keep: u64,
     built: OnceCell<Library>,
 }
 
@@ -81,9 +82,10 @@ struct Library {
 }
 
 impl Scripts {
-    pub(super) fn new(host_gap: Duration) -> Self {
+    pub(super) fn new(host_gap: Duration, event_keep: u64) -> Self {
         Self {
             host_gap,
+            event_keep,
             built: OnceCell::new(),
         }
     }
@@ -103,11 +105,14 @@ impl Scripts {
             let mut body = format!(
                 "local HOST_GAP_MS = {}\nlocal SINCE_PREFIX = '{}'\nlocal PAUSE_PREFIX = '{}'\n\
                  local NOTICE_PREFIX = '{}'\nlocal TOKEN_GAP = {TOKEN_GAP}\n\
-                 local TOKENS_PER_MS = {TOKENS_PER_MS}\n{}",
+                 local TOKENS_PER_MS = {TOKENS_PER_MS}\n\
+                 -- How many events a namespace keeps, about: the stream is trimmed by whole nodes.\n\
+                 local EVENT_KEEP = {}\n{}",
                 self.host_gap.as_millis(),
                 SINCE_PREFIX.replace('\0', "\\0"),
                 PAUSE_PREFIX.replace('\0', "\\0"),
                 NOTICE_PREFIX.replace('\0', "\\0"),
+                self.event_keep,
                 include_str!("common.lua"),
             );
             let prefix = format!("coord_{:016x}", fnv1a(&body, &LUA_FILES));

@@ -72,9 +72,6 @@ const LASTING_WAL_SIZE: i64 = 16 * 1024 * 1024;
 const SESSION_BY_ID: &str = "SELECT record, (SELECT pulse FROM pulses WHERE ns = ?1 AND id = ?2) \
                              FROM sessions WHERE ns = ?1 AND id = ?2";
 
-/// How many events a namespace keeps; [`Store::tidy`] trims older ones.
-const EVENT_RETENTION: i64 = 100_000;
-
 /// The embedded store.
 pub struct SqliteStore {
     conn: Connection,
@@ -83,6 +80,9 @@ pub struct SqliteStore {
     busy_timeout: Duration,
     clock: Clock,
     host_gap: Duration,
+    /// How many events the namespace keeps ([`Config::event_keep`]); [`Store::tidy`] trims
+    /// older ones.
+    event_keep: i64,
     /// Whether a group's transaction is open ([`Store::grouped`]).
     grouping: Cell<bool>,
     /// Why the open group must not land: a change of it failed after writing.
@@ -140,6 +140,7 @@ impl SqliteStore {
             busy_timeout: config.busy_timeout,
             clock: config.clock.clone(),
             host_gap: config.host_gap,
+            event_keep: i64::try_from(config.event_keep).unwrap_or(i64::MAX),
             grouping: Cell::new(false),
             group_failure: RefCell::new(None),
             host_written: RefCell::new(None),
@@ -697,7 +698,7 @@ impl Store for SqliteStore {
                 "DELETE FROM events WHERE ns = ?1 AND seq <= \
                  (SELECT MAX(seq) FROM events WHERE ns = ?1) - ?2",
             )?
-            .execute(params![self.ns, EVENT_RETENTION])?;
+            .execute(params![self.ns, self.event_keep])?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
