@@ -71,7 +71,7 @@ pub fn histories(
         }
     };
     for e in events {
-        if matches!(e.kind, EventKind::Host { .. }) || e.at > now {
+        if e.at > now {
             continue;
         }
         let id = &e.session;

@@ -628,20 +628,13 @@ fn with_a_token_the_page_asks_for_it_and_the_socket_takes_it_as_a_subprotocol() 
 fn the_sessions_waiting_for_a_person_are_listed_the_longest_wait_first() {
     let Some(binary) = chromium() else { return };
     let world = World::new();
-    let hook = |id: &str, event: &str, extra: &str| {
-        let body = format!(
-            r#"{{"session_id":"{id}","cwd":"/tmp","transcript_path":"/tmp/{id}.jsonl","hook_event_name":"{event}"{extra}}}"#
-        );
-        let out = world.hook_on("laptop", event, body.as_bytes());
-        assert!(out.status.success(), "{event}: {out:?}");
-    };
     for id in ["first", "second", "busy"] {
-        hook(id, "SessionStart", r#","source":"startup""#);
-        hook(id, "UserPromptSubmit", r#","prompt":"go""#);
+        world.claude_hook(id, "SessionStart", r#","source":"startup""#);
+        world.claude_hook(id, "UserPromptSubmit", r#","prompt":"go""#);
     }
-    hook("first", "PermissionRequest", r#","tool_name":"Bash""#);
+    world.claude_hook("first", "PermissionRequest", r#","tool_name":"Bash""#);
     std::thread::sleep(Duration::from_millis(1100));
-    hook("second", "PermissionRequest", r#","tool_name":"Edit""#);
+    world.claude_hook("second", "PermissionRequest", r#","tool_name":"Edit""#);
     let server = Server::start(world, &[]);
 
     let mut b = Browser::launch(&binary, READERS);
@@ -674,11 +667,10 @@ fn the_sessions_waiting_for_a_person_are_listed_the_longest_wait_first() {
 
     // Answered: the event pushes it out of the list.
     let w = &server.served.world;
-    let body = r#"{"session_id":"first","cwd":"/tmp","transcript_path":"/tmp/first.jsonl","hook_event_name":"PostToolUse","tool_name":"Bash","tool_use_id":"t1"}"#;
-    assert!(
-        w.hook_on("laptop", "PostToolUse", body.as_bytes())
-            .status
-            .success()
+    w.claude_hook(
+        "first",
+        "PostToolUse",
+        r#","tool_name":"Bash","tool_use_id":"t1""#,
     );
     b.until(
         "document.querySelectorAll('#waiting-rows li').length === 1",

@@ -9,15 +9,6 @@ use std::time::Duration;
 use common::World;
 use serde_json::Value;
 
-/// Sends Claude Code's hook `event` (with `extra` JSON fields) for session `id`.
-fn hook(w: &World, id: &str, event: &str, extra: &str) {
-    let body = format!(
-        r#"{{"session_id":"{id}","cwd":"/tmp","transcript_path":"/tmp/{id}.jsonl","hook_event_name":"{event}"{extra}}}"#
-    );
-    let out = w.hook_on("laptop", event, body.as_bytes());
-    assert!(out.status.success(), "{event}: {out:?}");
-}
-
 fn report(w: &World, since: &str) -> Value {
     serde_json::from_str(&w.ok(&["report", "--since", since, "--json"])).unwrap()
 }
@@ -25,18 +16,17 @@ fn report(w: &World, since: &str) -> Value {
 #[test]
 fn a_turn_with_a_permission_prompt_is_reported_phase_by_phase() {
     let w = World::new();
-    hook(&w, "s1", "SessionStart", r#","source":"startup""#);
-    hook(&w, "s1", "UserPromptSubmit", r#","prompt":"fix it""#);
-    hook(&w, "s1", "PermissionRequest", r#","tool_name":"Bash""#);
+    w.claude_hook("s1", "SessionStart", r#","source":"startup""#);
+    w.claude_hook("s1", "UserPromptSubmit", r#","prompt":"fix it""#);
+    w.claude_hook("s1", "PermissionRequest", r#","tool_name":"Bash""#);
     std::thread::sleep(Duration::from_millis(400));
-    hook(
-        &w,
+    w.claude_hook(
         "s1",
         "PostToolUse",
         r#","tool_name":"Bash","tool_use_id":"t1""#,
     );
-    hook(&w, "s1", "Stop", "");
-    hook(&w, "s2", "SessionStart", r#","source":"startup""#);
+    w.claude_hook("s1", "Stop", "");
+    w.claude_hook("s2", "SessionStart", r#","source":"startup""#);
 
     let r = report(&w, "1h");
     let s1 = r["sessions"]

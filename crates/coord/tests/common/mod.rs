@@ -78,6 +78,16 @@ impl World {
         feed(self.cmd().args(["heartbeat", "--hook"]).args(extra), stdin)
     }
 
+    /// Sends Claude Code's hook `event` for session `id` from host `laptop`, with `extra`
+    /// (`,"name":value…`) after the fields every event carries; expects it taken.
+    pub fn claude_hook(&self, id: &str, event: &str, extra: &str) {
+        let body = format!(
+            r#"{{"session_id":"{id}","cwd":"/tmp","transcript_path":"/tmp/{id}.jsonl","hook_event_name":"{event}"{extra}}}"#
+        );
+        let out = self.hook_on("laptop", event, body.as_bytes());
+        assert!(out.status.success(), "{event}: {out:?}");
+    }
+
     /// Runs `coord hook <event>` as on host `host` (`COORD_HOST`), with `stdin` as the event.
     pub fn hook_on(&self, host: &str, event: &str, stdin: &[u8]) -> Output {
         feed(
